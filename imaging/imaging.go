@@ -1,0 +1,274 @@
+// Package imaging runs one image request: it inspects a source's header
+// against the limits, then resizes, crops, pads, filters and encodes it with
+// libvips in one pass. Each step is a small function over the request's
+// state, listed once in pipeline.
+package imaging
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"runtime"
+
+	"github.com/imgedge/imgedge/internal/vips"
+	"github.com/imgedge/imgedge/transform"
+)
+
+// Config bounds and tunes the pipeline.
+type Config struct {
+	// MaxPixels is the largest source accepted, in pixels of every frame
+	// that would be decoded. Checked from the header, before decoding.
+	MaxPixels int64
+	// MaxFrames is the most frames an animation may have.
+	MaxFrames int
+	// Limits bound the output size.
+	Limits transform.Limits
+	// Quality is the default quality per output format (1..100).
+	Quality map[transform.Format]int
+	// Effort is the encoder effort per output format.
+	Effort map[transform.Format]int
+}
+
+// DefaultConfig is what a careful operator starts from.
+func DefaultConfig() Config {
+	return Config{
+		MaxPixels: 50_000_000,
+		MaxFrames: 500,
+		Limits:    transform.DefaultLimits,
+		Quality:   map[transform.Format]int{transform.JPEG: 80, transform.WEBP: 80, transform.AVIF: 60},
+		Effort:    map[transform.Format]int{transform.PNG: 4, transform.WEBP: 4, transform.AVIF: 2, transform.GIF: 5},
+	}
+}
+
+// Kind classifies a refusal, so the HTTP side can pick its status.
+type Kind int
+
+// Kinds of refusal.
+const (
+	Unsupported Kind = iota + 1 // not an image format imgedge reads (415)
+	Undecodable                 // broken, truncated or hostile bytes (422)
+	TooLarge                    // over the pixel or frame limit (422)
+)
+
+// Error is a refused source. Msg is safe to show users; Err, when set,
+// carries libvips' own detail for the logs.
+type Error struct {
+	Kind Kind
+	Msg  string
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Msg + ": " + e.Err.Error()
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Source is an inspected original.
+type Source struct {
+	Bytes  []byte
+	Header vips.Header
+}
+
+// Info is what format negotiation needs to know about the source.
+func (s *Source) Info() transform.Source {
+	return transform.Source{Format: s.Header.Format, HasAlpha: s.Header.HasAlpha, Animated: s.Header.Pages > 1}
+}
+
+// Inspect reads the source's header and checks it against the limits
+// without decoding any pixels.
+func Inspect(buf []byte, cfg Config) (*Source, error) {
+	h, err := vips.ReadHeader(buf)
+	if errors.Is(err, vips.ErrUnsupported) {
+		return nil, &Error{Kind: Unsupported, Msg: "source is not a supported image format (JPEG, PNG, WebP, GIF, AVIF, HEIF, TIFF, SVG)"}
+	}
+	if err != nil {
+		return nil, &Error{Kind: Undecodable, Msg: "source image cannot be decoded", Err: err}
+	}
+	if h.Width <= 0 || h.Height <= 0 {
+		return nil, &Error{Kind: Undecodable, Msg: "source image has no pixels"}
+	}
+	if h.Format == transform.SVG && hasEntities(buf) {
+		return nil, &Error{Kind: Undecodable, Msg: "SVG sources with DOCTYPE or entity declarations are refused"}
+	}
+	if px := int64(h.Width) * int64(h.Height); px > cfg.MaxPixels {
+		return nil, &Error{Kind: TooLarge, Msg: fmt.Sprintf("source is %dx%d, over the limit of %d pixels", h.Width, h.Height, cfg.MaxPixels)}
+	}
+	if h.Pages > cfg.MaxFrames {
+		return nil, &Error{Kind: TooLarge, Msg: fmt.Sprintf("source has %d frames, over the limit of %d", h.Pages, cfg.MaxFrames)}
+	}
+	return &Source{Bytes: buf, Header: h}, nil
+}
+
+// hasEntities spots the XML features behind entity expansion and external
+// entity attacks; no legitimate web SVG needs them.
+func hasEntities(buf []byte) bool {
+	return bytes.Contains(buf, []byte("<!ENTITY")) || bytes.Contains(buf, []byte("<!DOCTYPE"))
+}
+
+// Result is an encoded output.
+type Result struct {
+	Body          []byte
+	Format        transform.Format
+	Width, Height int // of one frame
+	Frames        int
+}
+
+// job is the state one pipeline run threads through its steps.
+type job struct {
+	src      *Source
+	opts     transform.Options
+	out      transform.Format
+	cfg      Config
+	plan     transform.Plan
+	animated bool // every frame is kept
+	img      *vips.Image
+}
+
+// pipeline lists the steps in order. Each either leaves j.img as it is or
+// replaces it.
+var pipeline = []func(*job) error{
+	(*job).thumbnail,
+	(*job).crop,
+	(*job).pad,
+	(*job).blur,
+	(*job).sharpen,
+	(*job).flatten,
+}
+
+// Process transforms the source into format out. The caller has checked the
+// source with Inspect.
+func Process(src *Source, o transform.Options, out transform.Format, cfg Config) (Result, error) {
+	// libvips keeps per-thread buffers; pin the goroutine to its thread for
+	// the run and free them at the end, so RSS stays flat.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	defer vips.ThreadShutdown()
+
+	w, h := src.Header.OrientedSize()
+	j := &job{
+		src:      src,
+		opts:     o,
+		out:      out,
+		cfg:      cfg,
+		plan:     transform.NewPlan(o, w, h, cfg.Limits),
+		animated: src.Header.Pages > 1 && out.CanAnimate(),
+	}
+	if j.animated && int64(src.Header.Width)*int64(src.Header.Height)*int64(src.Header.Pages) > cfg.MaxPixels {
+		// Every frame would be decoded: keep the first only.
+		j.animated = false
+	}
+	defer func() { j.img.Close() }()
+	for _, step := range pipeline {
+		if err := step(j); err != nil {
+			return Result{}, &Error{Kind: Undecodable, Msg: "source image cannot be processed", Err: err}
+		}
+	}
+	res := Result{Format: out, Width: j.img.Width(), Height: j.img.Height(), Frames: 1}
+	if j.animated {
+		if ph := j.img.PageHeight(); ph > 0 && ph < res.Height {
+			res.Frames = res.Height / ph
+			res.Height = ph
+		}
+	}
+	body, err := j.img.Save(vips.SaveOptions{
+		Format:   out,
+		Quality:  j.quality(),
+		Effort:   cfg.Effort[out],
+		Metadata: o.Metadata,
+	})
+	j.img = nil // Save consumed it
+	if err != nil {
+		return Result{}, &Error{Kind: Undecodable, Msg: "source image cannot be processed", Err: err}
+	}
+	res.Body = body
+	return res, nil
+}
+
+func (j *job) quality() int {
+	if j.opts.Quality > 0 {
+		return j.opts.Quality
+	}
+	if q := j.cfg.Quality[j.out]; q > 0 {
+		return q
+	}
+	return 80
+}
+
+func (j *job) thumbnail() (err error) {
+	p := j.plan
+	crop := vips.CropNone
+	switch {
+	case p.SmartCrop:
+		crop = vips.CropAttention
+	case j.animated && p.CropW > 0:
+		// Frames of an animation are cropped by libvips itself, centred.
+		p.BoxW, p.BoxH = p.CropW, p.CropH
+		crop = vips.CropCentre
+	}
+	j.img, err = vips.Thumbnail(j.src.Bytes, vips.ThumbnailOptions{
+		Width:    p.BoxW,
+		Height:   p.BoxH,
+		Size:     vips.Size(p.Resize),
+		Crop:     crop,
+		AllPages: j.animated,
+		ToSRGB:   j.src.Header.HasICC,
+	})
+	return err
+}
+
+func (j *job) crop() (err error) {
+	p := j.plan
+	if p.CropW == 0 || p.SmartCrop || j.animated {
+		return nil
+	}
+	left, top, w, h := transform.CropOffset(j.img.Width(), j.img.Height(), p.CropW, p.CropH, p.Anchor)
+	if left == 0 && top == 0 && w == j.img.Width() && h == j.img.Height() {
+		return nil
+	}
+	j.img, err = j.img.Extract(left, top, w, h)
+	return err
+}
+
+func (j *job) pad() (err error) {
+	p := j.plan
+	if p.PadW == 0 || j.animated || (j.img.Width() == p.PadW && j.img.Height() == p.PadH) {
+		return nil
+	}
+	left, top := transform.PadOffset(j.img.Width(), j.img.Height(), p.PadW, p.PadH, p.Anchor)
+	j.img, err = j.img.Embed(left, top, p.PadW, p.PadH, j.background())
+	return err
+}
+
+func (j *job) blur() (err error) {
+	if j.opts.Blur > 0 {
+		j.img, err = j.img.Blur(j.opts.Blur)
+	}
+	return err
+}
+
+func (j *job) sharpen() (err error) {
+	if j.opts.Sharpen > 0 {
+		j.img, err = j.img.Sharpen(j.opts.Sharpen)
+	}
+	return err
+}
+
+// flatten blends alpha onto the background for formats without alpha.
+func (j *job) flatten() (err error) {
+	if !j.out.CanAlpha() && j.img.HasAlpha() {
+		j.img, err = j.img.Flatten(j.background())
+	}
+	return err
+}
+
+func (j *job) background() vips.RGBA {
+	c := transform.White
+	if j.opts.Background != nil {
+		c = *j.opts.Background
+	}
+	return vips.RGBA(c)
+}

@@ -1,0 +1,234 @@
+#include "shim.h"
+#include <string.h>
+
+// Formats and modes shared with vips.go; keep the two in step.
+enum { FMT_JPEG = 1, FMT_PNG, FMT_WEBP, FMT_AVIF, FMT_GIF };
+enum { META_NONE = 0, META_COPYRIGHT, META_KEEP };
+
+static void
+drop_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
+{
+	// libvips warns on stderr about oddities in perfectly usable files
+	// ("unknown EXIF resolution unit"); errors still reach callers through
+	// vips_error_buffer, so warnings are dropped rather than spammed.
+}
+
+int
+imgedge_setup(void)
+{
+	g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, drop_log, NULL);
+
+	// Keep libvips' operation cache out of the way: every request brings new
+	// bytes, so cached operations only hold memory.
+	vips_cache_set_max(0);
+	vips_cache_set_max_mem(0);
+	vips_cache_set_max_files(0);
+
+	// Refuse every loader libvips marks untrusted, then every loader but the
+	// formats imgedge supports, so crafted input never reaches a large,
+	// rarely fuzzed decoder (ImageMagick, matio, FITS, OpenEXR, JPEG XL...).
+	vips_block_untrusted_set(TRUE);
+	vips_operation_block_set("VipsForeignLoad", TRUE);
+	vips_operation_block_set("VipsForeignLoadJpeg", FALSE);
+	vips_operation_block_set("VipsForeignLoadPng", FALSE);
+	vips_operation_block_set("VipsForeignLoadWebp", FALSE);
+	vips_operation_block_set("VipsForeignLoadGif", FALSE);
+	vips_operation_block_set("VipsForeignLoadNsgif", FALSE);
+	vips_operation_block_set("VipsForeignLoadHeif", FALSE);
+	vips_operation_block_set("VipsForeignLoadTiff", FALSE);
+	vips_operation_block_set("VipsForeignLoadSvg", FALSE);
+	return 0;
+}
+
+int
+imgedge_header_read(const void *buf, size_t len, imgedge_header *h)
+{
+	const char *loader = vips_foreign_find_load_buffer(buf, len);
+	if (!loader)
+		return -1;
+
+	// Opening from a buffer reads the header only; pixels are decoded later,
+	// on demand, so this is cheap even for huge images.
+	VipsImage *im = vips_image_new_from_buffer(buf, len, "", "access", VIPS_ACCESS_SEQUENTIAL, NULL);
+	if (!im)
+		return -1;
+
+	memset(h, 0, sizeof(*h));
+	h->loader = loader;
+	h->width = vips_image_get_width(im);
+	h->height = vips_image_get_height(im);
+	h->pages = vips_image_get_n_pages(im);
+	h->page_height = vips_image_get_page_height(im);
+	h->orientation = vips_image_get_orientation(im);
+	h->has_alpha = vips_image_hasalpha(im);
+	h->has_icc = vips_image_get_typeof(im, VIPS_META_ICC_NAME) != 0;
+	h->bands = vips_image_get_bands(im);
+	h->interpretation = vips_image_get_interpretation(im);
+	g_object_unref(im);
+	return 0;
+}
+
+int
+imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
+	int width, int height, int size, int crop, int all_pages,
+	const char *export_profile)
+{
+	// fail_on=truncated: a truncated or corrupt source is an error, not a
+	// grey-filled picture.
+	const char *opts = all_pages ? "n=-1,fail_on=truncated" : "fail_on=truncated";
+	if (export_profile)
+		return vips_thumbnail_buffer((void *) buf, len, out, width,
+			"height", height,
+			"size", size,
+			"crop", crop,
+			"option_string", opts,
+			"export_profile", export_profile,
+			NULL);
+	return vips_thumbnail_buffer((void *) buf, len, out, width,
+		"height", height,
+		"size", size,
+		"crop", crop,
+		"option_string", opts,
+		NULL);
+}
+
+int
+imgedge_extract(VipsImage *in, VipsImage **out, int left, int top, int width, int height)
+{
+	return vips_extract_area(in, out, left, top, width, height, NULL);
+}
+
+int
+imgedge_embed(VipsImage *in, VipsImage **out, int left, int top, int width, int height,
+	double r, double g, double b, double a)
+{
+	VipsArrayDouble *bg;
+	int res;
+
+	if (vips_image_hasalpha(in)) {
+		double v[4] = { r, g, b, a };
+		bg = vips_array_double_new(v, 4);
+	} else if (vips_image_get_bands(in) < 3) {
+		double v[1] = { (r + g + b) / 3 };
+		bg = vips_array_double_new(v, 1);
+	} else {
+		double v[3] = { r, g, b };
+		bg = vips_array_double_new(v, 3);
+	}
+	res = vips_embed(in, out, left, top, width, height,
+		"extend", VIPS_EXTEND_BACKGROUND,
+		"background", bg,
+		NULL);
+	vips_area_unref(VIPS_AREA(bg));
+	return res;
+}
+
+int
+imgedge_flatten(VipsImage *in, VipsImage **out, double r, double g, double b)
+{
+	double v[3] = { r, g, b };
+	VipsArrayDouble *bg = vips_array_double_new(v, 3);
+	int res = vips_flatten(in, out, "background", bg, NULL);
+	vips_area_unref(VIPS_AREA(bg));
+	return res;
+}
+
+int
+imgedge_gaussblur(VipsImage *in, VipsImage **out, double sigma)
+{
+	return vips_gaussblur(in, out, sigma, NULL);
+}
+
+int
+imgedge_sharpen(VipsImage *in, VipsImage **out, double sigma)
+{
+	return vips_sharpen(in, out, "sigma", sigma, NULL);
+}
+
+// keep_copyright decides, field by field, what survives metadata=copyright:
+// the copyright and artist EXIF tags and nothing else (no GPS, no camera, no
+// thumbnail, no XMP/IPTC). libvips rebuilds EXIF on save from the exif-*
+// fields, dropping tags whose field is gone.
+static void *
+drop_field(VipsImage *image, const char *field, GValue *value, void *a)
+{
+	int mode = *(int *) a;
+
+	if (mode == META_COPYRIGHT) {
+		if (strcmp(field, "exif-data") == 0 ||
+			strcmp(field, "exif-ifd0-Copyright") == 0 ||
+			strcmp(field, "exif-ifd0-Artist") == 0)
+			return NULL;
+		if (strncmp(field, "exif-", 5) == 0 ||
+			strcmp(field, "xmp-data") == 0 ||
+			strcmp(field, "iptc-data") == 0 ||
+			strcmp(field, "ipct-data") == 0 ||
+			strcmp(field, VIPS_META_PHOTOSHOP_NAME) == 0 ||
+			strcmp(field, VIPS_META_ICC_NAME) == 0)
+			vips_image_remove(image, field);
+	}
+	return NULL;
+}
+
+int
+imgedge_keep_metadata(VipsImage *in, VipsImage **out, int mode)
+{
+	// Metadata is changed on a copy: the input may be shared.
+	if (vips_copy(in, out, NULL))
+		return -1;
+	vips_image_map(*out, drop_field, &mode);
+	return 0;
+}
+
+int
+imgedge_save(VipsImage *in, int format, int quality, int effort, int strip,
+	void **buf, size_t *len)
+{
+	switch (format) {
+	case FMT_JPEG:
+		return vips_jpegsave_buffer(in, buf, len,
+			"Q", quality,
+			"strip", strip,
+			"optimize_coding", TRUE,
+			"interlace", TRUE,
+			NULL);
+	case FMT_PNG:
+		return vips_pngsave_buffer(in, buf, len,
+			"strip", strip,
+			"compression", 6,
+			"effort", effort,
+			NULL);
+	case FMT_WEBP:
+		return vips_webpsave_buffer(in, buf, len,
+			"Q", quality,
+			"strip", strip,
+			"effort", effort,
+			NULL);
+	case FMT_AVIF:
+		return vips_heifsave_buffer(in, buf, len,
+			"Q", quality,
+			"strip", strip,
+			"compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
+			"effort", effort,
+			NULL);
+	case FMT_GIF:
+		return vips_gifsave_buffer(in, buf, len,
+			"strip", strip,
+			"effort", effort,
+			NULL);
+	}
+	vips_error("imgedge", "unknown output format %d", format);
+	return -1;
+}
+
+int
+imgedge_page_height(VipsImage *in)
+{
+	return vips_image_get_page_height(in);
+}
+
+int
+imgedge_has_alpha(VipsImage *in)
+{
+	return vips_image_hasalpha(in);
+}

@@ -1,0 +1,43 @@
+// Thin, non-variadic wrappers over the libvips calls imgedge uses. cgo cannot
+// call variadic C functions, so every optional argument is spelled out here.
+#ifndef IMGEDGE_SHIM_H
+#define IMGEDGE_SHIM_H
+
+#include <stdlib.h>
+#include <vips/vips.h>
+
+typedef struct {
+	int width;
+	int height;
+	int pages;
+	int page_height;
+	int orientation;
+	int has_alpha;
+	int has_icc;
+	int bands;
+	int interpretation;
+	const char *loader;
+} imgedge_header;
+
+int imgedge_setup(void);
+int imgedge_header_read(const void *buf, size_t len, imgedge_header *h);
+
+int imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
+	int width, int height, int size, int crop, int all_pages,
+	const char *export_profile);
+
+int imgedge_extract(VipsImage *in, VipsImage **out, int left, int top, int width, int height);
+int imgedge_embed(VipsImage *in, VipsImage **out, int left, int top, int width, int height,
+	double r, double g, double b, double a);
+int imgedge_flatten(VipsImage *in, VipsImage **out, double r, double g, double b);
+int imgedge_gaussblur(VipsImage *in, VipsImage **out, double sigma);
+int imgedge_sharpen(VipsImage *in, VipsImage **out, double sigma);
+int imgedge_keep_metadata(VipsImage *in, VipsImage **out, int mode);
+
+int imgedge_save(VipsImage *in, int format, int quality, int effort, int strip,
+	void **buf, size_t *len);
+
+int imgedge_page_height(VipsImage *in);
+int imgedge_has_alpha(VipsImage *in);
+
+#endif

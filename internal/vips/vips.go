@@ -1,0 +1,328 @@
+// Package vips is imgedge's only cgo: a small, explicit surface over libvips
+// 8.14 for reading an image header, resizing with vips_thumbnail (one decode,
+// shrink-on-load, EXIF auto-rotation, colour management to sRGB) and encoding.
+//
+// libvips itself is started by github.com/h2non/bimg's package initialiser;
+// this package then tightens it for a server that decodes untrusted bytes:
+// the operation cache is off and every loader but the supported formats is
+// blocked.
+//
+// An *Image owns a libvips reference. Every operation consumes its receiver
+// and returns a new Image, so a pipeline reads as a chain of steps and each
+// intermediate is released exactly once; Close releases the last one.
+package vips
+
+/*
+#cgo pkg-config: vips
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"unsafe"
+
+	"github.com/h2non/bimg"
+
+	"github.com/imgedge/imgedge/transform"
+)
+
+// Format is the image format, shared with the plain-Go side.
+type Format = transform.Format
+
+// Version is the libvips version in use, e.g. "8.14.1".
+var Version = bimg.VipsVersion
+
+// ErrUnsupported is returned for bytes that no allowed loader takes.
+var ErrUnsupported = errors.New("unsupported image format")
+
+func init() {
+	// bimg's init has already called vips_init.
+	C.imgedge_setup()
+}
+
+// Header is what a source's header says, read without decoding pixels.
+type Header struct {
+	Format      Format
+	Width       int // of the first page, before orientation
+	Height      int // of one page
+	Pages       int // frames of an animation, else 1
+	Orientation int // EXIF orientation 1..8
+	HasAlpha    bool
+	HasICC      bool
+}
+
+// OrientedSize is the size of one page once EXIF orientation is applied.
+func (h Header) OrientedSize() (w, h2 int) {
+	if h.Orientation >= 5 && h.Orientation <= 8 {
+		return h.Height, h.Width
+	}
+	return h.Width, h.Height
+}
+
+// ReadHeader reads the header of an encoded image. It fails with
+// ErrUnsupported when no allowed loader recognises the bytes.
+func ReadHeader(buf []byte) (Header, error) {
+	if len(buf) == 0 {
+		return Header{}, ErrUnsupported
+	}
+	var pin runtime.Pinner
+	pin.Pin(&buf[0])
+	defer pin.Unpin()
+	defer C.vips_error_clear()
+
+	var h C.imgedge_header
+	if C.imgedge_header_read(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &h) != 0 {
+		if C.vips_foreign_find_load_buffer(unsafe.Pointer(&buf[0]), C.size_t(len(buf))) == nil {
+			return Header{}, ErrUnsupported
+		}
+		return Header{}, lastError("read header")
+	}
+	pageHeight := int(h.page_height)
+	pages := int(h.pages)
+	if pages < 1 || pageHeight <= 0 || pageHeight*pages != int(h.height) {
+		pages, pageHeight = 1, int(h.height)
+	}
+	return Header{
+		Format:      sniff(loaderFormat(C.GoString(h.loader)), buf),
+		Width:       int(h.width),
+		Height:      pageHeight,
+		Pages:       pages,
+		Orientation: int(h.orientation),
+		HasAlpha:    h.has_alpha != 0,
+		HasICC:      h.has_icc != 0,
+	}, nil
+}
+
+// sniff tells AVIF from other HEIF files, which share a loader, by the
+// brand of the ISO BMFF ftyp box.
+func sniff(f Format, buf []byte) Format {
+	if f == transform.HEIF && len(buf) >= 12 && string(buf[4:8]) == "ftyp" {
+		if brand := string(buf[8:12]); brand == "avif" || brand == "avis" {
+			return transform.AVIF
+		}
+	}
+	return f
+}
+
+func loaderFormat(loader string) Format {
+	l := strings.ToLower(loader)
+	switch {
+	case strings.Contains(l, "jpeg"):
+		return transform.JPEG
+	case strings.Contains(l, "png"):
+		return transform.PNG
+	case strings.Contains(l, "webp"):
+		return transform.WEBP
+	case strings.Contains(l, "gif"):
+		return transform.GIF
+	case strings.Contains(l, "heif"):
+		return transform.HEIF // AVIF and HEIC share a loader; see Sniff
+	case strings.Contains(l, "tiff"):
+		return transform.TIFF
+	case strings.Contains(l, "svg"):
+		return transform.SVG
+	}
+	return transform.FormatUnknown
+}
+
+// Size is how vips_thumbnail treats the target box.
+type Size int
+
+// Size modes, as VipsSize.
+const (
+	SizeBoth  Size = C.VIPS_SIZE_BOTH  // up or down to fit the box
+	SizeDown  Size = C.VIPS_SIZE_DOWN  // only ever shrink
+	SizeForce Size = C.VIPS_SIZE_FORCE // exactly the box, aspect ratio broken
+)
+
+// Interesting picks the crop vips_thumbnail makes itself.
+type Interesting int
+
+// Crop choices, as VipsInteresting.
+const (
+	CropNone      Interesting = C.VIPS_INTERESTING_NONE
+	CropCentre    Interesting = C.VIPS_INTERESTING_CENTRE
+	CropAttention Interesting = C.VIPS_INTERESTING_ATTENTION
+	CropLow       Interesting = C.VIPS_INTERESTING_LOW
+	CropHigh      Interesting = C.VIPS_INTERESTING_HIGH
+)
+
+// MaxCoord stands for "unbounded" in a thumbnail box.
+const MaxCoord = 10_000_000
+
+// Image is a libvips image in a pipeline. The source bytes stay pinned while
+// the image lives, since libvips reads them lazily.
+type Image struct {
+	im  *C.VipsImage
+	pin *runtime.Pinner
+}
+
+// ThumbnailOptions configure Thumbnail.
+type ThumbnailOptions struct {
+	Width, Height int // box; MaxCoord for an unbounded side
+	Size          Size
+	Crop          Interesting
+	AllPages      bool // load every frame of an animation
+	ToSRGB        bool // colour-manage with the embedded profile into sRGB
+}
+
+// Thumbnail loads buf and resizes it in one pass: the decoder shrinks on load
+// where it can (JPEG, WebP, HEIF, SVG), EXIF orientation is applied, and the
+// result is sRGB. buf must not change until the returned Image is closed.
+func Thumbnail(buf []byte, o ThumbnailOptions) (*Image, error) {
+	if len(buf) == 0 {
+		return nil, ErrUnsupported
+	}
+	pin := new(runtime.Pinner)
+	pin.Pin(&buf[0])
+	var profile *C.char
+	if o.ToSRGB {
+		profile = C.CString("srgb")
+		defer C.free(unsafe.Pointer(profile))
+	}
+	var out *C.VipsImage
+	if C.imgedge_thumbnail(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
+		C.int(o.Width), C.int(o.Height), C.int(o.Size), C.int(o.Crop),
+		cbool(o.AllPages), profile) != 0 {
+		pin.Unpin()
+		return nil, lastError("thumbnail")
+	}
+	return &Image{im: out, pin: pin}, nil
+}
+
+// Width of the image in pixels.
+func (i *Image) Width() int { return int(i.im.Xsize) }
+
+// Height of the image in pixels (all pages of an animation).
+func (i *Image) Height() int { return int(i.im.Ysize) }
+
+// PageHeight is the height of one frame.
+func (i *Image) PageHeight() int { return int(C.imgedge_page_height(i.im)) }
+
+// HasAlpha reports whether the image has an alpha channel.
+func (i *Image) HasAlpha() bool { return C.imgedge_has_alpha(i.im) != 0 }
+
+// Close releases the image. It is safe to call more than once.
+func (i *Image) Close() {
+	if i == nil || i.im == nil {
+		return
+	}
+	C.g_object_unref(C.gpointer(i.im))
+	i.im = nil
+	if i.pin != nil {
+		i.pin.Unpin()
+		i.pin = nil
+	}
+}
+
+// step replaces the image with out, or closes it and reports the error.
+func (i *Image) step(what string, rc C.int, out *C.VipsImage) (*Image, error) {
+	if rc != 0 {
+		err := lastError(what)
+		i.Close()
+		return nil, err
+	}
+	C.g_object_unref(C.gpointer(i.im))
+	i.im = out
+	return i, nil
+}
+
+// Extract crops to the rectangle.
+func (i *Image) Extract(left, top, width, height int) (*Image, error) {
+	var out *C.VipsImage
+	return i.step("extract", C.imgedge_extract(i.im, &out, C.int(left), C.int(top), C.int(width), C.int(height)), out)
+}
+
+// RGBA is a colour with 8-bit channels.
+type RGBA struct{ R, G, B, A uint8 }
+
+// Embed places the image at (left, top) in a width x height canvas of bg.
+func (i *Image) Embed(left, top, width, height int, bg RGBA) (*Image, error) {
+	var out *C.VipsImage
+	return i.step("embed", C.imgedge_embed(i.im, &out, C.int(left), C.int(top), C.int(width), C.int(height),
+		C.double(bg.R), C.double(bg.G), C.double(bg.B), C.double(bg.A)), out)
+}
+
+// Flatten removes alpha by blending onto bg.
+func (i *Image) Flatten(bg RGBA) (*Image, error) {
+	var out *C.VipsImage
+	return i.step("flatten", C.imgedge_flatten(i.im, &out, C.double(bg.R), C.double(bg.G), C.double(bg.B)), out)
+}
+
+// Blur applies a Gaussian blur of the given sigma.
+func (i *Image) Blur(sigma float64) (*Image, error) {
+	var out *C.VipsImage
+	return i.step("blur", C.imgedge_gaussblur(i.im, &out, C.double(sigma)), out)
+}
+
+// Sharpen applies an unsharp mask of the given sigma.
+func (i *Image) Sharpen(sigma float64) (*Image, error) {
+	var out *C.VipsImage
+	return i.step("sharpen", C.imgedge_sharpen(i.im, &out, C.double(sigma)), out)
+}
+
+// Metadata is the metadata policy; its numbers are shared with shim.c.
+type Metadata = transform.Metadata
+
+// SaveOptions configure Save.
+type SaveOptions struct {
+	Format   Format
+	Quality  int // 1..100, JPEG/WebP/AVIF
+	Effort   int // encoder effort: PNG/WebP 0..6, AVIF 0..9, GIF 1..10
+	Metadata Metadata
+}
+
+// Save encodes the image and closes it.
+func (i *Image) Save(o SaveOptions) ([]byte, error) {
+	defer i.Close()
+	im := i.im
+	if o.Metadata == transform.MetadataCopyright {
+		var out *C.VipsImage
+		if C.imgedge_keep_metadata(im, &out, C.int(o.Metadata)) != 0 {
+			return nil, lastError("metadata")
+		}
+		defer C.g_object_unref(C.gpointer(out))
+		im = out
+	}
+	var ptr unsafe.Pointer
+	var n C.size_t
+	strip := cbool(o.Metadata == transform.MetadataNone)
+	if C.imgedge_save(im, C.int(o.Format), C.int(o.Quality), C.int(o.Effort), strip, &ptr, &n) != 0 {
+		return nil, lastError("encode " + o.Format.String())
+	}
+	defer C.g_free(C.gpointer(ptr))
+	return C.GoBytes(ptr, C.int(n)), nil
+}
+
+// ThreadShutdown frees libvips' per-thread buffers of the calling OS thread.
+// Call it at the end of a pipeline run with the goroutine locked to its thread.
+func ThreadShutdown() { C.vips_thread_shutdown() }
+
+// Error is a libvips failure. Its message is libvips' own and may name
+// internals; show users a summary, log the detail.
+type Error struct {
+	Op     string
+	Detail string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("vips %s: %s", e.Op, e.Detail) }
+
+func lastError(op string) error {
+	detail := strings.TrimSpace(C.GoString(C.vips_error_buffer()))
+	C.vips_error_clear()
+	if detail == "" {
+		detail = "unknown error"
+	}
+	return &Error{Op: op, Detail: detail}
+}
+
+func cbool(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,144 @@
+package transform
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Format is an image format imgedge reads or writes.
+type Format int
+
+// Formats. The first five can be written; the rest are sources only.
+const (
+	FormatUnknown Format = iota
+	JPEG
+	PNG
+	WEBP
+	AVIF
+	GIF
+	HEIF
+	TIFF
+	SVG
+)
+
+var formatNames = [...]string{"unknown", "jpeg", "png", "webp", "avif", "gif", "heif", "tiff", "svg"}
+
+func (f Format) String() string {
+	if f < 0 || int(f) >= len(formatNames) {
+		return "unknown"
+	}
+	return formatNames[f]
+}
+
+// MIME is the format's media type.
+func (f Format) MIME() string {
+	switch f {
+	case JPEG:
+		return "image/jpeg"
+	case PNG:
+		return "image/png"
+	case WEBP:
+		return "image/webp"
+	case AVIF:
+		return "image/avif"
+	case GIF:
+		return "image/gif"
+	case HEIF:
+		return "image/heif"
+	case TIFF:
+		return "image/tiff"
+	case SVG:
+		return "image/svg+xml"
+	}
+	return "application/octet-stream"
+}
+
+// Writable reports whether imgedge can encode the format.
+func (f Format) Writable() bool { return f >= JPEG && f <= GIF }
+
+// CanAnimate reports whether the format can carry several frames here.
+// (libvips 8.14 writes AVIF as a single frame.)
+func (f Format) CanAnimate() bool { return f == GIF || f == WEBP }
+
+// CanAlpha reports whether the format has an alpha channel.
+func (f Format) CanAlpha() bool { return f != JPEG }
+
+// Source describes an original, as far as choosing an output needs.
+type Source struct {
+	Format   Format
+	HasAlpha bool
+	Animated bool
+}
+
+// family is the writable format closest to the source: the source's own
+// format when imgedge can write it, else PNG for images with alpha and JPEG
+// for the rest.
+func (s Source) family() Format {
+	switch {
+	case s.Format.Writable():
+		return s.Format
+	case s.HasAlpha || s.Format == SVG:
+		return PNG
+	}
+	return JPEG
+}
+
+// OutputFormat picks the format to answer with. The second result reports
+// whether the choice depended on the Accept header (the answer then needs
+// Vary: Accept).
+//
+// With f=auto the order is AVIF, then WebP, then the source's family, each
+// only when Accept names it with a non-zero q. Animated sources skip AVIF,
+// which libvips 8.14 writes as a still image.
+func OutputFormat(o Options, accept string, src Source) (Format, bool) {
+	switch o.Format {
+	case FormatAuto:
+		acc := parseAccept(accept)
+		if !src.Animated && acc.accepts("image/avif") {
+			return AVIF, true
+		}
+		if acc.accepts("image/webp") {
+			return WEBP, true
+		}
+		return src.family(), true
+	case FormatSource:
+		return src.family(), false
+	}
+	return o.Format, false
+}
+
+// accept is a parsed Accept header: media range to q.
+type accept map[string]float64
+
+func parseAccept(h string) accept {
+	a := accept{}
+	for part := range strings.SplitSeq(h, ",") {
+		typ, params, _ := strings.Cut(part, ";")
+		typ = strings.ToLower(strings.TrimSpace(typ))
+		if typ == "" {
+			continue
+		}
+		q := 1.0
+		for p := range strings.SplitSeq(params, ";") {
+			k, v, ok := strings.Cut(strings.TrimSpace(p), "=")
+			if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
+				if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && f >= 0 && f <= 1 {
+					q = f
+				} else {
+					q = 0
+				}
+			}
+		}
+		if old, seen := a[typ]; !seen || q > old {
+			a[typ] = q
+		}
+	}
+	return a
+}
+
+// accepts reports whether the exact type is named with q > 0. Wildcards do
+// not count: browsers send image/* and */* whether or not they decode
+// AVIF or WebP, so only an explicit mention is a promise.
+func (a accept) accepts(typ string) bool {
+	return a[typ] > 0
+}

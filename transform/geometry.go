@@ -1,0 +1,114 @@
+package transform
+
+import "math"
+
+// Unbounded stands for a free side of a thumbnail box (libvips' VIPS_MAX_COORD).
+const Unbounded = 10_000_000
+
+// Resize says how libvips' thumbnail treats its box.
+type Resize int
+
+// Resize modes, as libvips' VipsSize.
+const (
+	ResizeBoth  Resize = iota // up or down, to fit the box
+	_                         // VIPS_SIZE_UP, unused
+	ResizeDown                // only ever shrink
+	ResizeForce               // exactly the box, aspect ratio broken
+)
+
+// Plan is the geometry of one request: a thumbnail box, then an optional
+// crop or pad. It is computed from the source's size before any decoding.
+type Plan struct {
+	// BoxW, BoxH and Resize are handed to vips_thumbnail.
+	BoxW, BoxH int
+	Resize     Resize
+	// SmartCrop asks vips_thumbnail itself to crop to the box around the
+	// most interesting region; CropW/CropH are then zero.
+	SmartCrop bool
+	// CropW, CropH (when non-zero) is the region cut out of the thumbnail,
+	// placed by Anchor (see CropOffset).
+	CropW, CropH int
+	// PadW, PadH (when non-zero) is the canvas the thumbnail is placed on,
+	// by Anchor.
+	PadW, PadH int
+	Anchor     Anchor
+}
+
+// NewPlan computes the plan for options o on a source whose first page,
+// once EXIF orientation is applied, is srcW x srcH pixels. lim bounds the
+// output even when no size is asked for.
+func NewPlan(o Options, srcW, srcH int, lim Limits) Plan {
+	p := Plan{Anchor: o.Anchor, Resize: ResizeDown}
+	w, h := o.Width, o.Height
+	if w == 0 && h == 0 {
+		// Re-encode only, but never answer larger than the limits.
+		p.BoxW, p.BoxH = lim.MaxWidth, lim.MaxHeight
+		return p
+	}
+	free := func(v, limit int) int {
+		if v == 0 {
+			return limit
+		}
+		return v
+	}
+	p.BoxW, p.BoxH = free(w, lim.MaxWidth), free(h, lim.MaxHeight)
+	both := w > 0 && h > 0
+
+	switch {
+	case o.Fit == FitScaleDown, (o.Fit == FitCrop) && !both:
+		// Resize down only, box as given.
+	case o.Fit == FitSqueeze && both:
+		p.Resize = ResizeForce
+	case o.Fit == FitCover || o.Fit == FitCrop:
+		p.Resize = ResizeBoth
+		if o.Fit == FitCrop {
+			p.Resize = ResizeDown
+		}
+		if o.Smart {
+			p.SmartCrop = true
+			if o.Fit == FitCrop && (srcW < w || srcH < h) {
+				// Too small to fill the box without enlarging: smart crop
+				// what there is, to at most the box.
+				p.BoxW, p.BoxH = min(w, srcW), min(h, srcH)
+			}
+			return p
+		}
+		// Scale so the image covers the box, then cut the box out.
+		sx, sy := float64(w)/float64(srcW), float64(h)/float64(srcH)
+		if sx >= sy {
+			p.BoxW, p.BoxH = w, Unbounded
+		} else {
+			p.BoxW, p.BoxH = Unbounded, h
+		}
+		if o.Fit == FitCrop && math.Max(sx, sy) > 1 {
+			p.BoxW, p.BoxH = srcW, srcH
+		}
+		p.CropW, p.CropH = w, h
+	case o.Fit == FitPad && both:
+		p.Resize = ResizeBoth
+		p.PadW, p.PadH = w, h
+	default:
+		// contain, and the modes that need both sides given only one.
+		p.Resize = ResizeBoth
+	}
+	return p
+}
+
+// CropOffset places a cropW x cropH window in an imgW x imgH image so that
+// the anchor point stays as close to the window's centre as the image
+// allows: for a focal point that centres it, and for "top" it pins the
+// window to the top edge. The window is clipped to the image.
+func CropOffset(imgW, imgH, cropW, cropH int, a Anchor) (left, top, w, h int) {
+	w, h = min(cropW, imgW), min(cropH, imgH)
+	place := func(size, win int, f float64) int {
+		off := int(math.Round(f*float64(size) - float64(win)/2))
+		return max(0, min(off, size-win))
+	}
+	return place(imgW, w, a.X), place(imgH, h, a.Y), w, h
+}
+
+// PadOffset places an imgW x imgH image on a padW x padH canvas: the anchor
+// decides where the spare room goes (centre: split evenly).
+func PadOffset(imgW, imgH, padW, padH int, a Anchor) (left, top int) {
+	return int(math.Round(float64(padW-imgW) * a.X)), int(math.Round(float64(padH-imgH) * a.Y))
+}

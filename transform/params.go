@@ -1,0 +1,484 @@
+// Package transform is the plain-Go half of imgedge's image pipeline: it
+// parses and canonicalises the URL parameters, negotiates the output format,
+// and computes the geometry of every fit mode. It has no cgo; internal/vips
+// carries the plan out.
+package transform
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Fit says how the image fills the target box.
+type Fit int
+
+// Fit modes, named as Cloudflare Images names them.
+const (
+	FitScaleDown Fit = iota // fit inside the box, never enlarge (default)
+	FitContain              // fit inside the box, enlarging if needed
+	FitCover                // fill the box exactly, cropping the overflow
+	FitCrop                 // like cover, but never enlarge
+	FitPad                  // fit inside, then pad to the box with bg
+	FitSqueeze              // stretch to the box, aspect ratio broken
+)
+
+var fitNames = [...]string{"scale-down", "contain", "cover", "crop", "pad", "squeeze"}
+
+func (f Fit) String() string { return fitNames[f] }
+
+var fitValues = map[string]Fit{
+	"scale-down": FitScaleDown, "max": FitScaleDown,
+	"contain": FitContain, "clip": FitContain,
+	"cover": FitCover,
+	"crop":  FitCrop,
+	"pad":   FitPad, "fill": FitPad,
+	"squeeze": FitSqueeze, "scale": FitSqueeze,
+}
+
+// Output format choices besides a concrete Format.
+const (
+	FormatSource Format = 0   // the source's family (no f parameter)
+	FormatAuto   Format = 100 // negotiate from Accept
+)
+
+var formatValues = map[string]Format{
+	"auto": FormatAuto,
+	"avif": AVIF,
+	"webp": WEBP,
+	"jpeg": JPEG, "jpg": JPEG, "pjpg": JPEG,
+	"png": PNG,
+	"gif": GIF,
+}
+
+// Metadata says which of the source's metadata the output keeps.
+type Metadata int
+
+// Metadata policies.
+const (
+	MetadataNone      Metadata = iota // strip everything; pixels are converted to sRGB
+	MetadataCopyright                 // keep EXIF copyright and artist only
+	MetadataKeep                      // keep everything
+)
+
+var metadataNames = [...]string{"none", "copyright", "keep"}
+
+func (m Metadata) String() string { return metadataNames[m] }
+
+// Anchor is a point of the image, in fractions of its width and height,
+// that a crop keeps in view: (0.5, 0.5) is the centre, (0.5, 0) the top
+// edge's middle. It serves gravity names and focal points alike.
+type Anchor struct{ X, Y float64 }
+
+// Named anchors.
+var (
+	Center      = Anchor{0.5, 0.5}
+	anchorNames = map[string]Anchor{
+		"center": Center, "centre": Center,
+		"top": {0.5, 0}, "bottom": {0.5, 1}, "left": {0, 0.5}, "right": {1, 0.5},
+		"north": {0.5, 0}, "south": {0.5, 1}, "west": {0, 0.5}, "east": {1, 0.5},
+	}
+)
+
+// RGBA is a colour.
+type RGBA struct{ R, G, B, A uint8 }
+
+// White is the default background.
+var White = RGBA{255, 255, 255, 255}
+
+// Options is a parsed, validated image request. The zero value means "the
+// original, re-encoded in its own family".
+type Options struct {
+	Width, Height int     // target box in device pixels (dpr applied); 0 = free
+	Fit           Fit     // how to fill the box
+	Smart         bool    // crop around the most interesting region
+	Anchor        Anchor  // what a crop or pad keeps in view; Parse sets Center by default
+	Quality       int     // 1..100; 0 = the format's default
+	Format        Format  // FormatSource, FormatAuto or a writable format
+	Blur          float64 // Gaussian blur sigma; 0 = none
+	Sharpen       float64 // sharpening sigma; 0 = none
+	Background    *RGBA   // for pad and for flattening alpha; nil = white
+	Metadata      Metadata
+	Signature     string // s=, checked elsewhere; not part of the key
+}
+
+// Limits bound what a request may ask for.
+type Limits struct {
+	MaxWidth  int     // largest output width in pixels
+	MaxHeight int     // largest output height in pixels
+	MaxDPR    float64 // dpr above this is clamped
+	Strict    bool    // refuse unknown parameters
+}
+
+// DefaultLimits are the limits when none are configured.
+var DefaultLimits = Limits{MaxWidth: 4096, MaxHeight: 4096, MaxDPR: 3}
+
+// Error is a refused parameter.
+type Error struct {
+	Param string
+	Msg   string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("parameter %s: %s", e.Param, e.Msg) }
+
+// Canonical parameter names and their aliases. Every name here is removed
+// from the query before the original is fetched.
+var aliases = map[string]string{
+	"w": "w", "width": "w",
+	"h": "h", "height": "h",
+	"dpr": "dpr",
+	"fit": "fit",
+	"g":   "g", "gravity": "g", "crop": "g",
+	"fp-x": "fp-x", "fp-y": "fp-y",
+	"q": "q", "quality": "q",
+	"f": "f", "fm": "f", "format": "f",
+	"auto":    "auto",
+	"blur":    "blur",
+	"sharpen": "sharpen",
+	"bg":      "bg", "background": "bg",
+	"metadata": "metadata",
+	"s":        "s",
+}
+
+// IsImageParam reports whether a query key belongs to imgedge.
+func IsImageParam(key string) bool {
+	_, ok := aliases[strings.ToLower(key)]
+	return ok
+}
+
+// HasImageParams reports whether the query asks for any image work.
+func HasImageParams(q url.Values) bool {
+	for k := range q {
+		if IsImageParam(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// SourceQuery is the query with every image parameter removed: what the
+// origin is asked for.
+func SourceQuery(q url.Values) url.Values {
+	out := url.Values{}
+	for k, v := range q {
+		if !IsImageParam(k) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// Parse validates the image parameters of a query against the limits.
+func Parse(q url.Values, lim Limits) (Options, error) {
+	var o Options
+	vals := map[string]string{}
+	for k, vs := range q {
+		name, ok := aliases[strings.ToLower(k)]
+		if !ok {
+			if lim.Strict {
+				return o, &Error{k, "unknown parameter"}
+			}
+			continue
+		}
+		if len(vs) != 1 {
+			return o, &Error{k, "given more than once"}
+		}
+		if _, dup := vals[name]; dup {
+			return o, &Error{k, "given more than once (under another name)"}
+		}
+		vals[name] = strings.TrimSpace(vs[0])
+	}
+
+	var err error
+	dpr := 1.0
+	if v, ok := vals["dpr"]; ok {
+		if dpr, err = parseFloat("dpr", v, 0, math.Inf(1)); err != nil {
+			return o, err
+		}
+		if dpr == 0 {
+			return o, &Error{"dpr", "must be greater than 0"}
+		}
+		dpr = min(dpr, lim.MaxDPR)
+	}
+	var w, h int
+	if v, ok := vals["w"]; ok {
+		if w, err = parseInt("w", v, 1, lim.MaxWidth); err != nil {
+			return o, err
+		}
+	}
+	if v, ok := vals["h"]; ok {
+		if h, err = parseInt("h", v, 1, lim.MaxHeight); err != nil {
+			return o, err
+		}
+	}
+	o.Width, o.Height = scaleBox(w, h, dpr, lim)
+
+	if v, ok := vals["fit"]; ok {
+		if o.Fit, ok = fitValues[strings.ToLower(v)]; !ok {
+			return o, &Error{"fit", fmt.Sprintf("%q is not one of scale-down, contain, cover, crop, pad, squeeze", v)}
+		}
+	}
+	if err := o.parseGravity(vals); err != nil {
+		return o, err
+	}
+	if v, ok := vals["q"]; ok {
+		if o.Quality, err = parseInt("q", v, 1, 100); err != nil {
+			return o, err
+		}
+	}
+	if v, ok := vals["f"]; ok {
+		if o.Format, ok = formatValues[strings.ToLower(v)]; !ok {
+			return o, &Error{"f", fmt.Sprintf("%q is not one of auto, avif, webp, jpeg, png, gif", v)}
+		}
+	}
+	if v, ok := vals["auto"]; ok {
+		// imgix: auto=format[,compress,...]. Only format means anything here.
+		for tok := range strings.SplitSeq(strings.ToLower(v), ",") {
+			if strings.TrimSpace(tok) == "format" && o.Format == FormatSource {
+				o.Format = FormatAuto
+			}
+		}
+	}
+	if v, ok := vals["blur"]; ok {
+		if o.Blur, err = parseFloat("blur", v, 0, 250); err != nil {
+			return o, err
+		}
+	}
+	if v, ok := vals["sharpen"]; ok {
+		if o.Sharpen, err = parseFloat("sharpen", v, 0, 10); err != nil {
+			return o, err
+		}
+	}
+	if v, ok := vals["bg"]; ok {
+		c, err := ParseColor(v)
+		if err != nil {
+			return o, &Error{"bg", err.Error()}
+		}
+		o.Background = &c
+	}
+	if v, ok := vals["metadata"]; ok {
+		switch strings.ToLower(v) {
+		case "none":
+			o.Metadata = MetadataNone
+		case "copyright":
+			o.Metadata = MetadataCopyright
+		case "keep":
+			o.Metadata = MetadataKeep
+		default:
+			return o, &Error{"metadata", fmt.Sprintf("%q is not one of none, copyright, keep", v)}
+		}
+	}
+	o.Signature = vals["s"]
+	return o, nil
+}
+
+// scaleBox applies dpr to the requested box and shrinks it, keeping its
+// aspect ratio, until it fits the output limits.
+func scaleBox(w, h int, dpr float64, lim Limits) (int, int) {
+	sw, sh := float64(w)*dpr, float64(h)*dpr
+	k := 1.0
+	if sw > float64(lim.MaxWidth) {
+		k = float64(lim.MaxWidth) / sw
+	}
+	if sh > float64(lim.MaxHeight) {
+		k = min(k, float64(lim.MaxHeight)/sh)
+	}
+	round := func(v float64) int {
+		if v == 0 {
+			return 0
+		}
+		return max(1, int(math.Round(v*k)))
+	}
+	return round(sw), round(sh)
+}
+
+func (o *Options) parseGravity(vals map[string]string) error {
+	o.Anchor = Center
+	fx, hasX := vals["fp-x"]
+	fy, hasY := vals["fp-y"]
+	if v, ok := vals["g"]; ok {
+		v = strings.ToLower(v)
+		switch {
+		case v == "auto" || v == "smart" || v == "entropy" || v == "edges" || v == "faces" || v == "attention":
+			o.Smart = true
+		case v == "focalpoint":
+			// imgix: the point comes from fp-x / fp-y.
+		default:
+			a, err := parseAnchor(v)
+			if err != nil {
+				return &Error{"g", err.Error()}
+			}
+			o.Anchor = a
+		}
+	}
+	if hasX || hasY {
+		if o.Smart {
+			return &Error{"fp-x", "a focal point cannot be combined with smart cropping"}
+		}
+		var err error
+		if hasX {
+			if o.Anchor.X, err = parseFloat("fp-x", fx, 0, 1); err != nil {
+				return err
+			}
+		}
+		if hasY {
+			if o.Anchor.Y, err = parseFloat("fp-y", fy, 0, 1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// parseAnchor reads a gravity: a name ("top"), two names ("top,left", as
+// imgix's crop= takes them), or a point "0.25x0.75" as Cloudflare writes it.
+func parseAnchor(v string) (Anchor, error) {
+	if x, y, ok := strings.Cut(v, "x"); ok {
+		fx, errX := strconv.ParseFloat(x, 64)
+		fy, errY := strconv.ParseFloat(y, 64)
+		if errX != nil || errY != nil || !(fx >= 0 && fx <= 1 && fy >= 0 && fy <= 1) {
+			return Anchor{}, fmt.Errorf("%q is not a point XxY with X and Y from 0 to 1", v)
+		}
+		return Anchor{fx, fy}, nil
+	}
+	a := Center
+	for name := range strings.SplitSeq(v, ",") {
+		n, ok := anchorNames[strings.TrimSpace(name)]
+		if !ok {
+			return Anchor{}, fmt.Errorf("%q is not one of center, top, bottom, left, right, auto, or a point XxY", v)
+		}
+		switch n {
+		case anchorNames["top"], anchorNames["bottom"]:
+			a.Y = n.Y
+		case anchorNames["left"], anchorNames["right"]:
+			a.X = n.X
+		}
+	}
+	return a, nil
+}
+
+// ParseColor reads a colour as CSS hex (#rgb, #rgba, #rrggbb, #rrggbbaa,
+// with or without '#') or one of white, black, transparent.
+func ParseColor(v string) (RGBA, error) {
+	switch strings.ToLower(v) {
+	case "white":
+		return RGBA{255, 255, 255, 255}, nil
+	case "black":
+		return RGBA{0, 0, 0, 255}, nil
+	case "transparent":
+		return RGBA{0, 0, 0, 0}, nil
+	}
+	s := strings.TrimPrefix(v, "#")
+	if len(s) == 3 || len(s) == 4 {
+		var b strings.Builder
+		for _, c := range s {
+			b.WriteRune(c)
+			b.WriteRune(c)
+		}
+		s = b.String()
+	}
+	if len(s) == 6 {
+		s += "ff"
+	}
+	n, err := strconv.ParseUint(s, 16, 32)
+	if len(s) != 8 || err != nil {
+		return RGBA{}, fmt.Errorf("%q is not a colour (#rrggbb, #rrggbbaa, #rgb, white, black, transparent)", v)
+	}
+	return RGBA{uint8(n >> 24), uint8(n >> 16), uint8(n >> 8), uint8(n)}, nil
+}
+
+func parseInt(name, v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, &Error{name, fmt.Sprintf("%q is not a whole number", v)}
+	}
+	if n < lo || n > hi {
+		return 0, &Error{name, fmt.Sprintf("%d is out of range %d..%d", n, lo, hi)}
+	}
+	return n, nil
+}
+
+func parseFloat(name, v string, lo, hi float64) (float64, error) {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || math.IsNaN(f) {
+		return 0, &Error{name, fmt.Sprintf("%q is not a number", v)}
+	}
+	if f < lo || f > hi {
+		return 0, &Error{name, fmt.Sprintf("%s is out of range %g..%g", v, lo, hi)}
+	}
+	return f, nil
+}
+
+// Crops reports whether the options cut part of the image away.
+func (o Options) Crops() bool {
+	return (o.Fit == FitCover || o.Fit == FitCrop) && o.Width > 0 && o.Height > 0
+}
+
+// Canonical is the options as one normalised string: parameter order,
+// aliases, dpr and defaults that change nothing all collapse, so requests
+// that must produce the same bytes produce the same string. The output
+// format is not part of it (see OutputFormat); neither is the signature.
+func (o Options) Canonical() string {
+	var b strings.Builder
+	add := func(k, v string) {
+		if b.Len() > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(v)
+	}
+	if o.Width > 0 {
+		add("w", strconv.Itoa(o.Width))
+	}
+	if o.Height > 0 {
+		add("h", strconv.Itoa(o.Height))
+	}
+	fit := o.Fit
+	if o.Width == 0 || o.Height == 0 {
+		// With one side free, cover and crop cannot crop, pad has nothing
+		// to pad and squeeze nothing to stretch.
+		switch fit {
+		case FitCover, FitPad, FitSqueeze:
+			fit = FitContain
+		case FitCrop:
+			fit = FitScaleDown
+		}
+	}
+	if o.Width == 0 && o.Height == 0 {
+		fit = FitScaleDown
+	}
+	if fit != FitScaleDown {
+		add("fit", fit.String())
+	}
+	if o.Crops() {
+		if o.Smart {
+			add("g", "smart")
+		} else if o.Anchor != Center {
+			add("g", fmtFloat(o.Anchor.X)+"x"+fmtFloat(o.Anchor.Y))
+		}
+	}
+	if fit == FitPad && o.Anchor != Center {
+		add("g", fmtFloat(o.Anchor.X)+"x"+fmtFloat(o.Anchor.Y))
+	}
+	if o.Quality > 0 {
+		add("q", strconv.Itoa(o.Quality))
+	}
+	if o.Blur > 0 {
+		add("blur", fmtFloat(o.Blur))
+	}
+	if o.Sharpen > 0 {
+		add("sharpen", fmtFloat(o.Sharpen))
+	}
+	if c := o.Background; c != nil && *c != White {
+		add("bg", fmt.Sprintf("%02x%02x%02x%02x", c.R, c.G, c.B, c.A))
+	}
+	if o.Metadata != MetadataNone {
+		add("metadata", o.Metadata.String())
+	}
+	return b.String()
+}
+
+func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
