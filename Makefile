@@ -1,0 +1,48 @@
+# imgedge: `make run` serves the demo on http://localhost:8080,
+# `make test` runs every test. Both install what is missing first.
+
+SHELL := /bin/bash
+GO    ?= go
+SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export GOTOOLCHAIN := local
+export GOFLAGS     := -mod=mod
+
+# Debian packages the build and the tests need.
+APT_PACKAGES := libvips-dev pkg-config gcc
+
+.PHONY: all deps build run test test-unit test-integration vet fmt-check clean
+
+all: build
+
+## deps: install the system packages that are missing (Debian 12).
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@pkg-config --modversion vips | sed 's/^/libvips /'
+
+## build: bin/caddy, Caddy with the standard modules and imgedge.
+build: deps
+	$(GO) build -o bin/caddy ./xcaddy
+
+## run: serve the demo site (examples/Caddyfile) on http://localhost:8080.
+run: build
+	cd examples && ../bin/caddy run --config Caddyfile --adapter caddyfile
+
+## test: every test: formatting, vet, unit and integration (race detector on).
+test: build fmt-check vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+clean:
+	rm -rf bin

@@ -1,0 +1,206 @@
+package imgedge
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+)
+
+func init() {
+	httpcaddyfile.RegisterHandlerDirective("image_resize", parseCaddyfile)
+	// Before reverse_proxy (and so before file_server): the handlers that
+	// produce originals come after image_resize in the route.
+	httpcaddyfile.RegisterDirectiveOrder("image_resize", httpcaddyfile.Before, "reverse_proxy")
+}
+
+func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	ir := new(ImageResize)
+	err := ir.UnmarshalCaddyfile(h.Dispenser)
+	return ir, err
+}
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	image_resize {
+//		concurrency   <jobs>
+//		queue         <length> [<timeout>]
+//		max_source    <bytes> [<pixels>]
+//		max_frames    <frames>
+//		max_size      <width> [<height>]
+//		max_dpr       <ratio>
+//		fetch_timeout <duration>
+//		cache_control <value>
+//		quality       <jpeg|webp|avif> <1-100>
+//		avif_effort   <0-9>
+//		node          <name>
+//		strict
+//	}
+//
+// Bytes are written as 25MiB or 25MB; pixels as 50MP or 50000000.
+func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	seen := map[string]bool{}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		if seen[opt] && opt != "quality" {
+			return d.Errf("%s given more than once", opt)
+		}
+		seen[opt] = true
+		args := d.RemainingArgs()
+		var err error
+		switch opt {
+		case "concurrency":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				ir.Concurrency, err = positiveInt(d, opt, args[0])
+			}
+		case "queue":
+			if err = wantArgs(d, args, 1, 2); err != nil {
+				break
+			}
+			if ir.QueueLength, err = strconv.Atoi(args[0]); err != nil || ir.QueueLength < 0 {
+				return d.Errf("queue length must be a whole number, 0 or more, got %q", args[0])
+			}
+			if len(args) == 2 {
+				ir.QueueTimeout, err = duration(d, opt, args[1])
+			}
+		case "max_source":
+			if err = wantArgs(d, args, 1, 2); err != nil {
+				break
+			}
+			n, perr := humanize.ParseBytes(args[0])
+			if perr != nil || n == 0 {
+				return d.Errf("max_source bytes must be a size like 25MiB, got %q", args[0])
+			}
+			ir.MaxSourceBytes = int64(n)
+			if len(args) == 2 {
+				ir.MaxSourcePixels, err = parsePixels(d, args[1])
+			}
+		case "max_frames":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				ir.MaxFrames, err = positiveInt(d, opt, args[0])
+			}
+		case "max_size":
+			if err = wantArgs(d, args, 1, 2); err != nil {
+				break
+			}
+			if ir.MaxWidth, err = positiveInt(d, opt, args[0]); err != nil {
+				break
+			}
+			ir.MaxHeight = ir.MaxWidth
+			if len(args) == 2 {
+				ir.MaxHeight, err = positiveInt(d, opt, args[1])
+			}
+		case "max_dpr":
+			if err = wantArgs(d, args, 1, 1); err != nil {
+				break
+			}
+			f, perr := strconv.ParseFloat(args[0], 64)
+			if perr != nil || f < 1 {
+				return d.Errf("max_dpr must be a number, 1 or more, got %q", args[0])
+			}
+			ir.MaxDPR = f
+		case "fetch_timeout":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				ir.FetchTimeout, err = duration(d, opt, args[0])
+			}
+		case "cache_control":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				ir.CacheControl = args[0]
+			}
+		case "quality":
+			if err = wantArgs(d, args, 2, 2); err != nil {
+				break
+			}
+			if _, ok := qualityFormats[strings.ToLower(args[0])]; !ok {
+				return d.Errf("quality: unknown format %q (want jpeg, webp or avif)", args[0])
+			}
+			q, perr := strconv.Atoi(args[1])
+			if perr != nil || q < 1 || q > 100 {
+				return d.Errf("quality must be from 1 to 100, got %q", args[1])
+			}
+			if ir.Quality == nil {
+				ir.Quality = map[string]int{}
+			}
+			ir.Quality[strings.ToLower(args[0])] = q
+		case "avif_effort":
+			if err = wantArgs(d, args, 1, 1); err != nil {
+				break
+			}
+			e, perr := strconv.Atoi(args[0])
+			if perr != nil || e < 0 || e > 9 {
+				return d.Errf("avif_effort must be from 0 to 9, got %q", args[0])
+			}
+			ir.AVIFEffort = &e
+		case "node":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				ir.Node = args[0]
+			}
+		case "strict":
+			err = wantArgs(d, args, 0, 0)
+			ir.Strict = true
+		default:
+			return d.Errf("unknown image_resize option %q", opt)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func wantArgs(d *caddyfile.Dispenser, args []string, lo, hi int) error {
+	if len(args) < lo || len(args) > hi {
+		return d.ArgErr()
+	}
+	return nil
+}
+
+func positiveInt(d *caddyfile.Dispenser, opt, v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, d.Errf("%s must be a whole number, 1 or more, got %q", opt, v)
+	}
+	return n, nil
+}
+
+func duration(d *caddyfile.Dispenser, opt, v string) (caddy.Duration, error) {
+	dur, err := caddy.ParseDuration(v)
+	if err != nil || dur < 0 {
+		return 0, d.Errf("%s must be a duration like 250ms or 10s, got %q", opt, v)
+	}
+	return caddy.Duration(dur), nil
+}
+
+// parsePixels reads a pixel count: 50MP, 50M, 12.5MP or 50000000.
+func parsePixels(d *caddyfile.Dispenser, v string) (int64, error) {
+	s := strings.ToUpper(strings.TrimSpace(v))
+	mult := 1.0
+	switch {
+	case strings.HasSuffix(s, "MP"):
+		s, mult = strings.TrimSuffix(s, "MP"), 1e6
+	case strings.HasSuffix(s, "M"):
+		s, mult = strings.TrimSuffix(s, "M"), 1e6
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 {
+		return 0, d.Errf("max_source pixels must be like 50MP or 50000000, got %q", v)
+	}
+	return int64(f * mult), nil
+}
+
+var (
+	_ caddyfile.Unmarshaler = (*ImageResize)(nil)
+)

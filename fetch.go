@@ -1,0 +1,106 @@
+package imgedge
+
+import (
+	"bytes"
+	"errors"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// errSourceTooLarge stops the next handler from writing past the limit.
+var errSourceTooLarge = errors.New("original is larger than max_source")
+
+// fetchMode is what the fetchWriter decided to do with the answer.
+type fetchMode int
+
+const (
+	undecided   fetchMode = iota
+	buffering             // an image to transform: kept in memory, up to the limit
+	passthrough           // anything else: streamed to the client as it is
+	tooLarge              // an image over the limit: dropped
+)
+
+// fetchWriter is the ResponseWriter the next handler writes the original
+// into. On the status line it decides: a 2xx image is buffered (at most
+// limit bytes), anything else goes straight to the client, byte for byte,
+// with its status and headers.
+type fetchWriter struct {
+	client http.ResponseWriter
+	header http.Header
+	status int
+	limit  int64
+	mode   fetchMode
+	body   bytes.Buffer
+}
+
+func newFetchWriter(client http.ResponseWriter, limit int64) *fetchWriter {
+	return &fetchWriter{client: client, header: http.Header{}, limit: limit}
+}
+
+func (f *fetchWriter) Header() http.Header { return f.header }
+
+func (f *fetchWriter) WriteHeader(status int) {
+	if f.mode != undecided || (status >= 100 && status < 200) {
+		return // informational answers (103 Early Hints) are not the original
+	}
+	f.status = status
+	if !(status == http.StatusOK || status == http.StatusNonAuthoritativeInfo) || !isImageType(f.header.Get("Content-Type")) {
+		f.mode = passthrough
+		dst := f.client.Header()
+		for k, v := range f.header {
+			dst[k] = v
+		}
+		f.client.WriteHeader(status)
+		return
+	}
+	f.mode = buffering
+	if n, err := strconv.ParseInt(f.header.Get("Content-Length"), 10, 64); err == nil {
+		if n > f.limit {
+			f.mode = tooLarge
+			return
+		}
+		f.body.Grow(int(n))
+	}
+}
+
+func (f *fetchWriter) Write(p []byte) (int, error) {
+	if f.mode == undecided {
+		if f.header.Get("Content-Type") == "" {
+			f.header.Set("Content-Type", http.DetectContentType(p))
+		}
+		f.WriteHeader(http.StatusOK)
+	}
+	switch f.mode {
+	case passthrough:
+		return f.client.Write(p)
+	case buffering:
+		if int64(f.body.Len()+len(p)) > f.limit {
+			f.mode = tooLarge
+			f.body = bytes.Buffer{}
+			return 0, errSourceTooLarge
+		}
+		return f.body.Write(p)
+	}
+	return 0, errSourceTooLarge
+}
+
+// Flush lets a streaming passthrough (reverse_proxy flushes) reach the
+// client promptly; while buffering it does nothing.
+func (f *fetchWriter) Flush() {
+	if f.mode == passthrough {
+		_ = http.NewResponseController(f.client).Flush()
+	}
+}
+
+// isImageType reports whether a Content-Type may hold an image to
+// transform. application/octet-stream counts, since many object stores
+// serve images as that; libvips then sniffs the bytes.
+func isImageType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return strings.HasPrefix(mt, "image/") || mt == "application/octet-stream"
+}

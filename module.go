@@ -1,0 +1,242 @@
+// Package imgedge is a Caddy v2 plugin that turns a Caddy site into an image
+// CDN edge: the image_resize handler answers URLs such as
+// /photos/cat.jpg?w=400&f=auto by fetching the original through the rest of
+// the route (file_server, reverse_proxy, anything), resizing it with libvips
+// and answering in the best format the browser accepts.
+package imgedge
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/dustin/go-humanize"
+	"go.uber.org/zap"
+
+	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/transform"
+)
+
+func init() {
+	caddy.RegisterModule(ImageResize{})
+}
+
+// Defaults, chosen for a 2-4 core edge node answering web images.
+const (
+	defaultQueueLength     = 64
+	defaultQueueTimeout    = 250 * time.Millisecond
+	defaultMaxSourceBytes  = 25 << 20 // 25 MiB
+	defaultMaxSourcePixels = 50_000_000
+	defaultMaxFrames       = 500
+	defaultMaxDimension    = 4096
+	defaultMaxDPR          = 3
+	defaultFetchTimeout    = 10 * time.Second
+	defaultCacheControl    = "public, max-age=86400"
+)
+
+// ImageResize resizes, crops and converts images on the fly. Requests with
+// image parameters in the query (w, h, fit, f, q, ...) are answered with a
+// transformed image; the original is fetched through the next handlers of
+// the route with those parameters removed. Requests without image
+// parameters, and originals that are not images or not 2xx, pass through
+// untouched.
+type ImageResize struct {
+	// Concurrency is how many libvips jobs run at once. Default: the
+	// number of CPU cores.
+	Concurrency int `json:"concurrency,omitempty"`
+
+	// QueueLength is how many requests may wait for a free job slot.
+	// Beyond it, requests are refused at once with 503 and Retry-After.
+	// Default: 64.
+	QueueLength int `json:"queue_length,omitempty"`
+
+	// QueueTimeout is how long a request may wait for a job slot before
+	// it is refused with 503 and Retry-After. Default: 250ms.
+	QueueTimeout caddy.Duration `json:"queue_timeout,omitempty"`
+
+	// MaxSourceBytes is the largest original accepted, in bytes. Larger
+	// originals get 413; the body is not buffered past the limit.
+	// Default: 25 MiB.
+	MaxSourceBytes int64 `json:"max_source_bytes,omitempty"`
+
+	// MaxSourcePixels is the largest original accepted, in pixels,
+	// checked from the image header before any decoding (decompression
+	// bombs get 422 without costing memory). Default: 50,000,000 (50 MP).
+	MaxSourcePixels int64 `json:"max_source_pixels,omitempty"`
+
+	// MaxFrames is the most frames an animated original may have.
+	// Default: 500.
+	MaxFrames int `json:"max_frames,omitempty"`
+
+	// MaxWidth and MaxHeight bound the output in pixels. A w or h above
+	// them is refused with 400; a box enlarged past them by dpr is
+	// shrunk to fit. Default: 4096 each.
+	MaxWidth  int `json:"max_width,omitempty"`
+	MaxHeight int `json:"max_height,omitempty"`
+
+	// MaxDPR is the largest device pixel ratio honoured; a larger dpr is
+	// clamped to it. Default: 3.
+	MaxDPR float64 `json:"max_dpr,omitempty"`
+
+	// FetchTimeout bounds fetching the original through the rest of the
+	// route; an origin slower than that gets 504. Default: 10s.
+	FetchTimeout caddy.Duration `json:"fetch_timeout,omitempty"`
+
+	// CacheControl is sent with transformed images when the origin sent
+	// no Cache-Control of its own. Default: "public, max-age=86400".
+	CacheControl string `json:"cache_control,omitempty"`
+
+	// Strict refuses unknown query parameters with 400 instead of
+	// ignoring them. Default: false.
+	Strict bool `json:"strict,omitempty"`
+
+	// Quality is the default quality per output format (jpeg, webp,
+	// avif), 1-100, used when the request has no q. Defaults: jpeg 80,
+	// webp 80, avif 60.
+	Quality map[string]int `json:"quality,omitempty"`
+
+	// AVIFEffort is the AV1 encoder effort, 0 (fastest) to 9 (smallest
+	// files). Default: 2.
+	AVIFEffort *int `json:"avif_effort,omitempty"`
+
+	// Node names this server in the Imgedge-Node response header.
+	// Default: the host name.
+	Node string `json:"node,omitempty"`
+
+	pipeline imaging.Config
+	slots    *slots
+	node     string
+	logger   *zap.Logger
+	metrics  *metrics
+}
+
+// CaddyModule returns the Caddy module information.
+func (ImageResize) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.image_resize",
+		New: func() caddy.Module { return new(ImageResize) },
+	}
+}
+
+// Provision sets defaults and builds the runtime state.
+func (ir *ImageResize) Provision(ctx caddy.Context) error {
+	ir.logger = ctx.Logger()
+	if ir.Concurrency == 0 {
+		ir.Concurrency = runtime.NumCPU()
+	}
+	if ir.QueueLength == 0 {
+		ir.QueueLength = defaultQueueLength
+	}
+	if ir.QueueTimeout == 0 {
+		ir.QueueTimeout = caddy.Duration(defaultQueueTimeout)
+	}
+	if ir.MaxSourceBytes == 0 {
+		ir.MaxSourceBytes = defaultMaxSourceBytes
+	}
+	if ir.MaxSourcePixels == 0 {
+		ir.MaxSourcePixels = defaultMaxSourcePixels
+	}
+	if ir.MaxFrames == 0 {
+		ir.MaxFrames = defaultMaxFrames
+	}
+	if ir.MaxWidth == 0 {
+		ir.MaxWidth = defaultMaxDimension
+	}
+	if ir.MaxHeight == 0 {
+		ir.MaxHeight = defaultMaxDimension
+	}
+	if ir.MaxDPR == 0 {
+		ir.MaxDPR = defaultMaxDPR
+	}
+	if ir.FetchTimeout == 0 {
+		ir.FetchTimeout = caddy.Duration(defaultFetchTimeout)
+	}
+	if ir.CacheControl == "" {
+		ir.CacheControl = defaultCacheControl
+	}
+	ir.node = ir.Node
+	if ir.node == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("naming this node: %v (set node explicitly)", err)
+		}
+		ir.node = host
+	}
+
+	ir.pipeline = imaging.DefaultConfig()
+	ir.pipeline.MaxPixels = ir.MaxSourcePixels
+	ir.pipeline.MaxFrames = ir.MaxFrames
+	ir.pipeline.Limits = transform.Limits{
+		MaxWidth:  ir.MaxWidth,
+		MaxHeight: ir.MaxHeight,
+		MaxDPR:    ir.MaxDPR,
+		Strict:    ir.Strict,
+	}
+	for name, q := range ir.Quality {
+		f, ok := qualityFormats[name]
+		if !ok {
+			return fmt.Errorf("quality: unknown format %q (want jpeg, webp or avif)", name)
+		}
+		ir.pipeline.Quality[f] = q
+	}
+	if ir.AVIFEffort != nil {
+		ir.pipeline.Effort[transform.AVIF] = *ir.AVIFEffort
+	}
+
+	var err error
+	ir.metrics, err = registerMetrics(ctx.GetMetricsRegistry())
+	if err != nil {
+		return fmt.Errorf("registering metrics: %v", err)
+	}
+	ir.slots = newSlots(ir.Concurrency, ir.QueueLength, time.Duration(ir.QueueTimeout), ir.metrics.queueDepth)
+	return nil
+}
+
+var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}
+
+// Validate checks the configuration.
+func (ir *ImageResize) Validate() error {
+	switch {
+	case ir.Concurrency < 0:
+		return fmt.Errorf("concurrency must be at least 1, got %d", ir.Concurrency)
+	case ir.QueueLength < 0:
+		return fmt.Errorf("queue length must not be negative, got %d", ir.QueueLength)
+	case ir.QueueTimeout < 0:
+		return fmt.Errorf("queue timeout must not be negative, got %s", time.Duration(ir.QueueTimeout))
+	case ir.MaxSourceBytes < 0:
+		return fmt.Errorf("max_source bytes must be positive, got %d", ir.MaxSourceBytes)
+	case ir.MaxSourcePixels < 0:
+		return fmt.Errorf("max_source pixels must be positive, got %d", ir.MaxSourcePixels)
+	case ir.MaxFrames < 0:
+		return fmt.Errorf("max_frames must be positive, got %d", ir.MaxFrames)
+	case ir.MaxWidth < 0 || ir.MaxWidth > 16383 || ir.MaxHeight < 0 || ir.MaxHeight > 16383:
+		return fmt.Errorf("max_size must be from 1 to 16383 (the WebP limit), got %dx%d", ir.MaxWidth, ir.MaxHeight)
+	case ir.MaxDPR < 0 || (ir.MaxDPR > 0 && ir.MaxDPR < 1):
+		return fmt.Errorf("max_dpr must be at least 1, got %g", ir.MaxDPR)
+	case ir.FetchTimeout < 0:
+		return fmt.Errorf("fetch_timeout must not be negative, got %s", time.Duration(ir.FetchTimeout))
+	case ir.AVIFEffort != nil && (*ir.AVIFEffort < 0 || *ir.AVIFEffort > 9):
+		return fmt.Errorf("avif_effort must be from 0 to 9, got %d", *ir.AVIFEffort)
+	}
+	for name, q := range ir.Quality {
+		if q < 1 || q > 100 {
+			return fmt.Errorf("quality %s must be from 1 to 100, got %d", name, q)
+		}
+	}
+	return nil
+}
+
+// maxSourceString is the byte limit as people write it, for messages.
+func (ir *ImageResize) maxSourceString() string {
+	return humanize.IBytes(uint64(ir.MaxSourceBytes))
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*ImageResize)(nil)
+	_ caddy.Validator             = (*ImageResize)(nil)
+	_ caddyhttp.MiddlewareHandler = (*ImageResize)(nil)
+)
