@@ -13,9 +13,10 @@ import (
 
 func init() {
 	httpcaddyfile.RegisterHandlerDirective("image_resize", parseCaddyfile)
-	// Before reverse_proxy (and so before file_server): the handlers that
-	// produce originals come after image_resize in the route.
-	httpcaddyfile.RegisterDirectiveOrder("image_resize", httpcaddyfile.Before, "reverse_proxy")
+	// With the middleware that wraps responses, after templates: before
+	// handle/route blocks, reverse_proxy and file_server, so every handler
+	// that produces originals comes after image_resize in the route.
+	httpcaddyfile.RegisterDirectiveOrder("image_resize", httpcaddyfile.After, "templates")
 }
 
 func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {

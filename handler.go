@@ -145,7 +145,7 @@ func (rq *imageRequest) fetchOriginal(query map[string][]string, next caddyhttp.
 
 	fw = newFetchWriter(rq.w, ir.MaxSourceBytes)
 	began := time.Now()
-	err := next.ServeHTTP(fw, req)
+	err := serveNext(next, fw, req)
 	rq.fetch = time.Since(began)
 	ir.metrics.fetchDuration.Observe(rq.fetch.Seconds())
 
@@ -175,6 +175,26 @@ func (rq *imageRequest) fetchOriginal(query map[string][]string, next caddyhttp.
 		return nil, rq.refuse(http.StatusBadGateway, outcomeOriginError, "the origin sent no response", ""), true
 	}
 	return fw, "", false
+}
+
+// serveNext runs the rest of the route into fw. reverse_proxy aborts a
+// response it cannot finish writing with panic(http.ErrAbortHandler); while
+// we are buffering that is our refusal (over max_source), not the client's
+// connection to drop, so it becomes an error. Streaming passthroughs and
+// other panics go on up.
+func serveNext(next caddyhttp.Handler, fw *fetchWriter, req *http.Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler || fw.mode == passthrough {
+				panic(v)
+			}
+			err = fmt.Errorf("origin response aborted while buffering: %w", errSourceTooLarge)
+			if fw.mode != tooLarge {
+				err = errors.New("origin response aborted")
+			}
+		}
+	}()
+	return next.ServeHTTP(fw, req)
 }
 
 // refuseImage answers an error from inspecting or processing the source.

@@ -202,12 +202,12 @@ func (j *job) thumbnail() (err error) {
 	p := j.plan
 	crop := vips.CropNone
 	switch {
+	case p.SmartCrop && j.animated:
+		// libvips' own crop would treat the frames as one tall image.
+		p.BoxW, p.BoxH = boxToCover(j.src.Header, p)
+		j.plan.CropW, j.plan.CropH = j.opts.Width, j.opts.Height
 	case p.SmartCrop:
 		crop = vips.CropAttention
-	case j.animated && p.CropW > 0:
-		// Frames of an animation are cropped by libvips itself, centred.
-		p.BoxW, p.BoxH = p.CropW, p.CropH
-		crop = vips.CropCentre
 	}
 	j.img, err = vips.Thumbnail(j.src.Bytes, vips.ThumbnailOptions{
 		Width:    p.BoxW,
@@ -222,15 +222,33 @@ func (j *job) thumbnail() (err error) {
 
 func (j *job) crop() (err error) {
 	p := j.plan
-	if p.CropW == 0 || p.SmartCrop || j.animated {
+	if p.CropW == 0 || (p.SmartCrop && !j.animated) {
 		return nil
 	}
-	left, top, w, h := transform.CropOffset(j.img.Width(), j.img.Height(), p.CropW, p.CropH, p.Anchor)
-	if left == 0 && top == 0 && w == j.img.Width() && h == j.img.Height() {
-		return nil
+	height := j.img.Height()
+	if j.animated {
+		height = j.img.PageHeight()
 	}
-	j.img, err = j.img.Extract(left, top, w, h)
+	left, top, w, h := transform.CropOffset(j.img.Width(), height, p.CropW, p.CropH, p.Anchor)
+	switch {
+	case left == 0 && top == 0 && w == j.img.Width() && h == height:
+		return nil
+	case j.animated:
+		j.img, err = j.img.ExtractFrames(left, top, w, h)
+	default:
+		j.img, err = j.img.Extract(left, top, w, h)
+	}
 	return err
+}
+
+// boxToCover is the thumbnail box that makes one frame cover the crop
+// box, for animations, where smart cropping falls back to the anchor.
+func boxToCover(h vips.Header, p transform.Plan) (int, int) {
+	w, ht := h.OrientedSize()
+	if float64(p.BoxW)/float64(w) >= float64(p.BoxH)/float64(ht) {
+		return p.BoxW, transform.Unbounded
+	}
+	return transform.Unbounded, p.BoxH
 }
 
 func (j *job) pad() (err error) {

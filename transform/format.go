@@ -83,12 +83,27 @@ func (s Source) family() Format {
 	return JPEG
 }
 
+// universal is the source's family among the formats every browser
+// decodes: a WebP or AVIF source answers a browser that did not ask for
+// them as GIF (animated), PNG (alpha) or JPEG.
+func (s Source) universal() Format {
+	switch f := s.family(); {
+	case f == JPEG || f == PNG || f == GIF:
+		return f
+	case s.Animated:
+		return GIF
+	case s.HasAlpha:
+		return PNG
+	}
+	return JPEG
+}
+
 // OutputFormat picks the format to answer with. The second result reports
 // whether the choice depended on the Accept header (the answer then needs
 // Vary: Accept).
 //
-// With f=auto the order is AVIF, then WebP, then the source's family, each
-// only when Accept names it with a non-zero q. Animated sources skip AVIF,
+// With f=auto the order is AVIF, then WebP, each only when Accept names it
+// with a non-zero q, then the source's family among JPEG, PNG and GIF. Animated sources skip AVIF,
 // which libvips 8.14 writes as a still image.
 func OutputFormat(o Options, accept string, src Source) (Format, bool) {
 	switch o.Format {
@@ -100,7 +115,7 @@ func OutputFormat(o Options, accept string, src Source) (Format, bool) {
 		if acc.accepts("image/webp") {
 			return WEBP, true
 		}
-		return src.family(), true
+		return src.universal(), true
 	case FormatSource:
 		return src.family(), false
 	}

@@ -59,7 +59,7 @@ func NewPlan(o Options, srcW, srcH int, lim Limits) Plan {
 		// Resize down only, box as given.
 	case o.Fit == FitSqueeze && both:
 		p.Resize = ResizeForce
-	case o.Fit == FitCover || o.Fit == FitCrop:
+	case (o.Fit == FitCover || o.Fit == FitCrop) && both:
 		p.Resize = ResizeBoth
 		if o.Fit == FitCrop {
 			p.Resize = ResizeDown

@@ -315,7 +315,11 @@ func (o *Options) parseGravity(vals map[string]string) error {
 	}
 	if hasX || hasY {
 		if o.Smart {
-			return &Error{"fp-x", "a focal point cannot be combined with smart cropping"}
+			name := "fp-x"
+			if !hasX {
+				name = "fp-y"
+			}
+			return &Error{name, "a focal point cannot be combined with smart cropping"}
 		}
 		var err error
 		if hasX {

@@ -232,3 +232,31 @@ imgedge_has_alpha(VipsImage *in)
 {
 	return vips_image_hasalpha(in);
 }
+
+int
+imgedge_extract_pages(VipsImage *in, VipsImage **out, int left, int top, int width, int height)
+{
+	// An animation is a strip of frames page-height tall: cut the same
+	// window from every frame and stack the results again.
+	int ph = vips_image_get_page_height(in);
+	int n = ph > 0 ? in->Ysize / ph : 1;
+	VipsImage **frames = g_new0(VipsImage *, n);
+	VipsImage *joined = NULL;
+	int res = 0;
+
+	for (int i = 0; i < n && res == 0; i++)
+		res = vips_extract_area(in, &frames[i], left, i * ph + top, width, height, NULL);
+	if (res == 0)
+		res = vips_arrayjoin(frames, &joined, n, "across", 1, NULL);
+	for (int i = 0; i < n; i++)
+		if (frames[i])
+			g_object_unref(frames[i]);
+	g_free(frames);
+	if (res)
+		return res;
+	res = vips_copy(joined, out, NULL);
+	g_object_unref(joined);
+	if (res == 0)
+		vips_image_set_int(*out, VIPS_META_PAGE_HEIGHT, height);
+	return res;
+}

@@ -27,6 +27,7 @@ int imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 	const char *export_profile);
 
 int imgedge_extract(VipsImage *in, VipsImage **out, int left, int top, int width, int height);
+int imgedge_extract_pages(VipsImage *in, VipsImage **out, int left, int top, int width, int height);
 int imgedge_embed(VipsImage *in, VipsImage **out, int left, int top, int width, int height,
 	double r, double g, double b, double a);
 int imgedge_flatten(VipsImage *in, VipsImage **out, double r, double g, double b);

@@ -81,10 +81,12 @@ func ReadHeader(buf []byte) (Header, error) {
 		}
 		return Header{}, lastError("read header")
 	}
-	pageHeight := int(h.page_height)
-	pages := int(h.pages)
-	if pages < 1 || pageHeight <= 0 || pageHeight*pages != int(h.height) {
-		pages, pageHeight = 1, int(h.height)
+	// Opened with one page, the image is one page tall; n-pages still
+	// counts every frame in the file.
+	pages := max(1, int(h.pages))
+	pageHeight := int(h.height)
+	if ph := int(h.page_height); ph > 0 && ph < pageHeight {
+		pageHeight = ph
 	}
 	return Header{
 		Format:      sniff(loaderFormat(C.GoString(h.loader)), buf),
@@ -235,6 +237,13 @@ func (i *Image) step(what string, rc C.int, out *C.VipsImage) (*Image, error) {
 func (i *Image) Extract(left, top, width, height int) (*Image, error) {
 	var out *C.VipsImage
 	return i.step("extract", C.imgedge_extract(i.im, &out, C.int(left), C.int(top), C.int(width), C.int(height)), out)
+}
+
+// ExtractFrames crops every frame of an animation to the same rectangle,
+// given in the coordinates of one frame.
+func (i *Image) ExtractFrames(left, top, width, height int) (*Image, error) {
+	var out *C.VipsImage
+	return i.step("extract frames", C.imgedge_extract_pages(i.im, &out, C.int(left), C.int(top), C.int(width), C.int(height)), out)
 }
 
 // RGBA is a colour with 8-bit channels.
