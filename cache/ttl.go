@@ -1,0 +1,91 @@
+package cache
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxDeltaSeconds is the largest freshness lifetime RFC 9111 (section 1.2.2)
+// asks caches to represent; larger delta-seconds are treated as this value.
+const maxDeltaSeconds = 1 << 31
+
+// TTL turns an origin's Cache-Control value into how long imgedge may keep
+// the answer, clamped to [MinTTL, MaxTTL].
+//
+// store is false when the origin forbids a shared cache from reusing the
+// answer: no-store, private, no-cache (with or without field names), or a
+// freshness lifetime of zero. s-maxage wins over max-age, since imgedge is a
+// shared cache. Directive names are case-insensitive; values may be quoted.
+// Unparsable or negative values are ignored, as are repeats of a directive
+// (the first one counts). Without any usable lifetime TTL returns DefaultTTL.
+//
+// TTL does not look at the Age or Expires headers; a caller that has them
+// should subtract Age before computing the absolute expiry.
+//
+// On a nil or zero *Cache TTL uses the default MinTTL, MaxTTL and DefaultTTL.
+func (c *Cache) TTL(cacheControl string) (ttl time.Duration, store bool) {
+	minTTL, maxTTL, defTTL := DefaultMinTTL, DefaultMaxTTL, DefaultDefaultTTL
+	if c != nil && c.variants != nil {
+		minTTL, maxTTL, defTTL = c.cfg.MinTTL, c.cfg.MaxTTL, c.cfg.DefaultTTL
+	}
+	d := parseCacheControl(cacheControl)
+	if d.noStore {
+		return 0, false
+	}
+	lifetime, ok := d.sMaxAge, d.hasSMaxAge
+	if !ok {
+		lifetime, ok = d.maxAge, d.hasMaxAge
+	}
+	if !ok {
+		return clampDuration(defTTL, minTTL, maxTTL), true
+	}
+	if lifetime == 0 {
+		return 0, false
+	}
+	return clampDuration(lifetime, minTTL, maxTTL), true
+}
+
+// directives are the parts of a Cache-Control value a shared cache acts on.
+type directives struct {
+	noStore               bool // no-store, private or no-cache
+	maxAge, sMaxAge       time.Duration
+	hasMaxAge, hasSMaxAge bool
+}
+
+func parseCacheControl(v string) directives {
+	var d directives
+	for part := range strings.SplitSeq(v, ",") {
+		name, value, _ := strings.Cut(strings.TrimSpace(part), "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		value = strings.Trim(strings.TrimSpace(value), `"`)
+		switch name {
+		case "no-store", "private", "no-cache":
+			d.noStore = true
+		case "max-age":
+			if !d.hasMaxAge {
+				d.maxAge, d.hasMaxAge = parseDeltaSeconds(value)
+			}
+		case "s-maxage":
+			if !d.hasSMaxAge {
+				d.sMaxAge, d.hasSMaxAge = parseDeltaSeconds(value)
+			}
+		}
+	}
+	return d
+}
+
+// parseDeltaSeconds parses a non-negative number of seconds. ok is false for
+// anything else, so the directive is ignored.
+func parseDeltaSeconds(v string) (d time.Duration, ok bool) {
+	n, err := strconv.ParseUint(v, 10, 63)
+	if errors.Is(err, strconv.ErrRange) {
+		n, err = maxDeltaSeconds, nil
+	}
+	if err != nil {
+		return 0, false
+	}
+	n = min(n, maxDeltaSeconds)
+	return time.Duration(n) * time.Second, true
+}
