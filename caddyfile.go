@@ -38,6 +38,9 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		cache_control <value>
 //		quality       <jpeg|webp|avif> <1-100>
 //		avif_effort   <0-9>
+//		cache         <size>|off [originals <size>]
+//		cache_ttl     <floor> <cap>
+//		tenant        <name or placeholder>
 //		node          <name>
 //		strict
 //	}
@@ -77,11 +80,9 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err = wantArgs(d, args, 1, 2); err != nil {
 				break
 			}
-			n, perr := humanize.ParseBytes(args[0])
-			if perr != nil || n == 0 {
-				return d.Errf("max_source bytes must be a size like 25MiB, got %q", args[0])
+			if ir.MaxSourceBytes, err = parseBytes(d, "max_source bytes", args[0]); err != nil {
+				break
 			}
-			ir.MaxSourceBytes = int64(n)
 			if len(args) == 2 {
 				ir.MaxSourcePixels, err = parsePixels(d, args[1])
 			}
@@ -144,6 +145,42 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("avif_effort must be from 0 to 9, got %q", args[0])
 			}
 			ir.AVIFEffort = &e
+		case "cache":
+			// cache <size>|off [originals <size>]
+			if err = wantArgs(d, args, 1, 3); err != nil {
+				break
+			}
+			if args[0] == "off" {
+				if len(args) != 1 {
+					return d.ArgErr()
+				}
+				ir.CacheOff = true
+				break
+			}
+			if ir.CacheBytes, err = parseBytes(d, opt, args[0]); err != nil {
+				break
+			}
+			if len(args) == 3 {
+				if args[1] != "originals" {
+					return d.Errf("cache: want 'originals <size>' after the size, got %q", args[1])
+				}
+				ir.OriginalsBytes, err = parseBytes(d, "cache originals", args[2])
+			} else if len(args) == 2 {
+				return d.ArgErr()
+			}
+		case "cache_ttl":
+			if err = wantArgs(d, args, 2, 2); err != nil {
+				break
+			}
+			if ir.CacheMinTTL, err = duration(d, opt, args[0]); err != nil {
+				break
+			}
+			ir.CacheMaxTTL, err = duration(d, opt, args[1])
+		case "tenant":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				ir.Tenant = args[0]
+			}
 		case "node":
 			err = wantArgs(d, args, 1, 1)
 			if err == nil {
@@ -167,6 +204,14 @@ func wantArgs(d *caddyfile.Dispenser, args []string, lo, hi int) error {
 		return d.ArgErr()
 	}
 	return nil
+}
+
+func parseBytes(d *caddyfile.Dispenser, what, v string) (int64, error) {
+	n, err := humanize.ParseBytes(v)
+	if err != nil || n == 0 {
+		return 0, d.Errf("%s must be a size like 25MiB, got %q", what, v)
+	}
+	return int64(n), nil
 }
 
 func positiveInt(d *caddyfile.Dispenser, opt, v string) (int, error) {

@@ -28,6 +28,9 @@ func TestCaddyfileOptionsAreParsed(t *testing.T) {
 		quality       avif 50
 		avif_effort   4
 		node          edge-7
+		cache         256MiB originals 64MiB
+		cache_ttl     30s 24h
+		tenant        {http.request.host.labels.1}
 		strict
 	}`)
 	var got ImageResize
@@ -41,6 +44,9 @@ func TestCaddyfileOptionsAreParsed(t *testing.T) {
 		MaxWidth: 2048, MaxHeight: 1024, MaxDPR: 2.5, FetchTimeout: caddy.Duration(3 * time.Second),
 		CacheControl: "public, max-age=60", Quality: map[string]int{"jpeg": 70, "avif": 50},
 		AVIFEffort: &effort, Node: "edge-7", Strict: true,
+		CacheBytes: 256 << 20, OriginalsBytes: 64 << 20,
+		CacheMinTTL: caddy.Duration(30 * time.Second), CacheMaxTTL: caddy.Duration(24 * time.Hour),
+		Tenant: "{http.request.host.labels.1}",
 	}
 	gotJSON, _ := json.Marshal(got)
 	wantJSON, _ := json.Marshal(want)
@@ -75,6 +81,10 @@ func TestBadCaddyfileInputIsRefusedWithAClearMessage(t *testing.T) {
 		{"quality for an unknown format", "image_resize {\n\tquality bmp 80\n}", `quality: unknown format "bmp"`},
 		{"quality out of range", "image_resize {\n\tquality jpeg 0\n}", `quality must be from 1 to 100, got "0"`},
 		{"avif_effort out of range", "image_resize {\n\tavif_effort 11\n}", `avif_effort must be from 0 to 9`},
+		{"cache not a size", "image_resize {\n\tcache lots\n}", `cache must be a size like 25MiB, got "lots"`},
+		{"cache off with a size", "image_resize {\n\tcache off 5MiB\n}", "wrong argument count"},
+		{"cache with a stray word", "image_resize {\n\tcache 5MiB extra 1MiB\n}", `want 'originals <size>'`},
+		{"cache_ttl with one value", "image_resize {\n\tcache_ttl 1m\n}", "wrong argument count"},
 		{"strict with a value", "image_resize {\n\tstrict yes\n}", "wrong argument count"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,7 +25,8 @@ const (
 // fetchWriter is the ResponseWriter the next handler writes the original
 // into. On the status line it decides: a 2xx image is buffered (at most
 // limit bytes), anything else goes straight to the client, byte for byte,
-// with its status and headers.
+// with its status and headers. Without a client (a fetch shared by several
+// requests) anything else stops the route instead.
 type fetchWriter struct {
 	client http.ResponseWriter
 	header http.Header
@@ -48,6 +49,9 @@ func (f *fetchWriter) WriteHeader(status int) {
 	f.status = status
 	if !(status == http.StatusOK || status == http.StatusNonAuthoritativeInfo) || !isImageType(f.header.Get("Content-Type")) {
 		f.mode = passthrough
+		if f.client == nil {
+			return // a shared fetch: the caller streams it itself
+		}
 		dst := f.client.Header()
 		for k, v := range f.header {
 			dst[k] = v
@@ -74,6 +78,9 @@ func (f *fetchWriter) Write(p []byte) (int, error) {
 	}
 	switch f.mode {
 	case passthrough:
+		if f.client == nil {
+			return 0, errNotImage // stop the route: the caller fetches again
+		}
 		return f.client.Write(p)
 	case buffering:
 		if int64(f.body.Len()+len(p)) > f.limit {
@@ -89,7 +96,7 @@ func (f *fetchWriter) Write(p []byte) (int, error) {
 // Flush lets a streaming passthrough (reverse_proxy flushes) reach the
 // client promptly; while buffering it does nothing.
 func (f *fetchWriter) Flush() {
-	if f.mode == passthrough {
+	if f.mode == passthrough && f.client != nil {
 		_ = http.NewResponseController(f.client).Flush()
 	}
 }

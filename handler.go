@@ -6,14 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 
+	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/transform"
 )
@@ -31,205 +34,393 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	if !transform.HasImageParams(query) {
 		return next.ServeHTTP(w, r)
 	}
-	rq := &imageRequest{ir: ir, w: w, r: r, start: time.Now()}
-	outcome := rq.serve(query, next)
+	rq := &imageRequest{ir: ir, w: w, r: r, next: next, start: time.Now()}
+	outcome := rq.serve(query)
 	ir.metrics.requests.WithLabelValues(outcome).Inc()
 	return rq.err
 }
 
 // imageRequest is the state of one image request as it moves through
-// parsing, fetching, inspecting and processing.
+// parsing, the cache, fetching and processing.
 type imageRequest struct {
 	ir    *ImageResize
 	w     http.ResponseWriter
 	r     *http.Request
+	next  caddyhttp.Handler
 	start time.Time
-	err   error // returned to Caddy (a passed-through handler error)
+	err   error // returned to Caddy: a passed-through handler error
 
-	opts              transform.Options
-	fetch, queue, cpu time.Duration
+	opts   transform.Options
+	tenant string
+	source string // path and the query without image parameters
+	timing timings
 }
 
+// timings are the phases of one request, for Server-Timing.
+type timings struct{ fetch, queue, resize time.Duration }
+
+// refusal is an answer decided while fetching: status, outcome, message.
+type refusal struct {
+	status  int
+	outcome string
+	msg     string
+}
+
+func (e *refusal) Error() string { return e.msg }
+
+// errNotImage means the route answered with something that is not an image
+// to transform; the request then streams the route's answer itself.
+var errNotImage = errors.New("the answer is not an image")
+
 // serve runs the request flow and returns its outcome label.
-func (rq *imageRequest) serve(query map[string][]string, next caddyhttp.Handler) string {
-	ir := rq.ir
+func (rq *imageRequest) serve(query url.Values) string {
+	ir, st := rq.ir, rq.ir.store
 	opts, err := transform.Parse(query, ir.pipeline.Limits)
 	if err != nil {
 		var pe *transform.Error
 		if errors.As(err, &pe) {
-			return rq.refuse(http.StatusBadRequest, outcomeBadRequest, pe.Msg, pe.Param)
+			return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, pe.Msg}, pe.Param)
 		}
-		return rq.refuse(http.StatusBadRequest, outcomeBadRequest, err.Error(), "")
+		return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, err.Error()}, "")
 	}
 	rq.opts = opts
+	repl, _ := rq.r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
+	rq.tenant = ir.Tenant
+	if repl != nil {
+		rq.tenant = repl.ReplaceAll(ir.Tenant, "")
+	}
+	rq.source = rq.r.URL.Path
+	if q := transform.SourceQuery(query).Encode(); q != "" {
+		rq.source += "?" + q
+	}
+	accept := rq.r.Header.Get("Accept")
+	canonical := opts.Canonical()
 
-	fw, outcome, done := rq.fetchOriginal(query, next)
-	if done {
-		return outcome
+	// Warm: the source is known, so the variant's key is too.
+	if info, ok := st.cache.Get(infoKey(rq.tenant, rq.source)); ok {
+		format, negotiated := transform.OutputFormat(opts, accept, sourceInfoFrom(info))
+		if v, ok := st.cache.Get(variantKey(rq.tenant, rq.source, canonical, format, negotiated)); ok {
+			return rq.answer(v, "hit"+ttlParam(v.Expires))
+		}
 	}
 
-	src, err := imaging.Inspect(fw.body.Bytes(), ir.pipeline)
+	orig, status, err := rq.original()
 	if err != nil {
-		return rq.refuseImage(err)
+		return rq.refuseError(err)
 	}
-	ir.metrics.sourceBytes.Add(float64(fw.body.Len()))
-
-	format, negotiated := transform.OutputFormat(opts, rq.r.Header.Get("Accept"), src.Info())
-	etag := variantETag(fw.body.Bytes(), opts.Canonical(), format)
-	hdr := rq.w.Header()
-	hdr.Set("ETag", etag)
-	hdr.Set("Cache-Control", firstNonEmpty(fw.header.Get("Cache-Control"), ir.CacheControl))
-	if negotiated {
-		hdr.Add("Vary", "Accept")
-	}
-	copyOriginHeaders(hdr, fw.header)
-	hdr.Set("Imgedge-Node", ir.node)
+	format, negotiated := transform.OutputFormat(opts, accept, orig.src.Info())
+	etag := variantETag(orig.sum, canonical, format)
 	if etagMatches(rq.r.Header.Get("If-None-Match"), etag) {
-		rq.setServerTiming()
-		rq.w.WriteHeader(http.StatusNotModified)
-		return outcomeNotModified
+		return rq.notModified(etag, orig.cacheControl(ir.CacheControl), negotiated)
 	}
 
-	queued := time.Now()
-	release, err := ir.slots.acquire(rq.r.Context())
-	rq.queue = time.Since(queued)
-	if err != nil {
-		rq.clearVariantHeaders()
-		if errors.Is(err, errBusy) {
-			rq.w.Header().Set("Retry-After", "1")
-			return rq.refuse(http.StatusServiceUnavailable, outcomeBusy, "the image edge is busy; retry shortly", "")
+	key := variantKey(rq.tenant, rq.source, canonical, format, negotiated)
+	var t timings
+	entry, shared, err := st.variants.Do(rq.r.Context(), key, func(ctx context.Context) (*cache.Entry, error) {
+		if e, ok := st.cache.Get(key); ok {
+			return e, nil
 		}
-		return outcomeCanceled // the client went away while waiting
-	}
-	ir.metrics.jobs.Inc()
-	began := time.Now()
-	res, err := imaging.Process(src, opts, format, ir.pipeline)
-	rq.cpu = time.Since(began)
-	ir.metrics.jobs.Dec()
-	release()
-	ir.metrics.resizes.Inc()
-	ir.metrics.resizeDuration.Observe(rq.cpu.Seconds())
+		return ir.render(ctx, orig, renderSpec{
+			opts: opts, format: format, negotiated: negotiated, etag: etag, key: key,
+			tags: []string{sourceTag(rq.tenant, rq.r.URL.Path), tenantTag(rq.tenant)},
+		}, &t)
+	})
 	if err != nil {
-		rq.clearVariantHeaders()
-		return rq.refuseImage(err)
+		return rq.refuseError(err)
 	}
-
-	hdr.Set("Content-Type", res.Format.MIME())
-	hdr.Set("Content-Length", strconv.Itoa(len(res.Body)))
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	rq.setServerTiming()
-	rq.w.WriteHeader(http.StatusOK)
-	if rq.r.Method != http.MethodHead {
-		if _, err := rq.w.Write(res.Body); err != nil {
-			ir.logger.Debug("writing image", zap.Error(err))
-		}
+	if shared {
+		status += "; detail=collapsed"
+	} else {
+		rq.timing.queue, rq.timing.resize = t.queue, t.resize
 	}
-	ir.metrics.outputBytes.Add(float64(len(res.Body)))
-	return outcomeResized
+	return rq.answer(entry, status)
 }
 
-// fetchOriginal gets the original through the rest of the route, with the
-// image parameters and conditional/range headers removed. done means the
-// request has been answered (passed through or refused).
-func (rq *imageRequest) fetchOriginal(query map[string][]string, next caddyhttp.Handler) (fw *fetchWriter, outcome string, done bool) {
-	ir := rq.ir
-	ctx, cancel := context.WithTimeout(rq.r.Context(), time.Duration(ir.FetchTimeout))
-	defer cancel()
-	req := rq.r.Clone(ctx)
+// original returns the request's source: from the originals cache, or
+// fetched through the rest of the route, one fetch for all concurrent
+// requests of the source. status is the Cache-Status of a miss.
+func (rq *imageRequest) original() (o *original, status string, err error) {
+	st := rq.ir.store
+	if st.cache == nil {
+		status = "fwd=bypass"
+	}
+	key := originalKey(rq.tenant, rq.source)
+	if e, ok := st.cache.GetOriginal(key); ok {
+		o, err = rq.ir.inspect(e.Body, e.Header)
+		return o, "fwd=miss; detail=original", err
+	}
+	if status == "" {
+		status = "fwd=uri-miss"
+	}
+	req := rq.fetchRequest()
+	began := time.Now()
+	o, _, err = st.originals.Do(rq.r.Context(), key, func(ctx context.Context) (*original, error) {
+		return rq.ir.fetchShared(ctx, req, rq.next, key, []string{sourceTag(rq.tenant, rq.r.URL.Path), tenantTag(rq.tenant)})
+	})
+	rq.timing.fetch = time.Since(began)
+	if errors.Is(err, errNotImage) {
+		// Stream the route's answer to this client as it is.
+		o, err = rq.fetchDirect(req)
+	}
+	return o, status, err
+}
+
+// fetchRequest is the request for the original: image parameters,
+// conditionals and ranges removed, as a GET.
+func (rq *imageRequest) fetchRequest() *http.Request {
+	req := rq.r.Clone(rq.r.Context())
 	req.Method = http.MethodGet
-	req.URL.RawQuery = transform.SourceQuery(query).Encode()
+	req.URL.RawQuery = transform.SourceQuery(req.URL.Query()).Encode()
 	req.RequestURI = req.URL.RequestURI()
 	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range", "Accept-Encoding"} {
 		req.Header.Del(h)
 	}
+	return req
+}
 
-	fw = newFetchWriter(rq.w, ir.MaxSourceBytes)
+// fetchShared fetches an original on behalf of every request waiting for
+// it. It never writes to a client: a non-image answer is errNotImage.
+func (ir *ImageResize) fetchShared(ctx context.Context, req *http.Request, next caddyhttp.Handler, key string, tags []string) (*original, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
+	defer cancel()
+	fw := newFetchWriter(nil, ir.MaxSourceBytes)
 	began := time.Now()
-	err := serveNext(next, fw, req)
-	rq.fetch = time.Since(began)
-	ir.metrics.fetchDuration.Observe(rq.fetch.Seconds())
+	err := serveNext(next, fw, req.WithContext(ctx))
+	ir.metrics.fetchDuration.Observe(time.Since(began).Seconds())
+	if fw.mode == passthrough {
+		if err != nil {
+			var he caddyhttp.HandlerError
+			if errors.As(err, &he) && he.StatusCode < 500 {
+				return nil, err // the route's own 4xx, for the site's error handling
+			}
+		}
+		return nil, errNotImage
+	}
+	if err := ir.fetchError(ctx, fw, err); err != nil {
+		return nil, err
+	}
+	o, err := ir.inspect(fw.body.Bytes(), fw.header)
+	if err != nil {
+		return nil, err
+	}
+	ir.metrics.sourceBytes.Add(float64(len(o.body)))
+	ir.keepOriginal(key, o, tags)
+	return o, nil
+}
 
-	switch {
-	case fw.mode == passthrough:
+// fetchDirect fetches the original for this request alone, streaming any
+// answer that is not an image to the client untouched.
+func (rq *imageRequest) fetchDirect(req *http.Request) (*original, error) {
+	ir := rq.ir
+	ctx, cancel := context.WithTimeout(rq.r.Context(), time.Duration(ir.FetchTimeout))
+	defer cancel()
+	fw := newFetchWriter(rq.w, ir.MaxSourceBytes)
+	began := time.Now()
+	err := serveNext(rq.next, fw, req.WithContext(ctx))
+	rq.timing.fetch += time.Since(began)
+	if fw.mode == passthrough {
 		rq.err = err
-		return nil, outcomePassthrough, true
+		return nil, errPassedThrough
+	}
+	if err := ir.fetchError(ctx, fw, err); err != nil {
+		return nil, err
+	}
+	ir.metrics.sourceBytes.Add(float64(fw.body.Len()))
+	return ir.inspect(fw.body.Bytes(), fw.header)
+}
+
+// errPassedThrough means the answer was streamed to the client already.
+var errPassedThrough = errors.New("passed through")
+
+// fetchError turns how a fetch ended into a refusal, or nil when an image
+// was buffered.
+func (ir *ImageResize) fetchError(ctx context.Context, fw *fetchWriter, err error) error {
+	switch {
 	case fw.mode == tooLarge:
-		return nil, rq.refuse(http.StatusRequestEntityTooLarge, outcomeTooLarge,
-			"the original is larger than the limit of "+ir.maxSourceString(), ""), true
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) && rq.r.Context().Err() == nil:
-		return nil, rq.refuse(http.StatusGatewayTimeout, outcomeOriginTimeout,
-			fmt.Sprintf("the origin did not answer within %s", time.Duration(ir.FetchTimeout)), ""), true
-	case rq.r.Context().Err() != nil:
-		return nil, outcomeCanceled, true
+		return &refusal{http.StatusRequestEntityTooLarge, outcomeTooLarge, "the original is larger than the limit of " + ir.maxSourceString()}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return &refusal{http.StatusGatewayTimeout, outcomeOriginTimeout, fmt.Sprintf("the origin did not answer within %s", time.Duration(ir.FetchTimeout))}
+	case ctx.Err() != nil:
+		return ctx.Err()
 	case err != nil:
 		var he caddyhttp.HandlerError
-		if errors.As(err, &he) && he.StatusCode >= 400 && he.StatusCode < 500 {
-			// The route's own answer (file_server's 404, say): pass it on
-			// for the site's error handling, as if we were not here.
-			rq.err = err
-			return nil, outcomePassthrough, true
+		if errors.As(err, &he) && he.StatusCode < 500 {
+			return err
 		}
-		ir.logger.Warn("fetching original", zap.String("uri", req.URL.RequestURI()), zap.Error(err))
-		return nil, rq.refuse(http.StatusBadGateway, outcomeOriginError, "the origin failed to deliver the original", ""), true
+		ir.logger.Warn("fetching original", zap.Error(err))
+		return &refusal{http.StatusBadGateway, outcomeOriginError, "the origin failed to deliver the original"}
 	case fw.mode == undecided:
-		return nil, rq.refuse(http.StatusBadGateway, outcomeOriginError, "the origin sent no response", ""), true
+		return &refusal{http.StatusBadGateway, outcomeOriginError, "the origin sent no response"}
 	}
-	return fw, "", false
+	return nil
 }
 
-// serveNext runs the rest of the route into fw. reverse_proxy aborts a
-// response it cannot finish writing with panic(http.ErrAbortHandler); while
-// we are buffering that is our refusal (over max_source), not the client's
-// connection to drop, so it becomes an error. Streaming passthroughs and
-// other panics go on up.
-func serveNext(next caddyhttp.Handler, fw *fetchWriter, req *http.Request) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler || fw.mode == passthrough {
-				panic(v)
-			}
-			err = fmt.Errorf("origin response aborted while buffering: %w", errSourceTooLarge)
-			if fw.mode != tooLarge {
-				err = errors.New("origin response aborted")
-			}
+// inspect checks a fetched original's header against the limits.
+func (ir *ImageResize) inspect(body []byte, header http.Header) (*original, error) {
+	src, err := imaging.Inspect(body, ir.pipeline)
+	if err != nil {
+		return nil, err
+	}
+	return &original{body: body, header: header, src: src, sum: xxhash.Sum64(body)}, nil
+}
+
+// keepOriginal stores an original and what its variants' keys need, for as
+// long as the origin allows.
+func (ir *ImageResize) keepOriginal(key string, o *original, tags []string) {
+	c := ir.store.cache
+	if c == nil {
+		return
+	}
+	ttl, ok := c.TTL(o.header.Get("Cache-Control"))
+	if !ok {
+		return
+	}
+	expires := time.Now().Add(ttl)
+	c.SetOriginal(key, &cache.Entry{Body: o.body, Header: o.header, Tags: tags, Expires: expires})
+	tenant, source, _ := strings.Cut(key, "\x00")
+	c.Set(infoKey(tenant, source), sourceInfoEntry(o.src, expires, tags))
+}
+
+// renderSpec is one variant to make.
+type renderSpec struct {
+	opts       transform.Options
+	format     transform.Format
+	negotiated bool
+	etag, key  string
+	tags       []string
+}
+
+// render makes a variant in a processing slot and caches it.
+func (ir *ImageResize) render(ctx context.Context, o *original, s renderSpec, t *timings) (*cache.Entry, error) {
+	queued := time.Now()
+	release, err := ir.slots.acquire(ctx)
+	t.queue = time.Since(queued)
+	if err != nil {
+		return nil, err
+	}
+	ir.metrics.jobs.Inc()
+	began := time.Now()
+	res, err := imaging.Process(o.src, s.opts, s.format, ir.pipeline)
+	t.resize = time.Since(began)
+	ir.metrics.jobs.Dec()
+	release()
+	ir.metrics.resizes.Inc()
+	ir.metrics.resizeDuration.Observe(t.resize.Seconds())
+	if err != nil {
+		return nil, err
+	}
+
+	cc := o.cacheControl(ir.CacheControl)
+	hdr := http.Header{}
+	hdr.Set("Content-Type", res.Format.MIME())
+	hdr.Set("ETag", s.etag)
+	hdr.Set("Cache-Control", cc)
+	if s.negotiated {
+		hdr.Set("Vary", "Accept")
+	}
+	copyOriginHeaders(hdr, o.header)
+	e := &cache.Entry{Body: res.Body, Header: hdr, Width: res.Width, Height: res.Height, Tags: s.tags}
+	if c := ir.store.cache; c != nil {
+		if ttl, ok := c.TTL(cc); ok {
+			e.Expires = time.Now().Add(ttl)
+			c.Set(s.key, e)
 		}
-	}()
-	return next.ServeHTTP(fw, req)
+	}
+	return e, nil
 }
 
-// refuseImage answers an error from inspecting or processing the source.
-func (rq *imageRequest) refuseImage(err error) string {
-	var ie *imaging.Error
-	if !errors.As(err, &ie) {
-		rq.ir.logger.Error("processing image", zap.Error(err))
-		return rq.refuse(http.StatusUnprocessableEntity, outcomeUnprocessable, "the original cannot be processed", "")
+// answer sends a variant with its Cache-Status.
+func (rq *imageRequest) answer(e *cache.Entry, status string) string {
+	h := rq.w.Header()
+	for k, v := range e.Header {
+		h[k] = append([]string(nil), v...)
 	}
-	if ie.Err != nil {
-		rq.ir.logger.Debug("refusing original", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(ie.Err))
+	h.Set("Imgedge-Node", rq.ir.node)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Status", "imgedge; "+status)
+	rq.setServerTiming()
+	outcome := outcomeResized
+	if strings.HasPrefix(status, "hit") {
+		outcome = outcomeHit
 	}
-	switch ie.Kind {
-	case imaging.Unsupported:
-		return rq.refuse(http.StatusUnsupportedMediaType, outcomeUnsupported, ie.Msg, "")
-	case imaging.TooLarge:
-		return rq.refuse(http.StatusUnprocessableEntity, outcomeTooLarge, ie.Msg, "")
+	if etagMatches(rq.r.Header.Get("If-None-Match"), e.Header.Get("ETag")) {
+		h.Del("Content-Type")
+		rq.w.WriteHeader(http.StatusNotModified)
+		return outcomeNotModified
 	}
-	return rq.refuse(http.StatusUnprocessableEntity, outcomeUnprocessable, ie.Msg, "")
+	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	rq.w.WriteHeader(http.StatusOK)
+	if rq.r.Method != http.MethodHead {
+		if _, err := rq.w.Write(e.Body); err != nil {
+			rq.ir.logger.Debug("writing image", zap.Error(err))
+		}
+	}
+	rq.ir.metrics.outputBytes.Add(float64(len(e.Body)))
+	return outcome
+}
+
+// notModified answers a conditional request for a variant not yet made.
+func (rq *imageRequest) notModified(etag, cacheControl string, negotiated bool) string {
+	h := rq.w.Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", cacheControl)
+	if negotiated {
+		h.Set("Vary", "Accept")
+	}
+	h.Set("Imgedge-Node", rq.ir.node)
+	rq.setServerTiming()
+	rq.w.WriteHeader(http.StatusNotModified)
+	return outcomeNotModified
+}
+
+// refuseError answers an error from fetching, inspecting or processing.
+func (rq *imageRequest) refuseError(err error) string {
+	var (
+		rf *refusal
+		ie *imaging.Error
+		he caddyhttp.HandlerError
+	)
+	switch {
+	case errors.Is(err, errPassedThrough):
+		return outcomePassthrough
+	case errors.As(err, &rf):
+		if rf.status == http.StatusServiceUnavailable {
+			rq.w.Header().Set("Retry-After", "1")
+		}
+		return rq.refuse(rf, "")
+	case errors.Is(err, errBusy):
+		rq.w.Header().Set("Retry-After", "1")
+		return rq.refuse(&refusal{http.StatusServiceUnavailable, outcomeBusy, "the image edge is busy; retry shortly"}, "")
+	case errors.As(err, &he):
+		// The route's own 4xx answer (file_server's 404, say): pass it on
+		// for the site's error handling, as if we were not here.
+		rq.err = err
+		return outcomePassthrough
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return outcomeCanceled // the client went away
+	case errors.As(err, &ie):
+		if ie.Err != nil {
+			rq.ir.logger.Debug("refusing original", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(ie.Err))
+		}
+		switch ie.Kind {
+		case imaging.Unsupported:
+			return rq.refuse(&refusal{http.StatusUnsupportedMediaType, outcomeUnsupported, ie.Msg}, "")
+		case imaging.TooLarge:
+			return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeTooLarge, ie.Msg}, "")
+		}
+		return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeUnprocessable, ie.Msg}, "")
+	}
+	rq.ir.logger.Error("image request failed", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))
+	return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeUnprocessable, "the original cannot be processed"}, "")
 }
 
 // refuse answers with a JSON problem body and returns the outcome. Errors
 // are written here rather than returned to Caddy so that every refusal
 // carries its reason, whatever the site's error handling.
-func (rq *imageRequest) refuse(status int, outcome, msg, param string) string {
+func (rq *imageRequest) refuse(rf *refusal, param string) string {
 	rq.setServerTiming()
-	writeProblem(rq.w, status, msg, param)
-	return outcome
-}
-
-// clearVariantHeaders removes headers set for a variant we will not send.
-func (rq *imageRequest) clearVariantHeaders() {
-	for _, h := range []string{"ETag", "Cache-Control", "Vary"} {
-		rq.w.Header().Del(h)
-	}
+	writeProblem(rq.w, rf.status, rf.msg, param)
+	return rf.outcome
 }
 
 func (rq *imageRequest) setServerTiming() {
@@ -239,31 +430,61 @@ func (rq *imageRequest) setServerTiming() {
 			parts = append(parts, fmt.Sprintf("%s;dur=%.1f", name, float64(d.Microseconds())/1000))
 		}
 	}
-	add("fetch", rq.fetch)
-	add("queue", rq.queue)
-	add("resize", rq.cpu)
+	add("fetch", rq.timing.fetch)
+	add("queue", rq.timing.queue)
+	add("resize", rq.timing.resize)
 	add("total", time.Since(rq.start))
 	rq.w.Header().Set("Server-Timing", strings.Join(parts, ", "))
 }
 
-// variantETag names a variant by the original's bytes, the canonical
+// serveNext runs the rest of the route into fw. reverse_proxy aborts a
+// response it cannot finish writing with panic(http.ErrAbortHandler); while
+// we are buffering (over max_source) or fetching for several requests (not
+// an image), that is our refusal, not a client's connection to drop, so it
+// becomes an error. A passthrough streaming to a client and other panics go
+// on up.
+func serveNext(next caddyhttp.Handler, fw *fetchWriter, req *http.Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler || (fw.mode == passthrough && fw.client != nil) {
+				panic(v)
+			}
+			err = errors.New("origin response aborted")
+		}
+	}()
+	return next.ServeHTTP(fw, req)
+}
+
+// cacheControl is what a variant of the original may be cached for.
+func (o *original) cacheControl(fallback string) string {
+	return firstNonEmpty(o.header.Get("Cache-Control"), fallback)
+}
+
+// variantETag names a variant by its original's content hash, the canonical
 // parameters and the output format: the same inputs give the same ETag on
 // every node.
-func variantETag(src []byte, canonical string, f transform.Format) string {
+func variantETag(sourceSum uint64, canonical string, f transform.Format) string {
 	h := xxhash.New()
 	var sum [8]byte
-	srcSum := xxhash.Sum64(src)
 	for i := range sum {
-		sum[i] = byte(srcSum >> (8 * i))
+		sum[i] = byte(sourceSum >> (8 * i))
 	}
 	h.Write(sum[:])
 	h.WriteString("\x00" + canonical + "\x00" + f.String() + "\x00" + pipelineVersion)
 	return `"` + hex.EncodeToString(h.Sum(nil)) + `"`
 }
 
+// ttlParam is Cache-Status's ttl parameter for an entry.
+func ttlParam(expires time.Time) string {
+	if expires.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("; ttl=%d", int(time.Until(expires).Seconds()))
+}
+
 // etagMatches implements If-None-Match's weak comparison (RFC 9110 13.1.2).
 func etagMatches(header, etag string) bool {
-	if header == "" {
+	if header == "" || etag == "" {
 		return false
 	}
 	for tag := range strings.SplitSeq(header, ",") {

@@ -18,6 +18,7 @@ type metrics struct {
 	sourceBytes    prometheus.Counter
 	outputBytes    prometheus.Counter
 	resizes        prometheus.Counter
+	cache          *cacheCollector
 }
 
 // Request outcomes, the values of imgedge_requests_total's outcome label.
@@ -33,6 +34,7 @@ const (
 	outcomeOriginError   = "origin_error"
 	outcomeOriginTimeout = "origin_timeout"
 	outcomeCanceled      = "canceled"
+	outcomeHit           = "hit"
 )
 
 var (
@@ -77,12 +79,13 @@ func newMetrics() *metrics {
 			Namespace: ns, Name: "resize_total",
 			Help: "libvips pipeline runs (decode, transform, encode) actually performed.",
 		}),
+		cache: newCacheCollector(),
 	}
 	return m
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.resizeDuration, m.fetchDuration, m.queueDepth, m.jobs, m.sourceBytes, m.outputBytes, m.resizes}
+	return []prometheus.Collector{m.requests, m.resizeDuration, m.fetchDuration, m.queueDepth, m.jobs, m.sourceBytes, m.outputBytes, m.resizes, m.cache}
 }
 
 // registerMetrics registers the process's collectors with reg, tolerating

@@ -16,6 +16,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
+	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/transform"
 )
@@ -102,6 +103,32 @@ type ImageResize struct {
 	// files). Default: 2.
 	AVIFEffort *int `json:"avif_effort,omitempty"`
 
+	// CacheBytes is the memory budget of the variant cache, shared by
+	// every image_resize handler with the same budget and kept across
+	// config reloads. Default: 1/8 of the memory available to the
+	// process, between 64 MiB and 1 GiB.
+	CacheBytes int64 `json:"cache_bytes,omitempty"`
+
+	// CacheOff disables the cache: every request fetches and resizes.
+	// Identical concurrent requests are still collapsed into one.
+	CacheOff bool `json:"cache_off,omitempty"`
+
+	// OriginalsBytes is the separate, smaller budget for originals, so
+	// that several sizes of one source cost one origin fetch.
+	// Default: a quarter of CacheBytes.
+	OriginalsBytes int64 `json:"originals_bytes,omitempty"`
+
+	// CacheMinTTL and CacheMaxTTL clamp how long an answer is cached,
+	// whatever the origin's Cache-Control says (no-store, private and
+	// max-age=0 are never cached). Defaults: 1m and 168h.
+	CacheMinTTL caddy.Duration `json:"cache_min_ttl,omitempty"`
+	CacheMaxTTL caddy.Duration `json:"cache_max_ttl,omitempty"`
+
+	// Tenant names whose request this is, for cache keys, purges and
+	// usage records. Placeholders are expanded per request.
+	// Default: "{http.request.host}".
+	Tenant string `json:"tenant,omitempty"`
+
 	// Node names this server in the Imgedge-Node response header.
 	// Default: the host name.
 	Node string `json:"node,omitempty"`
@@ -111,6 +138,8 @@ type ImageResize struct {
 	node     string
 	logger   *zap.Logger
 	metrics  *metrics
+	store    *variantStore
+	storeKey string
 }
 
 // CaddyModule returns the Caddy module information.
@@ -192,7 +221,29 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
 	ir.slots = newSlots(ir.Concurrency, ir.QueueLength, time.Duration(ir.QueueTimeout), ir.metrics.queueDepth)
+	if ir.Tenant == "" {
+		ir.Tenant = "{http.request.host}"
+	}
+	ir.storeKey, ir.store, err = loadVariantStore(cache.Config{
+		MaxBytes:          ir.CacheBytes,
+		OriginalsMaxBytes: ir.OriginalsBytes,
+		MinTTL:            time.Duration(ir.CacheMinTTL),
+		MaxTTL:            time.Duration(ir.CacheMaxTTL),
+	}, ir.CacheOff)
+	if err != nil {
+		return fmt.Errorf("cache: %v", err)
+	}
 	return nil
+}
+
+// Cleanup releases this config's hold on the shared cache; the cache
+// itself lives on while another config (the next one, on a reload) uses it.
+func (ir *ImageResize) Cleanup() error {
+	if ir.storeKey == "" {
+		return nil
+	}
+	_, err := variantStores.Delete(ir.storeKey)
+	return err
 }
 
 var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}
@@ -218,6 +269,8 @@ func (ir *ImageResize) Validate() error {
 		return fmt.Errorf("max_dpr must be at least 1, got %g", ir.MaxDPR)
 	case ir.FetchTimeout < 0:
 		return fmt.Errorf("fetch_timeout must not be negative, got %s", time.Duration(ir.FetchTimeout))
+	case ir.CacheBytes < 0 || ir.OriginalsBytes < 0:
+		return fmt.Errorf("cache budgets must not be negative")
 	case ir.AVIFEffort != nil && (*ir.AVIFEffort < 0 || *ir.AVIFEffort > 9):
 		return fmt.Errorf("avif_effort must be from 0 to 9, got %d", *ir.AVIFEffort)
 	}
@@ -238,5 +291,6 @@ func (ir *ImageResize) maxSourceString() string {
 var (
 	_ caddy.Provisioner           = (*ImageResize)(nil)
 	_ caddy.Validator             = (*ImageResize)(nil)
+	_ caddy.CleanerUpper          = (*ImageResize)(nil)
 	_ caddyhttp.MiddlewareHandler = (*ImageResize)(nil)
 )

@@ -1,0 +1,65 @@
+package imgedge
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+func init() {
+	caddy.RegisterModule(adminAPI{})
+}
+
+// adminAPI adds imgedge's endpoints to Caddy's admin API:
+//
+//	POST /imgedge/purge  {"tenant": "img.example.com", "source": "/photos/cat.jpg"}
+//
+// drops every cached variant and original of that source (every query
+// string and format); without "source" it drops everything of the tenant.
+// It answers {"purged": N}.
+type adminAPI struct{}
+
+// CaddyModule returns the Caddy module information.
+func (adminAPI) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "admin.api.imgedge",
+		New: func() caddy.Module { return new(adminAPI) },
+	}
+}
+
+// Routes returns the admin routes.
+func (adminAPI) Routes() []caddy.AdminRoute {
+	return []caddy.AdminRoute{{Pattern: "/imgedge/purge", Handler: caddy.AdminHandlerFunc(purge)}}
+}
+
+type purgeRequest struct {
+	Tenant string `json:"tenant"`
+	Source string `json:"source,omitempty"`
+}
+
+func purge(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodPost {
+		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method not allowed; use POST")}
+	}
+	var req purgeRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf(`want {"tenant": "...", "source": "/path"}: %v`, err)}
+	}
+	if req.Tenant == "" {
+		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf(`"tenant" is required (the site host, unless image_resize sets tenant)`)}
+	}
+	tag := tenantTag(req.Tenant)
+	if req.Source != "" {
+		tag = sourceTag(req.Tenant, req.Source)
+	}
+	n := 0
+	eachStore(func(s *variantStore) { n += s.cache.Purge(tag) })
+	w.Header().Set("Content-Type", "application/json")
+	return json.NewEncoder(w).Encode(map[string]int{"purged": n})
+}
+
+var _ caddy.AdminRouter = adminAPI{}
