@@ -1,0 +1,487 @@
+package metering
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Config configures a Meter. Zero fields take the defaults given.
+type Config struct {
+	// Dir is the spool directory (required). One Meter owns it at a time: New
+	// takes an flock on Dir/LOCK and a second opener gets an error.
+	Dir string
+
+	// Collector is the URL of the collector's POST /api/v1/events. Empty
+	// means spool only: batches are sealed and kept, nothing is shipped.
+	Collector string
+
+	// Source is the CloudEvents source of every event, e.g. "imgedge/edge-1".
+	// Default "imgedge".
+	Source string
+
+	// BatchInterval: pending records are sealed into a batch at least this
+	// often. Default 2s.
+	BatchInterval time.Duration
+
+	// BatchRecords seals a batch at this many records. Default 1000.
+	BatchRecords int
+
+	// BatchBytes seals a batch before it grows past this many encoded bytes.
+	// Default 1 MiB.
+	BatchBytes int
+
+	// SpoolMaxBytes caps the spool on disk. Beyond it records are summed in
+	// memory per tenant and hour and written as rollups once there is room.
+	// Default 1 GiB.
+	SpoolMaxBytes int64
+
+	// Client sends batches. Default: an http.Client with a 10s timeout.
+	Client *http.Client
+
+	// MinBackoff and MaxBackoff bound the exponential backoff (with full
+	// jitter) between retries of a batch. Defaults 500ms and 1m. A
+	// Retry-After from the collector (seconds or HTTP date) is honoured.
+	MinBackoff, MaxBackoff time.Duration
+
+	// Logger receives warnings and errors. Default zap.NewNop().
+	Logger *zap.Logger
+
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Stats are counters of a Meter since New, plus its current backlog.
+type Stats struct {
+	Recorded        int64 // records given to Record
+	Sealed          int64 // batches sealed
+	ShippedBatches  int64 // batches acknowledged by the collector
+	ShippedEvents   int64 // events in those batches
+	Retries         int64 // failed shipping attempts that will be retried
+	Rejected        int64 // batches the collector refused, moved to Dir/rejected
+	SpoolBytes      int64 // bytes of journal on disk (rejected batches excluded)
+	Degraded        int64 // records that were counted only in memory (spool full or disk error)
+	DegradedPending int64 // of those, records not yet written back to the spool as rollups
+	Dropped         int64 // records given to Record after Close
+	Pending         int   // sealed batches waiting to be shipped
+	Unsealed        int   // records in the journal not yet sealed into a batch
+}
+
+// Meter records usage durably and ships it. Its methods are safe for
+// concurrent use and on a nil *Meter.
+type Meter struct {
+	cfg Config
+	log *zap.Logger
+	now func() time.Time
+
+	lock *os.File
+
+	mu         sync.Mutex
+	closed     bool
+	cur        *segment   // open segment; nil until the next record
+	full       []*segment // rotated, waiting to be sealed
+	ready      []*segment // sealed, waiting to be shipped, oldest first
+	nextSeq    uint64
+	spoolBytes int64
+	rollups    map[rollupKey]*rollup
+	degraded   bool // counting in memory; logged once per episode
+	dropLogged bool
+	stats      Stats
+
+	sealMu     sync.Mutex // serialises sealing so batches stay in order
+	sealKick   chan struct{}
+	shipKick   chan struct{}
+	stop       chan struct{}
+	draining   bool          // under mu: shipper stops once ready is empty
+	drainUntil time.Time     // under mu: Close's deadline; zero means none
+	drainStart chan struct{} // closed when Close begins draining
+	shipCtx    context.Context
+	shipCancel context.CancelFunc
+	sealerDone chan struct{}
+	shipDone   chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var errSpoolFull = errors.New("metering: spool over SpoolMaxBytes")
+
+// New validates cfg, takes the spool directory, recovers what an earlier
+// process left there (cutting torn tails, sealing unsealed segments) and
+// starts the sealer and, when cfg.Collector is set, the shipper.
+func New(cfg Config) (*Meter, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Dir, rejectedDir), 0o750); err != nil {
+		return nil, fmt.Errorf("metering: creating spool directory: %w", err)
+	}
+	lock, err := lockDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	m := &Meter{
+		cfg:        cfg,
+		log:        cfg.Logger,
+		now:        cfg.Now,
+		lock:       lock,
+		rollups:    make(map[rollupKey]*rollup),
+		sealKick:   make(chan struct{}, 1),
+		shipKick:   make(chan struct{}, 1),
+		drainStart: make(chan struct{}),
+		stop:       make(chan struct{}),
+		sealerDone: make(chan struct{}),
+		shipDone:   make(chan struct{}),
+	}
+	if err := m.recover(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	m.shipCtx, m.shipCancel = context.WithCancel(context.Background())
+	go m.sealLoop()
+	if cfg.Collector != "" {
+		go m.shipLoop()
+	} else {
+		close(m.shipDone)
+	}
+	return m, nil
+}
+
+func (c *Config) setDefaults() error {
+	if c.Dir == "" {
+		return errors.New("metering: Config.Dir (spool directory) is required")
+	}
+	if c.Collector != "" {
+		u, err := url.Parse(c.Collector)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("metering: Config.Collector %q is not an http(s) URL", c.Collector)
+		}
+	}
+	if c.BatchInterval < 0 || c.BatchRecords < 0 || c.BatchBytes < 0 || c.SpoolMaxBytes < 0 || c.MinBackoff < 0 || c.MaxBackoff < 0 {
+		return errors.New("metering: negative interval, size or backoff in Config")
+	}
+	if c.Source == "" {
+		c.Source = "imgedge"
+	}
+	if c.BatchInterval == 0 {
+		c.BatchInterval = 2 * time.Second
+	}
+	if c.BatchRecords == 0 {
+		c.BatchRecords = 1000
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = 1 << 20
+	}
+	if c.SpoolMaxBytes == 0 {
+		c.SpoolMaxBytes = 1 << 30
+	}
+	if c.Client == nil {
+		c.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = 500 * time.Millisecond
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = time.Minute
+	}
+	if c.MaxBackoff < c.MinBackoff {
+		return fmt.Errorf("metering: MaxBackoff %s is below MinBackoff %s", c.MaxBackoff, c.MinBackoff)
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// recover turns every segment on disk into a sealed batch ready to ship.
+func (m *Meter) recover() error {
+	seqs, err := listSegments(m.cfg.Dir)
+	if err != nil {
+		return fmt.Errorf("metering: reading spool: %w", err)
+	}
+	var cutTotal int64
+	for _, seq := range seqs {
+		path := filepath.Join(m.cfg.Dir, segName(seq))
+		seg, cut, err := recoverSegment(seq, path)
+		if err != nil {
+			return fmt.Errorf("metering: recovering %s: %w", path, err)
+		}
+		if cut > 0 {
+			cutTotal += cut
+			m.log.Warn("metering: cut torn tail of journal segment", zap.String("segment", path), zap.Int64("bytes", cut))
+		}
+		m.nextSeq = seq + 1
+		if seg == nil {
+			continue
+		}
+		m.ready = append(m.ready, seg)
+		m.spoolBytes += seg.size
+	}
+	if err := syncDir(m.cfg.Dir); err != nil {
+		return fmt.Errorf("metering: syncing spool directory: %w", err)
+	}
+	if len(m.ready) > 0 {
+		m.log.Info("metering: recovered spooled batches",
+			zap.Int("batches", len(m.ready)), zap.Int64("bytes", m.spoolBytes), zap.Int64("cut_bytes", cutTotal))
+	}
+	return nil
+}
+
+// Record counts one answered request. It appends the record to the journal
+// with one write(2) and returns; it never waits for the network or fsync.
+// When the spool is full or the disk fails, the record is summed in memory
+// instead.
+func (m *Meter) Record(r Record) {
+	if m == nil {
+		return
+	}
+	if r.Time.IsZero() {
+		r.Time = m.now()
+	}
+	ev := requestEvent(m.cfg.Source, &r)
+	frame, encErr := encodeEventFrame(nil, &ev)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.stats.Recorded++
+	if m.closed {
+		m.stats.Dropped++
+		if !m.dropLogged {
+			m.dropLogged = true
+			m.log.Error("metering: record after Close dropped", zap.String("tenant", r.Tenant))
+		}
+		return
+	}
+	err := encErr
+	if err == nil {
+		err = m.appendLocked(frame)
+	}
+	if err != nil {
+		m.degradeLocked(&r, err)
+	}
+}
+
+// appendLocked writes one frame to the open segment, opening or rotating
+// segments as the batch boundaries say.
+func (m *Meter) appendLocked(frame []byte) error {
+	if m.spoolBytes+int64(len(frame)) > m.cfg.SpoolMaxBytes {
+		return errSpoolFull
+	}
+	if m.cur != nil && m.cur.count > 0 && m.cur.size+int64(len(frame)) > int64(m.cfg.BatchBytes) {
+		m.rotateLocked()
+	}
+	if m.cur == nil {
+		seq := m.nextSeq
+		path := filepath.Join(m.cfg.Dir, segName(seq))
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return err
+		}
+		m.nextSeq++
+		m.cur = &segment{seq: seq, path: path, f: f}
+	}
+	n, err := m.cur.f.Write(frame)
+	if err != nil {
+		// Never leave a partial frame in front of later ones.
+		if n > 0 && m.cur.f.Truncate(m.cur.size) != nil {
+			m.rotateLocked()
+		}
+		return err
+	}
+	if m.cur.count == 0 {
+		m.cur.first = m.now()
+	}
+	m.cur.size += int64(n)
+	m.cur.count++
+	m.spoolBytes += int64(n)
+	if m.cur.count >= m.cfg.BatchRecords || m.cur.size >= int64(m.cfg.BatchBytes) {
+		m.rotateLocked()
+	}
+	return nil
+}
+
+// rotateLocked hands the open segment to the sealer.
+func (m *Meter) rotateLocked() {
+	if m.cur == nil {
+		return
+	}
+	m.full = append(m.full, m.cur)
+	m.cur = nil
+	kick(m.sealKick)
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// sealLoop seals segments when a boundary is reached.
+func (m *Meter) sealLoop() {
+	defer close(m.sealerDone)
+	every := min(max(m.cfg.BatchInterval/4, 5*time.Millisecond), time.Second)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		case <-m.sealKick:
+		}
+		m.safely("sealer", func() { m.sealDue(false) })
+	}
+}
+
+// safely runs fn, logging instead of crashing on a panic.
+func (m *Meter) safely(what string, fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			m.log.Error("metering: panic recovered", zap.String("in", what), zap.Any("panic", p), zap.Stack("stack"))
+		}
+	}()
+	fn()
+}
+
+// sealDue writes in-memory rollups back to the journal when there is room,
+// rotates the open segment when its time is up (or always, with force) and
+// seals every rotated segment.
+func (m *Meter) sealDue(force bool) {
+	m.sealMu.Lock()
+	defer m.sealMu.Unlock()
+
+	m.mu.Lock()
+	m.flushRollupsLocked()
+	if c := m.cur; c != nil && c.count > 0 && (force || !m.now().Before(c.first.Add(m.cfg.BatchInterval))) {
+		m.rotateLocked()
+	}
+	full := m.full
+	m.full = nil
+	m.mu.Unlock()
+
+	for _, s := range full {
+		m.seal(s)
+	}
+}
+
+// seal appends the seal frame to s, fsyncs it and queues it for shipping.
+func (m *Meter) seal(s *segment) {
+	if s.count == 0 {
+		s.f.Close()
+		if err := os.Remove(s.path); err != nil {
+			m.log.Error("metering: removing empty segment", zap.String("segment", s.path), zap.Error(err))
+		}
+		m.mu.Lock()
+		m.spoolBytes -= s.size
+		m.mu.Unlock()
+		return
+	}
+	batch, n, err := writeSeal(s.f, s.count)
+	if err != nil {
+		// The events are in the page cache and get shipped under a fresh
+		// batch id; a restart re-seals the segment.
+		m.log.Error("metering: sealing batch", zap.String("segment", s.path), zap.Error(err))
+		if batch == "" {
+			batch = newEventID()
+		}
+	}
+	if cerr := s.f.Close(); cerr != nil && err == nil {
+		m.log.Error("metering: closing segment", zap.String("segment", s.path), zap.Error(cerr))
+	}
+	s.f = nil
+	if err := syncDir(m.cfg.Dir); err != nil {
+		m.log.Error("metering: syncing spool directory", zap.Error(err))
+	}
+	s.batch = batch
+	m.mu.Lock()
+	s.size += int64(n)
+	m.spoolBytes += int64(n)
+	m.ready = append(m.ready, s)
+	m.stats.Sealed++
+	m.mu.Unlock()
+	kick(m.shipKick)
+}
+
+// Stats returns the meter's counters.
+func (m *Meter) Stats() Stats {
+	if m == nil {
+		return Stats{}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.stats
+	s.SpoolBytes = m.spoolBytes
+	s.Pending = len(m.ready)
+	if m.cur != nil {
+		s.Unsealed += m.cur.count
+	}
+	for _, f := range m.full {
+		s.Unsealed += f.count
+	}
+	return s
+}
+
+// Close seals pending records, ships what it can until ctx is done and
+// leaves the rest consistent on disk for the next New. A failed batch is
+// retried only while the retry fits before ctx's deadline, so without a
+// deadline Close tries each batch once. Records given to Record after Close
+// are dropped (and counted). Close is idempotent.
+func (m *Meter) Close(ctx context.Context) error {
+	if m == nil {
+		return nil
+	}
+	m.closeOnce.Do(func() { m.closeErr = m.close(ctx) })
+	return m.closeErr
+}
+
+func (m *Meter) close(ctx context.Context) error {
+	close(m.stop)
+	<-m.sealerDone
+
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.sealDue(true)
+
+	m.mu.Lock()
+	m.draining = true
+	m.drainUntil, _ = ctx.Deadline()
+	m.mu.Unlock()
+	close(m.drainStart)
+	kick(m.shipKick)
+	select {
+	case <-m.shipDone:
+	case <-ctx.Done():
+		m.shipCancel()
+		<-m.shipDone
+	}
+	m.shipCancel()
+
+	m.mu.Lock()
+	left, lost := len(m.ready), m.stats.DegradedPending
+	m.mu.Unlock()
+	if left > 0 && m.cfg.Collector != "" {
+		m.log.Info("metering: batches left in the spool for the next start", zap.Int("batches", left))
+	}
+	var err error
+	if lost > 0 {
+		err = fmt.Errorf("metering: usage of %d requests was only in memory and is lost", lost)
+		m.log.Error("metering: in-memory usage could not be written to the spool", zap.Int64("requests", lost))
+	}
+	if cerr := m.lock.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,254 @@
+package metering
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// maxRetryAfter bounds how long a collector's Retry-After can park a batch.
+const maxRetryAfter = time.Hour
+
+// shipLoop ships sealed batches, oldest first, until the meter is closed.
+func (m *Meter) shipLoop() {
+	defer close(m.shipDone)
+	for {
+		s := m.nextReady()
+		if s == nil {
+			return
+		}
+		stop := false
+		m.safely("shipper", func() { stop = !m.ship(s) })
+		if stop {
+			return
+		}
+	}
+}
+
+// nextReady waits for the oldest sealed batch. It returns nil when the
+// shipper must stop: cancelled, or draining with nothing left.
+func (m *Meter) nextReady() *segment {
+	for {
+		if m.shipCtx.Err() != nil {
+			return nil
+		}
+		m.mu.Lock()
+		if len(m.ready) > 0 {
+			s := m.ready[0]
+			m.mu.Unlock()
+			return s
+		}
+		draining := m.draining
+		m.mu.Unlock()
+		if draining {
+			return nil
+		}
+		select {
+		case <-m.shipCtx.Done():
+			return nil
+		case <-m.shipKick:
+		}
+	}
+}
+
+// ship sends one batch until the collector acknowledges or refuses it. It
+// returns false when the shipper must stop: cancelled, or Close is draining
+// and the next retry would not fit before its deadline.
+func (m *Meter) ship(s *segment) bool {
+	var body []byte
+	var count int
+	for attempt := 0; ; attempt++ {
+		var (
+			err        error
+			status     int
+			retryAfter time.Duration
+			hasRA      bool
+		)
+		if body == nil {
+			var events [][]byte
+			events, err = readBatch(s.path)
+			switch {
+			case os.IsNotExist(err):
+				m.log.Error("metering: spooled batch vanished", zap.String("segment", s.path))
+				m.done(s, 0, false)
+				return true
+			case err == nil && len(events) == 0:
+				m.done(s, 0, true)
+				return true
+			case err == nil:
+				body, count = batchBody(s.batch, events), len(events)
+			}
+		}
+		if body != nil {
+			var snippet string
+			status, retryAfter, hasRA, snippet, err = m.post(body)
+			switch {
+			case err == nil && status/100 == 2:
+				m.done(s, count, true)
+				return true
+			case err == nil && !retryable(status):
+				m.reject(s, status, snippet)
+				return true
+			case err == nil:
+				m.log.Warn("metering: collector refused batch for now, retrying",
+					zap.String("batch", s.batch), zap.Int("status", status), zap.String("response", snippet))
+			}
+		}
+		if m.shipCtx.Err() != nil {
+			return false
+		}
+		if err != nil {
+			m.log.Warn("metering: shipping batch failed, retrying", zap.String("batch", s.batch), zap.Error(err))
+		}
+		d := backoffDelay(attempt, m.cfg.MinBackoff, m.cfg.MaxBackoff, retryAfter, hasRA, rand.Int64N)
+		m.mu.Lock()
+		m.stats.Retries++
+		m.mu.Unlock()
+		if !m.wait(d) {
+			return false
+		}
+	}
+}
+
+// wait sleeps d before a retry. It returns false when the shipper must
+// stop instead: cancelled, or Close began draining and the wait ends after
+// its deadline.
+func (m *Meter) wait(d time.Duration) bool {
+	wake := time.Now().Add(d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	drain := m.drainStart
+	for {
+		select {
+		case <-m.shipCtx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-drain:
+			drain = nil
+			m.mu.Lock()
+			until := m.drainUntil
+			m.mu.Unlock()
+			if until.IsZero() || wake.After(until) {
+				return false
+			}
+		}
+	}
+}
+
+// post sends one batch body and reports the collector's answer.
+func (m *Meter) post(body []byte) (status int, retryAfter time.Duration, hasRA bool, snippet string, err error) {
+	req, err := http.NewRequestWithContext(m.shipCtx, http.MethodPost, m.cfg.Collector, bytes.NewReader(body))
+	if err != nil {
+		return 0, 0, false, "", err
+	}
+	req.Header.Set("Content-Type", BatchContentType)
+	resp, err := m.cfg.Client.Do(req)
+	if err != nil {
+		return 0, 0, false, "", err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	retryAfter, hasRA = parseRetryAfter(resp.Header.Get("Retry-After"), m.now())
+	return resp.StatusCode, retryAfter, hasRA, strings.TrimSpace(string(msg)), nil
+}
+
+// retryable reports whether a non-2xx status is worth another try.
+func retryable(status int) bool {
+	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+}
+
+// done removes a batch from the queue; with remove, its file is deleted,
+// which is the acknowledgement.
+func (m *Meter) done(s *segment, events int, remove bool) {
+	if remove {
+		if err := os.Remove(s.path); err != nil && !os.IsNotExist(err) {
+			m.log.Error("metering: removing shipped batch; it will be sent again after a restart",
+				zap.String("segment", s.path), zap.Error(err))
+		} else if err := syncDir(m.cfg.Dir); err != nil {
+			m.log.Error("metering: syncing spool directory", zap.Error(err))
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.popReadyLocked(s)
+	if events > 0 {
+		m.stats.ShippedBatches++
+		m.stats.ShippedEvents += int64(events)
+	}
+}
+
+// reject moves a batch the collector refused to Dir/rejected.
+func (m *Meter) reject(s *segment, status int, snippet string) {
+	to := rejectedPath(m.cfg.Dir, s.path)
+	err := os.Rename(s.path, to)
+	if err == nil {
+		err = syncDir(filepath.Dir(to))
+	}
+	if err == nil {
+		err = syncDir(m.cfg.Dir)
+	}
+	m.log.Error("metering: collector rejected batch; moved aside",
+		zap.String("batch", s.batch), zap.Int("status", status), zap.String("response", snippet),
+		zap.String("moved_to", to), zap.NamedError("move_error", err))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.popReadyLocked(s)
+	m.stats.Rejected++
+}
+
+func (m *Meter) popReadyLocked(s *segment) {
+	for i, r := range m.ready {
+		if r == s {
+			m.ready = append(m.ready[:i], m.ready[i+1:]...)
+			m.spoolBytes -= s.size
+			return
+		}
+	}
+}
+
+// backoffDelay is the wait before retry number attempt (0 for the first):
+// the collector's Retry-After when it sent one (at most maxRetryAfter),
+// otherwise full jitter, a uniform draw from [0, min(max, min*2^attempt)].
+// rnd(n) returns a value in [0, n).
+func backoffDelay(attempt int, lo, hi, retryAfter time.Duration, hasRA bool, rnd func(int64) int64) time.Duration {
+	if hasRA {
+		return min(max(retryAfter, 0), maxRetryAfter)
+	}
+	ceil := lo
+	for i := 0; i < attempt && ceil < hi; i++ {
+		ceil *= 2
+	}
+	ceil = min(ceil, hi)
+	if ceil <= 0 {
+		return 0
+	}
+	return time.Duration(rnd(int64(ceil) + 1))
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs < 0 {
+			return 0, false
+		}
+		return time.Duration(min(secs, int64(maxRetryAfter/time.Second))) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
