@@ -5,12 +5,11 @@ SHELL := /bin/bash
 GO    ?= go
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GOTOOLCHAIN := local
-export GOFLAGS     := -mod=mod
 
 # Debian packages the build and the tests need.
-APT_PACKAGES := libvips-dev pkg-config gcc
+APT_PACKAGES := libvips-dev pkg-config gcc postgresql
 
-.PHONY: all deps build run test test-unit test-integration vet fmt-check clean
+.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench
 
 all: build
 
@@ -32,6 +31,12 @@ build: deps
 ## run: serve the demo site (examples/Caddyfile) on http://localhost:8080.
 run: build
 	cd examples && ../bin/caddy run --config Caddyfile --adapter caddyfile
+
+## bench: end-to-end benchmark against bin/caddy (about 4 minutes); prints a
+## table, writes bench/out/results.json, latency.png and caddy.log.
+## -mod=readonly: measuring must never rewrite go.mod.
+bench: build
+	GOFLAGS=-mod=readonly $(GO) run ./bench -caddy bin/caddy -out bench/out -duration 8s -warmup 2s $(BENCH_FLAGS)
 
 ## test: every test: formatting, vet, unit and integration (race detector on).
 test: build fmt-check vet

@@ -18,6 +18,7 @@ import (
 
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -54,6 +55,13 @@ type imageRequest struct {
 	tenant string
 	source string // path and the query without image parameters
 	timing timings
+	usage  usage
+}
+
+// usage is what this request cost, for its usage record.
+type usage struct {
+	cacheStatus string // hit, miss, collapsed, bypass
+	sourceBytes int64  // original bytes this request fetched or processed
 }
 
 // timings are the phases of one request, for Server-Timing.
@@ -75,6 +83,14 @@ var errNotImage = errors.New("the answer is not an image")
 // serve runs the request flow and returns its outcome label.
 func (rq *imageRequest) serve(query url.Values) string {
 	ir, st := rq.ir, rq.ir.store
+	rq.tenant = ir.Tenant
+	if repl, ok := rq.r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		rq.tenant = repl.ReplaceAll(ir.Tenant, "")
+	}
+	rq.usage.cacheStatus = "miss"
+	if st.cache == nil {
+		rq.usage.cacheStatus = "bypass"
+	}
 	opts, err := transform.Parse(query, ir.pipeline.Limits)
 	if err != nil {
 		var pe *transform.Error
@@ -84,11 +100,6 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, err.Error()}, "")
 	}
 	rq.opts = opts
-	repl, _ := rq.r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer)
-	rq.tenant = ir.Tenant
-	if repl != nil {
-		rq.tenant = repl.ReplaceAll(ir.Tenant, "")
-	}
 	rq.source = rq.r.URL.Path
 	if q := transform.SourceQuery(query).Encode(); q != "" {
 		rq.source += "?" + q
@@ -100,6 +111,7 @@ func (rq *imageRequest) serve(query url.Values) string {
 	if info, ok := st.cache.Get(infoKey(rq.tenant, rq.source)); ok {
 		format, negotiated := transform.OutputFormat(opts, accept, sourceInfoFrom(info))
 		if v, ok := st.cache.Get(variantKey(rq.tenant, rq.source, canonical, format, negotiated)); ok {
+			rq.usage.cacheStatus = "hit"
 			return rq.answer(v, "hit"+ttlParam(v.Expires))
 		}
 	}
@@ -130,8 +142,10 @@ func (rq *imageRequest) serve(query url.Values) string {
 	}
 	if shared {
 		status += "; detail=collapsed"
+		rq.usage.cacheStatus = "collapsed"
 	} else {
 		rq.timing.queue, rq.timing.resize = t.queue, t.resize
+		rq.usage.sourceBytes = int64(len(orig.body))
 	}
 	return rq.answer(entry, status)
 }
@@ -335,7 +349,7 @@ func (rq *imageRequest) answer(e *cache.Entry, status string) string {
 	for k, v := range e.Header {
 		h[k] = append([]string(nil), v...)
 	}
-	h.Set("Imgedge-Node", rq.ir.node)
+	rq.setNodeHeaders()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Status", "imgedge; "+status)
 	rq.setServerTiming()
@@ -345,10 +359,12 @@ func (rq *imageRequest) answer(e *cache.Entry, status string) string {
 	}
 	if etagMatches(rq.r.Header.Get("If-None-Match"), e.Header.Get("ETag")) {
 		h.Del("Content-Type")
+		rq.record(http.StatusNotModified, 0, 0)
 		rq.w.WriteHeader(http.StatusNotModified)
 		return outcomeNotModified
 	}
 	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	rq.record(http.StatusOK, len(e.Body), int64(e.Width)*int64(e.Height))
 	rq.w.WriteHeader(http.StatusOK)
 	if rq.r.Method != http.MethodHead {
 		if _, err := rq.w.Write(e.Body); err != nil {
@@ -367,10 +383,42 @@ func (rq *imageRequest) notModified(etag, cacheControl string, negotiated bool) 
 	if negotiated {
 		h.Set("Vary", "Accept")
 	}
-	h.Set("Imgedge-Node", rq.ir.node)
+	rq.setNodeHeaders()
 	rq.setServerTiming()
+	rq.record(http.StatusNotModified, 0, 0)
 	rq.w.WriteHeader(http.StatusNotModified)
 	return outcomeNotModified
+}
+
+// setNodeHeaders names the node, and zone, that did the work.
+func (rq *imageRequest) setNodeHeaders() {
+	h := rq.w.Header()
+	h.Set("Imgedge-Node", rq.ir.node)
+	if rq.ir.zone != "" {
+		h.Set("Imgedge-Zone", rq.ir.zone)
+	}
+}
+
+// record hands this request's usage to the meter. It runs before the
+// answer is written, so every request that got an answer has a record
+// (the meter journals it at once, without waiting on disk or network).
+func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
+	if rq.ir.meter == nil {
+		return
+	}
+	rq.ir.meter.Record(metering.Record{
+		Tenant:       rq.tenant,
+		Time:         rq.start,
+		Status:       status,
+		CacheStatus:  rq.usage.cacheStatus,
+		SourceBytes:  rq.usage.sourceBytes,
+		OutputBytes:  int64(outputBytes),
+		OutputPixels: pixels,
+		CPU:          rq.timing.resize,
+		Wall:         time.Since(rq.start),
+		Zone:         rq.ir.zone,
+		Node:         rq.ir.node,
+	})
 }
 
 // refuseError answers an error from fetching, inspecting or processing.
@@ -419,6 +467,7 @@ func (rq *imageRequest) refuseError(err error) string {
 // carries its reason, whatever the site's error handling.
 func (rq *imageRequest) refuse(rf *refusal, param string) string {
 	rq.setServerTiming()
+	rq.record(rf.status, 0, 0)
 	writeProblem(rq.w, rf.status, rf.msg, param)
 	return rf.outcome
 }

@@ -26,15 +26,7 @@ import (
 func site(t *testing.T, files map[string][]byte, options string) *testenv.Caddy {
 	t.Helper()
 	root := t.TempDir()
-	for name, b := range files {
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeFiles(t, root, files)
 	return testenv.Start(t, fmt.Sprintf(`{
 	admin {{ADMIN}}
 	auto_https off
@@ -48,6 +40,19 @@ http://127.0.0.1:{{PORT}} {
 	file_server
 }
 `, root, options))
+}
+
+func writeFiles(t *testing.T, root string, files map[string][]byte) {
+	t.Helper()
+	for name, b := range files {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 type answer struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -140,6 +141,8 @@ type ImageResize struct {
 	metrics  *metrics
 	store    *variantStore
 	storeKey string
+	zone     string
+	meter    *metering.Meter // nil without metering
 }
 
 // CaddyModule returns the Caddy module information.
@@ -186,7 +189,13 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if ir.CacheControl == "" {
 		ir.CacheControl = defaultCacheControl
 	}
-	ir.node = ir.Node
+	appModule, err := ctx.App("imgedge")
+	if err != nil {
+		return fmt.Errorf("loading the imgedge app: %v", err)
+	}
+	app := appModule.(*App)
+	ir.zone, ir.meter = app.Zone, app.meter
+	ir.node = firstNonEmpty(ir.Node, app.Node)
 	if ir.node == "" {
 		host, err := os.Hostname()
 		if err != nil {
@@ -215,7 +224,6 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 		ir.pipeline.Effort[transform.AVIF] = *ir.AVIFEffort
 	}
 
-	var err error
 	ir.metrics, err = registerMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return fmt.Errorf("registering metrics: %v", err)

@@ -90,6 +90,8 @@ type Caddy struct {
 	Base    string // http://127.0.0.1:Port
 	Config  string // path of the Caddyfile
 	logs    *syncBuffer
+	env     []string
+	exited  chan struct{} // closed once the process has exited and been reaped
 	stopped bool
 }
 
@@ -101,16 +103,34 @@ func Start(t testing.TB, caddyfile string) *Caddy {
 	c := &Caddy{t: t, Port: FreePort(t), Admin: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), logs: &syncBuffer{}}
 	c.Base = fmt.Sprintf("http://127.0.0.1:%d", c.Port)
 	c.Config = filepath.Join(t.TempDir(), "Caddyfile")
+	c.env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
 	c.write(caddyfile)
-	c.cmd = exec.Command(CaddyBinary(t), "run", "--config", c.Config, "--adapter", "caddyfile")
-	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
-	c.cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	c.run()
 	t.Cleanup(c.Stop)
-	c.waitReady()
 	return c
+}
+
+func (c *Caddy) run() {
+	c.t.Helper()
+	c.cmd = exec.Command(CaddyBinary(c.t), "run", "--config", c.Config, "--adapter", "caddyfile")
+	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	c.cmd.Env = c.env
+	if err := c.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	c.exited = exited
+	go func() { _ = c.cmd.Wait(); close(exited) }()
+	c.stopped = false
+	c.waitReady()
+}
+
+// Restart starts the process again, after Stop or Kill, with the same
+// config, ports and data directories.
+func (c *Caddy) Restart() {
+	c.t.Helper()
+	c.Stop()
+	c.run()
 }
 
 func (c *Caddy) write(caddyfile string) {
@@ -124,7 +144,7 @@ func (c *Caddy) waitReady() {
 	c.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		if c.cmd.ProcessState != nil {
+		if !c.Alive() {
 			break
 		}
 		if resp, err := http.Get("http://" + c.Admin + "/config/"); err == nil {
@@ -136,7 +156,7 @@ func (c *Caddy) waitReady() {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	c.t.Fatalf("caddy did not start serving within 30s; its log:\n%s", c.logs.String())
+	c.t.Fatalf("caddy did not start serving (exited: %v); its log:\n%s", !c.Alive(), c.logs.String())
 }
 
 // Reload replaces the config with a new Caddyfile through the admin API,
@@ -171,7 +191,12 @@ func (c *Caddy) RSS() int64 {
 
 // Alive reports whether the process is still running.
 func (c *Caddy) Alive() bool {
-	return c.cmd.Process.Signal(syscall.Signal(0)) == nil
+	select {
+	case <-c.exited:
+		return false
+	default:
+		return true
+	}
 }
 
 // Logs is everything the process printed so far.
@@ -184,7 +209,7 @@ func (c *Caddy) Kill() {
 	}
 	c.stopped = true
 	_ = c.cmd.Process.Kill()
-	_ = c.cmd.Wait()
+	<-c.exited
 }
 
 // Stop ends the process gracefully, killing it if it lingers.
@@ -194,13 +219,11 @@ func (c *Caddy) Stop() {
 	}
 	c.stopped = true
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = c.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-c.exited:
 	case <-time.After(15 * time.Second):
 		_ = c.cmd.Process.Kill()
-		<-done
+		<-c.exited
 	}
 	if c.t.Failed() {
 		c.t.Logf("caddy log:\n%s", tail(c.logs.String(), 8000))

@@ -1,0 +1,246 @@
+package imgedge
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"go.uber.org/zap"
+
+	"github.com/imgedge/imgedge/metering"
+)
+
+func init() {
+	caddy.RegisterModule(App{})
+	httpcaddyfile.RegisterGlobalOption("imgedge", parseGlobalOption)
+}
+
+// App is imgedge's per-process state: which zone and node this is, and the
+// usage meter. It is configured with the `imgedge` global option; without
+// it every image_resize works alone and records no usage.
+type App struct {
+	// Zone names this node's zone, sent in the Imgedge-Zone header and in
+	// usage records.
+	Zone string `json:"zone,omitempty"`
+
+	// Node names this server in headers and usage records. Default: the
+	// host name (an image_resize `node` option wins for its site).
+	Node string `json:"node,omitempty"`
+
+	// Metering, when set, records the usage of every answered image
+	// request and ships it to a collector.
+	Metering *MeteringConfig `json:"metering,omitempty"`
+
+	meter    *metering.Meter
+	meterKey string
+	logger   *zap.Logger
+}
+
+// MeteringConfig configures usage recording and shipping.
+type MeteringConfig struct {
+	// Collector is the URL of a usage_collector's POST /api/v1/events.
+	// Empty: records are kept in the spool only.
+	Collector string `json:"collector,omitempty"`
+
+	// Spool is the directory where records wait, durably, until the
+	// collector acknowledges them. Required. One process owns it; it is
+	// kept across config reloads.
+	Spool string `json:"spool"`
+
+	// BatchInterval, BatchRecords and BatchBytes seal a batch at
+	// whichever comes first. Defaults: 2s, 1000 records, 1 MiB.
+	BatchInterval caddy.Duration `json:"batch_interval,omitempty"`
+	BatchRecords  int            `json:"batch_records,omitempty"`
+	BatchBytes    int            `json:"batch_bytes,omitempty"`
+
+	// SpoolMaxBytes caps the spool on disk; beyond it usage is kept as
+	// in-memory per-tenant totals and shipped later. Default: 1 GiB.
+	SpoolMaxBytes int64 `json:"spool_max_bytes,omitempty"`
+}
+
+// CaddyModule returns the Caddy module information.
+func (App) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "imgedge", New: func() caddy.Module { return new(App) }}
+}
+
+// meters holds the process's usage meters by spool directory, so a reload
+// keeps one spool (and its open batches) instead of opening it twice.
+var meters = caddy.NewUsagePool()
+
+type meterHolder struct {
+	*metering.Meter
+	logger *zap.Logger
+}
+
+// Destruct flushes what it can within a deadline; the rest stays on disk
+// for the next start.
+func (h meterHolder) Destruct() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := h.Close(ctx)
+	if err != nil {
+		h.logger.Warn("usage spool closed with records left on disk for the next start", zap.Error(err))
+	}
+	return nil
+}
+
+// Provision opens (or reuses) the usage meter.
+func (a *App) Provision(ctx caddy.Context) error {
+	a.logger = ctx.Logger()
+	if a.Metering == nil {
+		return nil
+	}
+	m := a.Metering
+	if m.Spool == "" {
+		return fmt.Errorf("metering: spool directory is required")
+	}
+	source := "imgedge/" + a.Node
+	v, loaded, err := meters.LoadOrNew(m.Spool, func() (caddy.Destructor, error) {
+		meter, err := metering.New(metering.Config{
+			Dir:           m.Spool,
+			Collector:     m.Collector,
+			Source:        source,
+			BatchInterval: time.Duration(m.BatchInterval),
+			BatchRecords:  m.BatchRecords,
+			BatchBytes:    m.BatchBytes,
+			SpoolMaxBytes: m.SpoolMaxBytes,
+			Logger:        a.logger.Named("metering"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return meterHolder{meter, a.logger}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("metering: %v", err)
+	}
+	if loaded {
+		a.logger.Debug("reusing the running usage spool; collector and batch changes apply after a restart", zap.String("spool", m.Spool))
+	}
+	a.meter, a.meterKey = v.(meterHolder).Meter, m.Spool
+	return nil
+}
+
+// Start implements caddy.App.
+func (a *App) Start() error { return nil }
+
+// Stop implements caddy.App.
+func (a *App) Stop() error { return nil }
+
+// Cleanup lets go of the meter; the last config to do so closes it.
+func (a *App) Cleanup() error {
+	if a.meterKey == "" {
+		return nil
+	}
+	_, err := meters.Delete(a.meterKey)
+	return err
+}
+
+// parseGlobalOption reads the imgedge global option:
+//
+//	imgedge {
+//		zone  <name>
+//		node  <name>
+//		metering {
+//			collector <url>
+//			spool     <dir>
+//			batch     <interval> [<records> [<bytes>]]
+//			spool_max <bytes>
+//		}
+//	}
+func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
+	app := new(App)
+	d.Next()
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		switch d.Val() {
+		case "zone":
+			if !d.AllArgs(&app.Zone) {
+				return nil, d.ArgErr()
+			}
+		case "node":
+			if !d.AllArgs(&app.Node) {
+				return nil, d.ArgErr()
+			}
+		case "metering":
+			if app.Metering != nil {
+				return nil, d.Err("metering given more than once")
+			}
+			m, err := parseMetering(d)
+			if err != nil {
+				return nil, err
+			}
+			app.Metering = m
+		default:
+			return nil, d.Errf("unknown imgedge option %q", d.Val())
+		}
+	}
+	return httpcaddyfile.App{Name: "imgedge", Value: caddyconfig.JSON(app, nil)}, nil
+}
+
+func parseMetering(d *caddyfile.Dispenser) (*MeteringConfig, error) {
+	m := new(MeteringConfig)
+	if d.NextArg() {
+		return nil, d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		opt := d.Val()
+		args := d.RemainingArgs()
+		var err error
+		switch opt {
+		case "collector":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				m.Collector = args[0]
+			}
+		case "spool":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				m.Spool = args[0]
+			}
+		case "batch":
+			if err = wantArgs(d, args, 1, 3); err != nil {
+				break
+			}
+			if m.BatchInterval, err = duration(d, "batch interval", args[0]); err != nil {
+				break
+			}
+			if len(args) > 1 {
+				if m.BatchRecords, err = positiveInt(d, "batch records", args[1]); err != nil {
+					break
+				}
+			}
+			if len(args) > 2 {
+				var n int64
+				n, err = parseBytes(d, "batch bytes", args[2])
+				m.BatchBytes = int(n)
+			}
+		case "spool_max":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				m.SpoolMaxBytes, err = parseBytes(d, opt, args[0])
+			}
+		default:
+			return nil, d.Errf("unknown metering option %q", opt)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if m.Spool == "" {
+		return nil, d.Err("metering needs a spool directory")
+	}
+	return m, nil
+}
+
+var (
+	_ caddy.App          = (*App)(nil)
+	_ caddy.Provisioner  = (*App)(nil)
+	_ caddy.CleanerUpper = (*App)(nil)
+)

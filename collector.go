@@ -1,0 +1,136 @@
+package imgedge
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/imgedge/imgedge/metering"
+)
+
+func init() {
+	caddy.RegisterModule(UsageCollector{})
+	httpcaddyfile.RegisterHandlerDirective("usage_collector", parseCollector)
+	httpcaddyfile.RegisterDirectiveOrder("usage_collector", httpcaddyfile.Before, "invoke")
+}
+
+// UsageCollector is the central end of metering: edges POST CloudEvents
+// batches to .../api/v1/events, and billing reads totals from
+// .../api/v1/usage?tenant=&from=&to=&step=. Batches are stored
+// idempotently: a replayed batch or event changes nothing. Other paths go
+// on to the next handler.
+type UsageCollector struct {
+	// Storage is "sqlite" (default) or "postgres".
+	Storage string `json:"storage,omitempty"`
+
+	// DSN is the SQLite file path or the PostgreSQL connection string.
+	// Default for SQLite: usage.db in Caddy's data directory.
+	DSN string `json:"dsn,omitempty"`
+
+	// MaxBodyBytes is the largest batch accepted; larger ones get 413.
+	// Default: 10 MiB.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+
+	collector *metering.Collector
+}
+
+// CaddyModule returns the Caddy module information.
+func (UsageCollector) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.usage_collector", New: func() caddy.Module { return new(UsageCollector) }}
+}
+
+// Provision opens the store.
+func (uc *UsageCollector) Provision(ctx caddy.Context) error {
+	var (
+		store metering.Store
+		err   error
+	)
+	switch uc.Storage {
+	case "", "sqlite":
+		dsn := uc.DSN
+		if dsn == "" {
+			dsn = caddy.AppDataDir() + "/imgedge-usage.db"
+		}
+		store, err = metering.OpenSQLite(dsn)
+	case "postgres":
+		store, err = metering.OpenPostgres(ctx, uc.DSN)
+	default:
+		return fmt.Errorf("usage_collector: unknown storage %q (want sqlite or postgres)", uc.Storage)
+	}
+	if err != nil {
+		return fmt.Errorf("usage_collector: opening %s storage: %v", firstNonEmpty(uc.Storage, "sqlite"), err)
+	}
+	uc.collector = &metering.Collector{Store: store, MaxBodyBytes: uc.MaxBodyBytes, Logger: ctx.Logger()}
+	return nil
+}
+
+// ServeHTTP answers the collector's API paths.
+func (uc *UsageCollector) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if p := r.URL.Path; strings.HasSuffix(p, "/api/v1/events") || strings.HasSuffix(p, "/api/v1/usage") {
+		uc.collector.ServeHTTP(w, r)
+		return nil
+	}
+	return next.ServeHTTP(w, r)
+}
+
+// Cleanup closes the store.
+func (uc *UsageCollector) Cleanup() error {
+	if uc.collector == nil {
+		return nil
+	}
+	return uc.collector.Store.Close()
+}
+
+func parseCollector(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	uc := new(UsageCollector)
+	err := uc.UnmarshalCaddyfile(h.Dispenser)
+	return uc, err
+}
+
+// UnmarshalCaddyfile sets up the collector. Syntax:
+//
+//	usage_collector {
+//		storage  sqlite <path> | postgres <dsn>
+//		max_body <bytes>
+//	}
+func (uc *UsageCollector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for d.NextBlock(0) {
+		opt := d.Val()
+		args := d.RemainingArgs()
+		switch opt {
+		case "storage":
+			if len(args) != 2 || (args[0] != "sqlite" && args[0] != "postgres") {
+				return d.Err("storage: want 'sqlite <path>' or 'postgres <dsn>'")
+			}
+			uc.Storage, uc.DSN = args[0], args[1]
+		case "max_body":
+			if err := wantArgs(d, args, 1, 1); err != nil {
+				return err
+			}
+			n, err := parseBytes(d, "max_body", args[0])
+			if err != nil {
+				return err
+			}
+			uc.MaxBodyBytes = n
+		default:
+			return d.Errf("unknown usage_collector option %q", opt)
+		}
+	}
+	return nil
+}
+
+var (
+	_ caddy.Provisioner           = (*UsageCollector)(nil)
+	_ caddy.CleanerUpper          = (*UsageCollector)(nil)
+	_ caddyhttp.MiddlewareHandler = (*UsageCollector)(nil)
+	_ caddyfile.Unmarshaler       = (*UsageCollector)(nil)
+)
