@@ -1,4 +1,6 @@
 #include "shim.h"
+#include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
 
 // Formats and modes shared with vips.go; keep the two in step.
@@ -16,6 +18,14 @@ drop_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpoint
 int
 imgedge_setup(void)
 {
+	// libvips runs its work on many short-lived threads; glibc gives each
+	// thread its own malloc arena (up to 8 per core), and freed image
+	// buffers stay scattered across them, so RSS creeps up. Two arenas
+	// keep it flat for a few percent of throughput. MALLOC_ARENA_MAX in
+	// the environment still wins.
+	if (!getenv("MALLOC_ARENA_MAX"))
+		mallopt(M_ARENA_MAX, 2);
+
 	g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, drop_log, NULL);
 
 	// Keep libvips' operation cache out of the way: every request brings new
@@ -190,7 +200,6 @@ imgedge_save(VipsImage *in, int format, int quality, int effort, int strip,
 			"Q", quality,
 			"strip", strip,
 			"optimize_coding", TRUE,
-			"interlace", TRUE,
 			NULL);
 	case FMT_PNG:
 		return vips_pngsave_buffer(in, buf, len,
