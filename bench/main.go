@@ -1,0 +1,192 @@
+// Command bench measures imgedge end to end, each scenario side by side
+// with its reference: the miss path against the in-process pipeline, the
+// hit path against file_server serving the same bytes, the output formats
+// against JPEG, a 22 MP source, and a mixed soak that watches caddy's RSS.
+//
+// It builds a corpus from examples/site/photos, starts bin/caddy on free
+// loopback ports with a miss-path, a hit-path and a static site, drives
+// HTTP load with vegeta at fixed concurrency, and writes a table to
+// stdout, results.json and latency.png to the output directory.
+//
+//	make bench
+//	go run ./bench -caddy bin/caddy -out bench/out -duration 8s -warmup 2s
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// options are the command-line flags.
+type options struct {
+	caddy, photos, out string
+	duration, warmup   time.Duration
+	concurrency        int
+	soakRequests       int
+	soakConcurrency    int
+	soakTimeout        time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.caddy, "caddy", "bin/caddy", "the caddy binary with imgedge (make build)")
+	flag.StringVar(&o.photos, "photos", "examples/site/photos", "directory of the example photographs")
+	flag.StringVar(&o.out, "out", "bench/out", "directory for results.json, latency.png and caddy.log")
+	flag.DurationVar(&o.duration, "duration", 8*time.Second, "measured length of each fixed-length run")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each fixed-length run")
+	flag.IntVar(&o.concurrency, "concurrency", 4, "requests in flight in scenarios 1-4")
+	flag.IntVar(&o.soakRequests, "soak-requests", 20000, "requests in the mixed soak")
+	flag.IntVar(&o.soakConcurrency, "soak-concurrency", 16, "requests in flight in the mixed soak")
+	flag.DurationVar(&o.soakTimeout, "soak-timeout", 150*time.Second, "the most the soak may take")
+	flag.Parse()
+	if o.duration <= 0 || o.concurrency < 1 || o.soakRequests < 1 || o.soakConcurrency < 1 || o.soakTimeout <= 0 {
+		fmt.Fprintln(os.Stderr, "bench: durations, concurrency and soak requests must be positive")
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	m := readMachine(o.caddy)
+	m.print(os.Stdout)
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "imgedge-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	corpusDir := filepath.Join(tmp, "site")
+	corpus, list, err := buildCorpus(o.photos, corpusDir)
+	if err != nil {
+		return err
+	}
+	for _, s := range list {
+		fmt.Printf("source %-14s %-4s %4dx%-4d %7.1f KB  %s\n", s.Name, s.Format, s.Width, s.Height, float64(s.Bytes)/1024, s.About)
+	}
+
+	srv, err := startCaddy(o.caddy, tmp, corpusDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		srv.stop()
+		_ = os.WriteFile(filepath.Join(o.out, "caddy.log"), []byte(srv.logs()), 0o644)
+	}()
+	if err := saveStaticVariant(ctx, srv); err != nil {
+		return err
+	}
+
+	scs, err := scenarios(o, srv, corpus)
+	if err != nil {
+		return err
+	}
+	rn := &runner{ctx: ctx, caddyPID: srv.pid(), duration: o.duration, warmup: o.warmup,
+		soakTimeout: o.soakTimeout, requestTimeout: time.Minute}
+	var done []scenarioResult
+	var curves []series
+	for _, sc := range scs {
+		res := scenarioResult{ID: sc.ID, Name: sc.Name}
+		for _, spec := range sc.Runs {
+			fmt.Fprintf(os.Stderr, "running %s / %s ...\n", sc.ID, spec.Name)
+			r, err := rn.measure(spec)
+			if err != nil {
+				return err
+			}
+			if !srv.alive() {
+				return fmt.Errorf("caddy exited during %s / %s; its log:\n%s", sc.ID, spec.Name, tail(srv.logs(), 8000))
+			}
+			res.Runs = append(res.Runs, r)
+			curves = append(curves, series{label: sc.ID + " " + spec.Name, points: r.Percentiles})
+		}
+		compareRuns(res.Runs)
+		done = append(done, res)
+	}
+
+	fmt.Println()
+	printTable(os.Stdout, done)
+	printNotes(os.Stdout, done)
+	fmt.Println("note: cache-off runs add a per-request bench=<n> query parameter, so identical")
+	fmt.Println("      concurrent requests are not collapsed into one resize: every request is a real miss.")
+	chartPath := filepath.Join(o.out, "latency.png")
+	colours, err := drawChart(chartPath, curves)
+	if err != nil {
+		return err
+	}
+	jsonPath := filepath.Join(o.out, "results.json")
+	err = writeJSON(jsonPath, results{
+		Machine: m, Corpus: list, Scenarios: done, Chart: colours,
+		Settings: map[string]string{
+			"duration": o.duration.String(), "warmup": o.warmup.String(),
+			"concurrency": fmt.Sprint(o.concurrency), "soak_requests": fmt.Sprint(o.soakRequests),
+			"soak_concurrency":   fmt.Sprint(o.soakConcurrency),
+			"caddy_image_resize": "concurrency default (NumCPU), queue 1024 30s; miss site cache off, hit site cache 512MiB",
+			"miss_requests":      "cache-off runs add a unique bench=<n> query parameter per request, defeating request collapsing",
+		},
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Print("\nchart legend:")
+	for i, c := range curves {
+		fmt.Printf(" %d=%s;", i+1, c.label)
+	}
+	fmt.Printf("\nwrote %s, %s, %s\n", jsonPath, chartPath, filepath.Join(o.out, "caddy.log"))
+	return nil
+}
+
+// saveStaticVariant fetches the hit path's variant once (warming the
+// cache) and gives the static site the very same bytes.
+func saveStaticVariant(ctx context.Context, srv *server) error {
+	body, _, err := fetch(ctx, srv.hit+"/"+headline+"?"+hitQuery)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(srv.staticRoot, staticName), body, 0o644); err != nil {
+		return err
+	}
+	again, _, err := fetch(ctx, srv.static+"/"+staticName)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(body, again) {
+		return fmt.Errorf("the static site does not serve the variant's bytes")
+	}
+	return nil
+}
+
+// compareRuns sets the ratios of every run that names a reference.
+func compareRuns(runs []*runResult) {
+	byName := map[string]*runResult{}
+	for _, r := range runs {
+		byName[r.Name] = r
+	}
+	for _, r := range runs {
+		if ref, ok := byName[r.Ref]; ok && r.Ref != "" {
+			r.compare(ref)
+		}
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"runtime"
+
+	vegeta "github.com/tsenart/vegeta/v12/lib"
+
+	"github.com/imgedge/imgedge/imaging"
+)
+
+// scenario is a subject measured side by side with its references.
+type scenario struct {
+	ID, Name string
+	Runs     []runSpec
+}
+
+// staticName is the file the static site serves: the exact bytes of the
+// hit path's variant.
+const (
+	hitQuery   = "w=400"
+	staticName = "kite-w400.jpg"
+)
+
+// browserAccept is what a current Chromium sends for images.
+const browserAccept = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
+
+// scenarios is the benchmark, in the order it runs.
+func scenarios(o options, s *server, corpus map[string]*source) ([]scenario, error) {
+	ceiling, err := pipelineOp(corpus[headline].data, hitQuery, imaging.DefaultConfig())
+	if err != nil {
+		return nil, err
+	}
+	c := o.concurrency
+	return []scenario{
+		{ID: "1", Name: "miss path vs in-process ceiling", Runs: []runSpec{
+			{Name: "http miss, cache off", Ref: "in-process", Workers: c, About: "/" + headline + "?" + hitQuery,
+				target: unique(s.miss, headline, hitQuery), expect: "miss"},
+			{Name: "in-process", Workers: runtime.NumCPU(), About: "imaging.Inspect+Process, same bytes, NumCPU goroutines",
+				op: ceiling},
+		}},
+		{ID: "2", Name: "hit path vs static file", Runs: []runSpec{
+			{Name: "http hit", Ref: "static file_server", Workers: c, About: "/" + headline + "?" + hitQuery,
+				target: fixed(s.hit + "/" + headline + "?" + hitQuery), expect: "hit"},
+			{Name: "static file_server", Workers: c, About: "/" + staticName + " (same bytes)",
+				target: fixed(s.static + "/" + staticName), expect: "none"},
+		}},
+		{ID: "3", Name: "output formats, w=400, cache off", Runs: []runSpec{
+			formatRun(s, "jpeg", "", c),
+			formatRun(s, "webp", "jpeg", c),
+			formatRun(s, "avif", "jpeg", c),
+		}},
+		{ID: "4", Name: "22 MP source to w=1200, cache off", Runs: []runSpec{
+			{Name: "http miss, 22 MP", Workers: c, About: "/" + largeJPG + "?w=1200",
+				target: unique(s.miss, largeJPG, "w=1200"), expect: "miss"},
+		}},
+		{ID: "5", Name: "mixed soak, cache on", Runs: []runSpec{
+			{Name: fmt.Sprintf("%d mixed requests", o.soakRequests), Workers: o.soakConcurrency,
+				About:  "30 widths x jpeg/webp/avif/auto x 4 sources, 3 Accept headers",
+				target: cycle(soakTargets(s.hit, o.soakRequests)), count: uint64(o.soakRequests)},
+		}},
+	}, nil
+}
+
+func formatRun(s *server, format, ref string, workers int) runSpec {
+	q := hitQuery + "&f=" + format
+	return runSpec{Name: format, Ref: ref, Workers: workers, About: "/" + headline + "?" + q,
+		target: unique(s.miss, headline, q), expect: "miss"}
+}
+
+// unique asks for the same variant every time, plus a query parameter
+// that changes per request. imgedge ignores the parameter for the image
+// but keys originals and variants on the whole source URL, so concurrent
+// requests are not collapsed into one resize: each one is a real miss.
+func unique(base, file, query string) func(uint64) vegeta.Target {
+	return func(i uint64) vegeta.Target {
+		return vegeta.Target{Method: http.MethodGet, URL: fmt.Sprintf("%s/%s?%s&bench=%d", base, file, query, i)}
+	}
+}
+
+// fixed asks for one URL every time.
+func fixed(url string) func(uint64) vegeta.Target {
+	return func(uint64) vegeta.Target {
+		return vegeta.Target{Method: http.MethodGet, URL: url}
+	}
+}
+
+// cycle goes through targets in order, over and over.
+func cycle(targets []vegeta.Target) func(uint64) vegeta.Target {
+	return func(i uint64) vegeta.Target { return targets[i%uint64(len(targets))] }
+}
+
+// soakTargets is a fixed pseudo-random mix of n requests over 30 widths,
+// four output choices and the four sources; f=auto meets three kinds of
+// browser.
+func soakTargets(base string, n int) []vegeta.Target {
+	sources := []string{headline, alphaPNG, bigWebP, largeJPG}
+	formats := []string{"jpeg", "webp", "avif", "auto"}
+	accepts := []string{browserAccept, "image/webp,*/*", "*/*"}
+	rng := rand.New(rand.NewPCG(2024, 400))
+	targets := make([]vegeta.Target, n)
+	for i := range targets {
+		w := 64 + 52*rng.IntN(30) // 64 .. 1572
+		targets[i] = vegeta.Target{
+			Method: http.MethodGet,
+			URL:    fmt.Sprintf("%s/%s?w=%d&f=%s", base, sources[rng.IntN(len(sources))], w, formats[rng.IntN(len(formats))]),
+			Header: http.Header{"Accept": {accepts[rng.IntN(len(accepts))]}},
+		}
+	}
+	return targets
+}
