@@ -101,7 +101,9 @@ type ImageResize struct {
 	Quality map[string]int `json:"quality,omitempty"`
 
 	// AVIFEffort is the AV1 encoder effort, 0 (fastest) to 9 (smallest
-	// files). Default: 2.
+	// files). Default: 0: on a 2560x1600 photo to w=400 it encodes in
+	// 20 ms against 111 ms at libvips' own default of 4, for files about
+	// 4% larger.
 	AVIFEffort *int `json:"avif_effort,omitempty"`
 
 	// CacheBytes is the memory budget of the variant cache, shared by

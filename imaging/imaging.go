@@ -36,7 +36,7 @@ func DefaultConfig() Config {
 		MaxFrames: 500,
 		Limits:    transform.DefaultLimits,
 		Quality:   map[transform.Format]int{transform.JPEG: 80, transform.WEBP: 80, transform.AVIF: 60},
-		Effort:    map[transform.Format]int{transform.PNG: 4, transform.WEBP: 4, transform.AVIF: 2, transform.GIF: 5},
+		Effort:    map[transform.Format]int{transform.PNG: 4, transform.WEBP: 4, transform.AVIF: 0, transform.GIF: 5},
 	}
 }
 
