@@ -7,9 +7,9 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GOTOOLCHAIN := local
 
 # Debian packages the build and the tests need.
-APT_PACKAGES := libvips-dev pkg-config gcc postgresql
+APT_PACKAGES := libvips-dev pkg-config gcc postgresql chromium
 
-.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench
+.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor
 
 all: build
 
@@ -48,6 +48,13 @@ vet:
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## dashboard-vendor: refresh the dashboard's chart library from the npm
+## registry (committed, embedded in the binary; the build needs no npm).
+UPLOT_VERSION := 1.6.32
+dashboard-vendor:
+	tmp=$$(mktemp -d) && cd $$tmp && npm pack --silent uplot@$(UPLOT_VERSION) >/dev/null && tar xzf uplot-$(UPLOT_VERSION).tgz && \
+	cp package/dist/uPlot.iife.min.js package/dist/uPlot.min.css package/LICENSE $(CURDIR)/dashboard/vendor/uplot/ && rm -rf $$tmp
 
 clean:
 	rm -rf bin

@@ -1,6 +1,7 @@
 package imgedge
 
 import (
+	"embed"
 	"fmt"
 	"net/http"
 	"strings"
@@ -22,8 +23,9 @@ func init() {
 // UsageCollector is the central end of metering: edges POST CloudEvents
 // batches to .../api/v1/events, and billing reads totals from
 // .../api/v1/usage?tenant=&from=&to=&step=. Batches are stored
-// idempotently: a replayed batch or event changes nothing. Other paths go
-// on to the next handler.
+// idempotently: a replayed batch or event changes nothing. Paths ending
+// in "/" get the usage dashboard (charts per tenant over time); other
+// paths go on to the next handler.
 type UsageCollector struct {
 	// Storage is "sqlite" (default) or "postgres".
 	Storage string `json:"storage,omitempty"`
@@ -69,13 +71,40 @@ func (uc *UsageCollector) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// ServeHTTP answers the collector's API paths.
+// ServeHTTP answers the collector's API and the usage dashboard.
 func (uc *UsageCollector) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	if p := r.URL.Path; strings.HasSuffix(p, "/api/v1/events") || strings.HasSuffix(p, "/api/v1/usage") {
+	p := r.URL.Path
+	if strings.HasSuffix(p, "/api/v1/events") || strings.HasSuffix(p, "/api/v1/usage") {
 		uc.collector.ServeHTTP(w, r)
 		return nil
 	}
+	if name, ok := dashboardFile(p); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		http.ServeFileFS(w, r, dashboard, name)
+		return nil
+	}
 	return next.ServeHTTP(w, r)
+}
+
+// dashboard is the usage dashboard: a static page that charts the
+// collector's own usage API with uPlot (vendored from npm, MIT).
+//
+//go:embed dashboard/index.html dashboard/dashboard.js dashboard/vendor/uplot/uPlot.iife.min.js dashboard/vendor/uplot/uPlot.min.css
+var dashboard embed.FS
+
+// dashboardFile maps a request path to a dashboard file: the page at any
+// path ending in "/", and its assets relative to it.
+func dashboardFile(p string) (string, bool) {
+	switch {
+	case strings.HasSuffix(p, "/"):
+		return "dashboard/index.html", true
+	case strings.HasSuffix(p, "/dashboard.js"):
+		return "dashboard/dashboard.js", true
+	case strings.HasSuffix(p, "/vendor/uplot/uPlot.iife.min.js"):
+		return "dashboard/vendor/uplot/uPlot.iife.min.js", true
+	case strings.HasSuffix(p, "/vendor/uplot/uPlot.min.css"):
+		return "dashboard/vendor/uplot/uPlot.min.css", true
+	}
+	return "", false
 }
 
 // Cleanup closes the store.

@@ -29,7 +29,7 @@ func init() {
 // Defaults, chosen for a 2-4 core edge node answering web images.
 const (
 	defaultQueueLength     = 64
-	defaultQueueTimeout    = 250 * time.Millisecond
+	defaultQueueTimeout    = 2 * time.Second
 	defaultMaxSourceBytes  = 25 << 20 // 25 MiB
 	defaultMaxSourcePixels = 50_000_000
 	defaultMaxFrames       = 500
@@ -56,7 +56,9 @@ type ImageResize struct {
 	QueueLength int `json:"queue_length,omitempty"`
 
 	// QueueTimeout is how long a request may wait for a job slot before
-	// it is refused with 503 and Retry-After. Default: 250ms.
+	// it is refused with 503 and Retry-After. A page's first load asks
+	// for a burst of cold variants at once, so a single node waits rather
+	// than refuses. Default: 2s.
 	QueueTimeout caddy.Duration `json:"queue_timeout,omitempty"`
 
 	// MaxSourceBytes is the largest original accepted, in bytes. Larger

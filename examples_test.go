@@ -1,0 +1,61 @@
+package imgedge_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/imgedge/imgedge/internal/testenv"
+)
+
+// exampleConfig reads an example Caddyfile and moves it onto free loopback
+// ports and absolute paths, so the test runs exactly what a newcomer runs.
+func exampleConfig(t *testing.T, name string, replace ...string) string {
+	t.Helper()
+	root := testenv.ModuleRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, "examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := filepath.Join(root, "examples", "site")
+	replace = append(replace, "root * site", "root * "+site, "root * ../site", "root * "+site)
+	return strings.NewReplacer(replace...).Replace(string(b))
+}
+
+func TestExampleSingleNodeServesTheDemo(t *testing.T) {
+	c := testenv.Start(t, exampleConfig(t, "Caddyfile",
+		"localhost:2019", "{{ADMIN}}", "http://localhost:8080", "http://127.0.0.1:{{PORT}}"))
+	page := get(t, c.Base+"/")
+	if page.status != 200 || !strings.Contains(string(page.body), `srcset="/photos/kite.jpg?w=320&f=auto 320w`) {
+		t.Fatalf("demo page: %d", page.status)
+	}
+	a := get(t, c.Base+"/photos/kite.jpg?w=400&f=auto", "Accept", "image/avif,image/webp,*/*")
+	if a.status != 200 || a.header.Get("Content-Type") != "image/avif" {
+		t.Fatalf("resized photo: %d %q", a.status, a.header.Get("Content-Type"))
+	}
+	if d := decode(t, a.body); d.width != 400 || d.height != 250 {
+		t.Errorf("got %dx%d, want 400x250", d.width, d.height)
+	}
+}
+
+func TestExampleOriginReplacementResizesThroughReverseProxy(t *testing.T) {
+	origin := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	c := testenv.Start(t, exampleConfig(t, "origin/Caddyfile",
+		"localhost:2020", "{{ADMIN}}", "http://localhost:8081", "http://127.0.0.1:{{PORT}}", "127.0.0.1:9081", origin, "http://:9081", "http://:"+strings.TrimPrefix(origin, "127.0.0.1:")))
+	a := get(t, c.Base+"/photos/cups.jpg?w=320&f=webp")
+	if a.status != 200 || a.header.Get("Content-Type") != "image/webp" || a.header.Get("Cache-Control") != "public, max-age=86400" {
+		t.Fatalf("got %d %q, Cache-Control %q", a.status, a.header.Get("Content-Type"), a.header.Get("Cache-Control"))
+	}
+	if d := decode(t, a.body); d.width != 320 {
+		t.Errorf("width %d, want 320", d.width)
+	}
+	if b := get(t, c.Base+"/photos/cups.jpg?w=320&f=webp"); !strings.HasPrefix(b.header.Get("Cache-Status"), "imgedge; hit") {
+		t.Errorf("second request Cache-Status %q, want a hit", b.header.Get("Cache-Status"))
+	}
+	plain := get(t, c.Base+"/photos/CREDITS.md")
+	if plain.status != 200 || !strings.Contains(string(plain.body), "Risto") {
+		t.Errorf("a non-image through the edge: %d", plain.status)
+	}
+}
