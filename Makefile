@@ -9,7 +9,7 @@ export GOTOOLCHAIN := local
 # Debian packages the build and the tests need.
 APT_PACKAGES := libvips-dev pkg-config gcc postgresql chromium
 
-.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor
+.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz
 
 all: build
 
@@ -39,8 +39,18 @@ bench: build
 	GOFLAGS=-mod=readonly $(GO) run ./bench -caddy bin/caddy -out bench/out -duration 8s -warmup 2s $(BENCH_FLAGS)
 
 ## test: every test: formatting, vet, unit and integration (race detector on).
+FUZZTIME ?= 30s
+
 test: build fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory fuzz
+
+## fuzz: the parameter parser and the whole decode-resize-encode pipeline,
+## each for FUZZTIME (make fuzz FUZZTIME=10m for a longer run). Crashers are
+## kept under */testdata/fuzz/ and replayed by every go test.
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./transform/
+	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) ./imaging/
 
 vet:
 	$(GO) vet ./...

@@ -1,6 +1,7 @@
 package imgedge
 
 import (
+	"encoding/base64"
 	"strconv"
 	"strings"
 
@@ -9,6 +10,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/dustin/go-humanize"
+
+	"github.com/imgedge/imgedge/tenant"
 )
 
 func init() {
@@ -41,6 +44,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		cache         <size>|off [originals <size>]
 //		cache_ttl     <floor> <cap>
 //		tenant        <name or placeholder>
+//		tenants       { <tenant> { ... } }  (see parseTenants)
 //		node          <name>
 //		strict
 //	}
@@ -181,6 +185,11 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err == nil {
 				ir.Tenant = args[0]
 			}
+		case "tenants":
+			if err = wantArgs(d, args, 0, 0); err != nil {
+				break
+			}
+			err = ir.parseTenants(d)
 		case "node":
 			err = wantArgs(d, args, 1, 1)
 			if err == nil {
@@ -195,6 +204,123 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// parseTenants reads per-tenant settings:
+//
+//	tenants {
+//		<tenant> {
+//			sign_key          <id> <base64 secret>
+//			require_signature
+//			widths            <w>...
+//			preset            <name> <query, e.g. w=200&h=200&fit=cover>
+//			presets_only
+//			max_size          <width> [<height>]
+//			formats           <auto|avif|webp|jpeg|png|gif>...
+//			quality           <1-100>
+//			rate_limit        <per second> [<burst>]
+//		}
+//	}
+func (ir *ImageResize) parseTenants(d *caddyfile.Dispenser) error {
+	if ir.Tenants == nil {
+		ir.Tenants = tenant.Static{}
+	}
+	for outer := d.Nesting(); d.NextBlock(outer); {
+		name := d.Val()
+		if d.NextArg() {
+			return d.ArgErr()
+		}
+		if _, dup := ir.Tenants[name]; dup {
+			return d.Errf("tenant %q given more than once", name)
+		}
+		var set tenant.Settings
+		for inner := d.Nesting(); d.NextBlock(inner); {
+			opt := d.Val()
+			args := d.RemainingArgs()
+			var err error
+			switch opt {
+			case "sign_key":
+				if err = wantArgs(d, args, 2, 2); err != nil {
+					return err
+				}
+				secret, derr := base64.StdEncoding.DecodeString(args[1])
+				if derr != nil {
+					return d.Errf("sign_key %s: the secret must be standard base64", args[0])
+				}
+				set.SigningKeys = append(set.SigningKeys, tenant.Key{ID: args[0], Secret: secret})
+			case "require_signature":
+				err = wantArgs(d, args, 0, 0)
+				set.RequireSignature = true
+			case "widths":
+				if err = wantArgs(d, args, 1, 64); err != nil {
+					return err
+				}
+				for _, a := range args {
+					w, perr := positiveInt(d, opt, a)
+					if perr != nil {
+						return perr
+					}
+					set.AllowedWidths = append(set.AllowedWidths, w)
+				}
+			case "preset":
+				if err = wantArgs(d, args, 2, 2); err != nil {
+					return err
+				}
+				if set.Presets == nil {
+					set.Presets = map[string]string{}
+				}
+				set.Presets[args[0]] = args[1]
+			case "presets_only":
+				err = wantArgs(d, args, 0, 0)
+				set.PresetsOnly = true
+			case "max_size":
+				if err = wantArgs(d, args, 1, 2); err != nil {
+					return err
+				}
+				if set.MaxWidth, err = positiveInt(d, opt, args[0]); err != nil {
+					return err
+				}
+				set.MaxHeight = set.MaxWidth
+				if len(args) == 2 {
+					set.MaxHeight, err = positiveInt(d, opt, args[1])
+				}
+			case "formats":
+				err = wantArgs(d, args, 1, 6)
+				set.Formats = append(set.Formats, args...)
+			case "quality":
+				if err = wantArgs(d, args, 1, 1); err != nil {
+					return err
+				}
+				q, perr := strconv.Atoi(args[0])
+				if perr != nil || q < 1 || q > 100 {
+					return d.Errf("quality must be from 1 to 100, got %q", args[0])
+				}
+				set.DefaultQuality = q
+			case "rate_limit":
+				if err = wantArgs(d, args, 1, 2); err != nil {
+					return err
+				}
+				r, perr := strconv.ParseFloat(args[0], 64)
+				if perr != nil || r <= 0 {
+					return d.Errf("rate_limit must be requests per second, more than 0, got %q", args[0])
+				}
+				set.RateLimit.Rate = r
+				if len(args) == 2 {
+					set.RateLimit.Burst, err = positiveInt(d, "rate_limit burst", args[1])
+				}
+			default:
+				return d.Errf("unknown tenant option %q", opt)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if err := set.Validate(); err != nil {
+			return d.Errf("tenant %s: %v", name, err)
+		}
+		ir.Tenants[name] = set
 	}
 	return nil
 }

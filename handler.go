@@ -19,6 +19,7 @@ import (
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/metering"
+	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -32,10 +33,15 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		return next.ServeHTTP(w, r)
 	}
 	query := r.URL.Query()
-	if !transform.HasImageParams(query) {
+	name := ir.Tenant
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		name = repl.ReplaceAll(ir.Tenant, "")
+	}
+	settings, known := ir.Tenants.Get(name)
+	if !settings.WantsImage(query) {
 		return next.ServeHTTP(w, r)
 	}
-	rq := &imageRequest{ir: ir, w: w, r: r, next: next, start: time.Now()}
+	rq := &imageRequest{ir: ir, w: w, r: r, next: next, start: time.Now(), tenant: name, settings: settings, known: known}
 	outcome := rq.serve(query)
 	ir.metrics.requests.WithLabelValues(outcome).Inc()
 	return rq.err
@@ -51,9 +57,12 @@ type imageRequest struct {
 	start time.Time
 	err   error // returned to Caddy: a passed-through handler error
 
-	opts   transform.Options
-	tenant string
-	source string // path and the query without image parameters
+	opts     transform.Options
+	tenant   string
+	settings tenant.Settings
+	known    bool   // the tenant has settings of its own
+	source   string // path and the query without image parameters
+	srcQuery string // the query the origin is asked with
 	timing timings
 	usage  usage
 }
@@ -83,15 +92,19 @@ var errNotImage = errors.New("the answer is not an image")
 // serve runs the request flow and returns its outcome label.
 func (rq *imageRequest) serve(query url.Values) string {
 	ir, st := rq.ir, rq.ir.store
-	rq.tenant = ir.Tenant
-	if repl, ok := rq.r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		rq.tenant = repl.ReplaceAll(ir.Tenant, "")
-	}
 	rq.usage.cacheStatus = "miss"
 	if st.cache == nil {
 		rq.usage.cacheStatus = "bypass"
 	}
-	opts, err := transform.Parse(query, ir.pipeline.Limits)
+	if refused, outcome := rq.admitTenant(); refused {
+		return outcome
+	}
+	lim := rq.settings.Limits(ir.pipeline.Limits)
+	query, err := tenant.Apply(rq.settings, query, lim)
+	var opts transform.Options
+	if err == nil {
+		opts, err = transform.Parse(query, lim)
+	}
 	if err != nil {
 		var pe *transform.Error
 		if errors.As(err, &pe) {
@@ -100,9 +113,10 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, err.Error()}, "")
 	}
 	rq.opts = opts
+	rq.srcQuery = transform.SourceQuery(query).Encode()
 	rq.source = rq.r.URL.Path
-	if q := transform.SourceQuery(query).Encode(); q != "" {
-		rq.source += "?" + q
+	if rq.srcQuery != "" {
+		rq.source += "?" + rq.srcQuery
 	}
 	accept := rq.r.Header.Get("Accept")
 	canonical := opts.Canonical()
@@ -150,6 +164,33 @@ func (rq *imageRequest) serve(query url.Values) string {
 	return rq.answer(entry, status)
 }
 
+// admitTenant applies the tenant's rate limit (429) and signature (403).
+// Unlisted tenants share one rate-limit bucket, so a client cannot get a
+// fresh bucket by changing the Host header.
+func (rq *imageRequest) admitTenant() (refused bool, outcome string) {
+	bucket := rq.tenant
+	if !rq.known {
+		bucket = "\x00unlisted"
+	}
+	if ok, wait := rq.ir.limiter.Allow(bucket, rq.settings.RateLimit); !ok {
+		rq.w.Header().Set("Retry-After", tenant.RetryAfter(wait))
+		return true, rq.refuse(&refusal{http.StatusTooManyRequests, outcomeRateLimited, "too many image requests for this tenant; retry later"}, "")
+	}
+	// Signatures cover the URL as the client sent it, before any rewrite.
+	orig := rq.r
+	if or, ok := rq.r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
+		orig = &or
+	}
+	if err := tenant.Verify(rq.settings, orig.URL.Path, orig.URL.Query()); err != nil {
+		msg := "the URL signature does not match"
+		if errors.Is(err, tenant.ErrMissingSignature) {
+			msg = "this tenant requires signed URLs: the s parameter is missing"
+		}
+		return true, rq.refuse(&refusal{http.StatusForbidden, outcomeForbidden, msg}, "s")
+	}
+	return false, ""
+}
+
 // original returns the request's source: from the originals cache, or
 // fetched through the rest of the route, one fetch for all concurrent
 // requests of the source. status is the Cache-Status of a miss.
@@ -184,7 +225,7 @@ func (rq *imageRequest) original() (o *original, status string, err error) {
 func (rq *imageRequest) fetchRequest() *http.Request {
 	req := rq.r.Clone(rq.r.Context())
 	req.Method = http.MethodGet
-	req.URL.RawQuery = transform.SourceQuery(req.URL.Query()).Encode()
+	req.URL.RawQuery = rq.srcQuery
 	req.RequestURI = req.URL.RequestURI()
 	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range", "Accept-Encoding"} {
 		req.Header.Del(h)

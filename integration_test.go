@@ -326,7 +326,7 @@ func TestHostileSourcesAreRefusedWithA4xx(t *testing.T) {
 		"text.jpg":       []byte("this is not a JPEG, whatever its name says\n"),
 		"bomb.png":       testimages.BombPNG(20000, 20000),
 		"entity.svg":     []byte(`<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&x;</text></svg>`),
-		"frames.gif":     testimages.AnimatedGIF(16, 16, 600),
+		"frames.gif":     testimages.AnimatedGIF(8, 8, 2000),
 		"truncated.png":  testimages.Truncated(testimages.PNG(testimages.Gradient(600, 400)), 0.5),
 		"mismatched.png": photo, // a JPEG named .png is still an image: answered
 	}

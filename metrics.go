@@ -35,6 +35,8 @@ const (
 	outcomeOriginTimeout = "origin_timeout"
 	outcomeCanceled      = "canceled"
 	outcomeHit           = "hit"
+	outcomeRateLimited   = "rate_limited"
+	outcomeForbidden     = "forbidden"
 )
 
 var (

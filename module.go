@@ -19,6 +19,7 @@ import (
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/metering"
+	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -134,6 +135,13 @@ type ImageResize struct {
 	// Default: "{http.request.host}".
 	Tenant string `json:"tenant,omitempty"`
 
+	// Tenants holds per-tenant protections, by tenant name (see Tenant):
+	// signing keys and required signatures, allowed widths, presets,
+	// output limits, formats, default quality and a rate limit. A tenant
+	// not listed gets the handler's own settings and shares one rate
+	// limit bucket with every other unlisted tenant.
+	Tenants tenant.Static `json:"tenants,omitempty"`
+
 	// Node names this server in the Imgedge-Node response header.
 	// Default: the host name.
 	Node string `json:"node,omitempty"`
@@ -145,6 +153,7 @@ type ImageResize struct {
 	metrics  *metrics
 	store    *variantStore
 	storeKey string
+	limiter  *tenant.Limiter
 	zone     string
 	meter    *metering.Meter // nil without metering
 }
@@ -236,6 +245,9 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if ir.Tenant == "" {
 		ir.Tenant = "{http.request.host}"
 	}
+	if ir.limiter, err = tenant.NewLimiter(tenant.LimiterConfig{}); err != nil {
+		return err
+	}
 	ir.storeKey, ir.store, err = loadVariantStore(cache.Config{
 		MaxBytes:          ir.CacheBytes,
 		OriginalsMaxBytes: ir.OriginalsBytes,
@@ -290,6 +302,9 @@ func (ir *ImageResize) Validate() error {
 		if q < 1 || q > 100 {
 			return fmt.Errorf("quality %s must be from 1 to 100, got %d", name, q)
 		}
+	}
+	if err := ir.Tenants.Validate(); err != nil {
+		return fmt.Errorf("tenants: %v", err)
 	}
 	return nil
 }

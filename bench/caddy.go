@@ -48,6 +48,19 @@ http://:{{HIT}} {
 	file_server
 }
 
+# the soak: a cache smaller than the soak's variants (about 54 MB), so
+# misses and evictions go on for the whole run and a rising RSS in its
+# second half means memory kept, not a cache still filling
+http://:{{SOAK}} {
+	bind 127.0.0.1
+	root * {{CORPUS}}
+	image_resize {
+		cache 40MiB originals 8MiB
+		queue 1024 30s
+	}
+	file_server
+}
+
 # reference: the hit path's bytes as a plain static file
 http://:{{STATIC}} {
 	bind 127.0.0.1
@@ -61,6 +74,7 @@ type server struct {
 	cmd                *exec.Cmd
 	admin              string // host:port of the admin API
 	miss, hit, static  string // base URLs, http://127.0.0.1:port
+	soak               string // the mixed soak's site, with a small cache
 	staticRoot, config string
 	logPath            string // caddy's stdout and stderr
 	exited             chan struct{}
@@ -70,7 +84,7 @@ type server struct {
 // startCaddy writes the Caddyfile into dir and starts bin on free loopback
 // ports. On failure it returns an error carrying caddy's log.
 func startCaddy(bin, dir, corpusDir string) (*server, error) {
-	ports, err := freePorts(4)
+	ports, err := freePorts(5)
 	if err != nil {
 		return nil, err
 	}
@@ -79,6 +93,7 @@ func startCaddy(bin, dir, corpusDir string) (*server, error) {
 		miss:       fmt.Sprintf("http://127.0.0.1:%d", ports[1]),
 		hit:        fmt.Sprintf("http://127.0.0.1:%d", ports[2]),
 		static:     fmt.Sprintf("http://127.0.0.1:%d", ports[3]),
+		soak:       fmt.Sprintf("http://127.0.0.1:%d", ports[4]),
 		staticRoot: filepath.Join(dir, "static"),
 		config:     filepath.Join(dir, "Caddyfile"),
 		logPath:    filepath.Join(dir, "caddy.log"),
@@ -89,7 +104,7 @@ func startCaddy(bin, dir, corpusDir string) (*server, error) {
 	}
 	cf := strings.NewReplacer(
 		"{{ADMIN}}", fmt.Sprint(ports[0]), "{{MISS}}", fmt.Sprint(ports[1]),
-		"{{HIT}}", fmt.Sprint(ports[2]), "{{STATIC}}", fmt.Sprint(ports[3]),
+		"{{HIT}}", fmt.Sprint(ports[2]), "{{STATIC}}", fmt.Sprint(ports[3]), "{{SOAK}}", fmt.Sprint(ports[4]),
 		"{{CORPUS}}", corpusDir, "{{STATIC_ROOT}}", s.staticRoot,
 	).Replace(caddyfile)
 	if err := os.WriteFile(s.config, []byte(cf), 0o644); err != nil {

@@ -56,10 +56,10 @@ func scenarios(o options, s *server, corpus map[string]*source) ([]scenario, err
 			{Name: "http miss, 22 MP", Workers: c, About: "/" + largeJPG + "?w=1200",
 				target: unique(s.miss, largeJPG, "w=1200"), expect: "miss"},
 		}},
-		{ID: "5", Name: "mixed soak, cache on", Runs: []runSpec{
+		{ID: "5", Name: "mixed soak, 40 MiB cache", Runs: []runSpec{
 			{Name: fmt.Sprintf("%d mixed requests", o.soakRequests), Workers: o.soakConcurrency,
 				About:  "30 widths x jpeg/webp/avif/auto x 4 sources, 3 Accept headers",
-				target: cycle(soakTargets(s.hit, o.soakRequests)), count: uint64(o.soakRequests)},
+				target: cycle(soakTargets(s.soak, o.soakRequests)), count: uint64(o.soakRequests)},
 		}},
 	}, nil
 }
