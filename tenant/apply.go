@@ -1,0 +1,196 @@
+package tenant
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/imgedge/imgedge/transform"
+)
+
+// Parameter names (with transform's aliases) that Apply reads or rewrites.
+var (
+	widthParams   = []string{"w", "width"}
+	heightParams  = []string{"h", "height"}
+	dprParams     = []string{"dpr"}
+	qualityParams = []string{"q", "quality"}
+	formatParams  = []string{"f", "fm", "format", "auto"}
+)
+
+// Apply enforces the tenant's parameter policy on an image request's query
+// and returns the query to hand to transform.Parse with the same limits
+// (s.Limits of the handler's). The query given is not modified. In order:
+//
+//   - preset=name is replaced by the preset's parameters; a request
+//     parameter the preset also sets is refused, and with PresetsOnly every
+//     image parameter but preset and s is refused and preset is required;
+//   - DefaultQuality fills in q when the request gives no quality;
+//   - the parameters are parsed against lim, so out-of-range values are
+//     refused here as transform.Parse would refuse them;
+//   - f (or auto=format) must be one of Formats;
+//   - with AllowedWidths, a requested (not preset) output width in device
+//     pixels is rounded up
+//     to an allowed width (the largest when above all of them), the height
+//     scaled to match, and the result written back as w and h with dpr
+//     folded in.
+//
+// Refusals are *transform.Error naming the parameter, like Parse's (400).
+func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, error) {
+	q := make(url.Values, len(query)+1)
+	for k, v := range query {
+		q[k] = slices.Clone(v)
+	}
+	preset, err := s.expandPreset(q)
+	if err != nil {
+		return nil, err
+	}
+	if s.DefaultQuality > 0 && !has(q, qualityParams...) {
+		q.Set("q", strconv.Itoa(s.DefaultQuality))
+	}
+	opts, err := transform.Parse(q, lim)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkFormat(q, opts.Format); err != nil {
+		return nil, err
+	}
+	// A preset's width is the operator's own choice: only widths a request
+	// asks for itself are rounded to the allow-list.
+	if len(s.AllowedWidths) > 0 && opts.Width > 0 && !preset {
+		w := roundUp(opts.Width, s.AllowedWidths, lim.MaxWidth)
+		h := opts.Height
+		if h > 0 {
+			h = min(lim.MaxHeight, max(1, int(math.Round(float64(h)*float64(w)/float64(opts.Width)))))
+		}
+		del(q, widthParams...)
+		del(q, heightParams...)
+		del(q, dprParams...)
+		q.Set("w", strconv.Itoa(w))
+		if h > 0 {
+			q.Set("h", strconv.Itoa(h))
+		}
+	}
+	return q, nil
+}
+
+// expandPreset replaces preset=name in q with the preset's parameters and
+// enforces PresetsOnly. A tenant without presets leaves preset alone: it
+// is then no image parameter (and goes to the origin).
+func (s Settings) expandPreset(q url.Values) (expanded bool, err error) {
+	if len(s.Presets) == 0 {
+		return false, nil
+	}
+	var names []string
+	for _, k := range sortedKeys(q) {
+		if isParam(k, PresetParam) {
+			names = append(names, q[k]...)
+			delete(q, k)
+		}
+	}
+	if len(names) > 1 {
+		return false, &transform.Error{Param: PresetParam, Msg: "given more than once"}
+	}
+	if s.PresetsOnly {
+		for _, k := range sortedKeys(q) {
+			if transform.IsImageParam(k) && !isParam(k, SignatureParam) {
+				return false, &transform.Error{Param: k, Msg: "not allowed here: only preset=name is"}
+			}
+		}
+		if len(names) == 0 {
+			return false, &transform.Error{Param: PresetParam, Msg: "required here: name one of " + strings.Join(slices.Sorted(maps.Keys(s.Presets)), ", ")}
+		}
+	}
+	if len(names) == 0 {
+		return false, nil
+	}
+	name := strings.TrimSpace(names[0])
+	raw, ok := s.Presets[name]
+	if !ok {
+		return false, &transform.Error{Param: PresetParam, Msg: fmt.Sprintf("%q is not a preset here", name)}
+	}
+	pq, err := url.ParseQuery(raw)
+	if err != nil {
+		return false, &transform.Error{Param: PresetParam, Msg: fmt.Sprintf("preset %q is misconfigured", name)}
+	}
+	for _, k := range sortedKeys(q) {
+		if has(pq, k) {
+			return false, &transform.Error{Param: k, Msg: fmt.Sprintf("already set by preset %q", name)}
+		}
+	}
+	for k, v := range pq {
+		q[k] = v
+	}
+	return true, nil
+}
+
+// checkFormat refuses an output format outside s.Formats.
+func (s Settings) checkFormat(q url.Values, f transform.Format) error {
+	if len(s.Formats) == 0 || f == transform.FormatSource {
+		return nil
+	}
+	for _, name := range s.Formats {
+		if g, ok := formatOf(name); ok && g == f {
+			return nil
+		}
+	}
+	param := "f"
+	for _, k := range sortedKeys(q) {
+		if isParam(k, formatParams...) {
+			param = k
+			break
+		}
+	}
+	name := f.String()
+	if f == transform.FormatAuto {
+		name = "auto"
+	}
+	return &transform.Error{Param: param, Msg: fmt.Sprintf("format %s is not allowed here (allowed: %s)", name, strings.Join(s.Formats, ", "))}
+}
+
+// roundUp is the smallest allowed width at least w, or the largest allowed
+// width when w is above them all. Widths over maxWidth do not count; when
+// none is left, maxWidth is the only choice.
+func roundUp(w int, allowed []int, maxWidth int) int {
+	best, largest := 0, 0
+	for _, a := range allowed {
+		if a > maxWidth {
+			continue
+		}
+		largest = max(largest, a)
+		if a >= w && (best == 0 || a < best) {
+			best = a
+		}
+	}
+	switch {
+	case best > 0:
+		return best
+	case largest > 0:
+		return largest
+	}
+	return maxWidth
+}
+
+// has reports whether q has a key that is one of names, in any case.
+func has(q url.Values, names ...string) bool {
+	for k := range q {
+		if isParam(k, names...) {
+			return true
+		}
+	}
+	return false
+}
+
+// del removes every key of q that is one of names, in any case.
+func del(q url.Values, names ...string) {
+	for k := range q {
+		if isParam(k, names...) {
+			delete(q, k)
+		}
+	}
+}
+
+func sortedKeys(q url.Values) []string { return slices.Sorted(maps.Keys(q)) }

@@ -1,0 +1,259 @@
+// Package tenant holds what imgedge knows about the customers it serves and
+// the protections each one chooses: signed URLs, allow-lists that stop
+// cache busting, output limits and a request rate limit.
+//
+// A tenant is a name (by default the site's host). Its Settings come from a
+// Store: Static for settings written in the Caddyfile; a store that watches
+// Consul KV can implement the same interface later. The HTTP handler runs
+// the checks in this order, each with its own status:
+//
+//	settings, _ := store.Get(name)                    // unknown: the site's defaults
+//	ok, wait := limiter.Allow(name, settings.RateLimit) // 429 + Retry-After
+//	err := Verify(settings, path, query)              // 403
+//	lim := settings.Limits(handlerLimits)
+//	query, err = Apply(settings, query, lim)          // 400, naming the parameter
+//	opts, err := transform.Parse(query, lim)          // 400
+//
+// The package is plain Go: it knows nothing of Caddy or HTTP statuses.
+package tenant
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/imgedge/imgedge/transform"
+)
+
+// Settings are one tenant's protections. The zero value protects nothing:
+// no signature, any size within the handler's limits, every format, no
+// rate limit. Settings are shared between requests; treat them as
+// read-only once a Store hands them out.
+type Settings struct {
+	// SigningKeys are the keys a URL signature may be made with. Several
+	// keys let a tenant rotate: add the new key, sign with it, and remove
+	// the old one once no URL signed with it is in use. Default: none.
+	SigningKeys []Key `json:"signing_keys,omitempty"`
+
+	// RequireSignature refuses (403) every image request whose `s`
+	// parameter is missing or does not match one of SigningKeys. When
+	// false, signatures are not checked at all. Default: false.
+	RequireSignature bool `json:"require_signature,omitempty"`
+
+	// AllowedWidths, when set, bounds the output widths a request can
+	// produce: the requested width in device pixels (w times dpr) is
+	// rounded up to the nearest allowed width, and a width above the
+	// largest becomes the largest. A requested height is scaled by the same
+	// factor, so the box keeps its aspect ratio. Heights alone, quality and
+	// effects are not bounded by it; PresetsOnly bounds everything.
+	// Default: any width up to the maximum.
+	AllowedWidths []int `json:"allowed_widths,omitempty"`
+
+	// Presets name parameter sets a request selects with `preset=name`.
+	// Each value is a query string of image parameters, for example
+	// "w=400&h=300&fit=cover". A request's own parameters are added to the
+	// preset's; one the preset already sets is refused. Default: none (and
+	// then `preset` is not an image parameter for this tenant).
+	Presets map[string]string `json:"presets,omitempty"`
+
+	// PresetsOnly refuses (400) every image parameter but `preset` and the
+	// signature, so the number of variants per source is the number of
+	// presets. Default: false.
+	PresetsOnly bool `json:"presets_only,omitempty"`
+
+	// MaxWidth and MaxHeight lower the handler's output limits (max_size)
+	// for this tenant; they never raise them. Default: 0, the handler's.
+	MaxWidth  int `json:"max_width,omitempty"`
+	MaxHeight int `json:"max_height,omitempty"`
+
+	// Formats are the values the `f` parameter (and `auto=format`) may
+	// take: any of auto, avif, webp, jpeg (jpg), png, gif. A request
+	// without a format, answered in the source's own family, is always
+	// allowed. Default: all.
+	Formats []string `json:"formats,omitempty"`
+
+	// DefaultQuality is the quality (1-100) used when a request gives none.
+	// Default: 0, the handler's per-format quality.
+	DefaultQuality int `json:"default_quality,omitempty"`
+
+	// RateLimit bounds the tenant's image requests on each node.
+	// Default: unlimited.
+	RateLimit RateLimit `json:"rate_limit,omitempty"`
+}
+
+// Key is one signing key.
+type Key struct {
+	// ID names the key inside signatures (`s=<id>.<mac>`): 1 to 64 of
+	// A-Z a-z 0-9 - _. It is not secret.
+	ID string `json:"id"`
+	// Secret is the HMAC-SHA256 key, at least 16 bytes (32 random bytes
+	// recommended). In JSON it is standard base64.
+	Secret []byte `json:"secret"`
+}
+
+// String names the key without its secret, so keys printed with %v or in
+// logs never leak it.
+func (k Key) String() string { return fmt.Sprintf("key %q", k.ID) }
+
+// GoString is String, for %#v.
+func (k Key) GoString() string { return k.String() }
+
+// RateLimit is a token bucket: Rate requests per second on average, with
+// bursts of up to Burst requests.
+type RateLimit struct {
+	// Rate is the sustained rate in requests per second. Default: 0,
+	// unlimited.
+	Rate float64 `json:"rate,omitempty"`
+	// Burst is how many requests may arrive at once after a quiet period.
+	// Default: the rate rounded up, at least 1.
+	Burst int `json:"burst,omitempty"`
+}
+
+// Store finds a tenant's settings. Implementations must be safe for
+// concurrent use and answer from memory: Get runs on every image request.
+// A store backed by a remote source (Consul KV) keeps the last settings it
+// saw while the source is unreachable.
+type Store interface {
+	// Get returns the tenant's settings; false when it has none of its own.
+	Get(tenant string) (Settings, bool)
+}
+
+// Static is a Store of fixed settings, such as those in a Caddyfile.
+type Static map[string]Settings
+
+// Get returns the settings stored under the tenant's exact name.
+func (s Static) Get(tenant string) (Settings, bool) {
+	set, ok := s[tenant]
+	return set, ok
+}
+
+// Validate checks every tenant's settings.
+func (s Static) Validate() error {
+	for _, name := range slices.Sorted(maps.Keys(s)) {
+		if err := s[name].Validate(); err != nil {
+			return fmt.Errorf("tenant %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// MinSecretLen is the shortest signing secret accepted, in bytes.
+const MinSecretLen = 16
+
+// PresetParam is the query parameter that selects a preset.
+const PresetParam = "preset"
+
+// Validate checks the settings without changing them.
+func (s Settings) Validate() error {
+	ids := map[string]bool{}
+	for i, k := range s.SigningKeys {
+		if !idPattern.MatchString(k.ID) {
+			return fmt.Errorf("signing key %d: id %q must be 1 to 64 of A-Z a-z 0-9 - _", i, k.ID)
+		}
+		if ids[k.ID] {
+			return fmt.Errorf("signing key %q is given more than once", k.ID)
+		}
+		ids[k.ID] = true
+		if len(k.Secret) < MinSecretLen {
+			return fmt.Errorf("signing key %q: secret is %d bytes, want at least %d", k.ID, len(k.Secret), MinSecretLen)
+		}
+	}
+	if s.RequireSignature && len(s.SigningKeys) == 0 {
+		return errors.New("require_signature needs at least one signing key")
+	}
+	if s.MaxWidth < 0 || s.MaxHeight < 0 {
+		return fmt.Errorf("max_width and max_height must not be negative (got %d, %d)", s.MaxWidth, s.MaxHeight)
+	}
+	for _, w := range s.AllowedWidths {
+		if w < 1 || (s.MaxWidth > 0 && w > s.MaxWidth) {
+			return fmt.Errorf("allowed width %d must be at least 1 and at most max_width", w)
+		}
+	}
+	for _, f := range s.Formats {
+		if _, ok := formatOf(f); !ok {
+			return fmt.Errorf("format %q is not one of auto, avif, webp, jpeg, png, gif", f)
+		}
+	}
+	if s.DefaultQuality < 0 || s.DefaultQuality > 100 {
+		return fmt.Errorf("default_quality %d is out of range 1..100", s.DefaultQuality)
+	}
+	if s.RateLimit.Rate < 0 || s.RateLimit.Burst < 0 {
+		return fmt.Errorf("rate_limit must not be negative (got rate %g, burst %d)", s.RateLimit.Rate, s.RateLimit.Burst)
+	}
+	if s.PresetsOnly && len(s.Presets) == 0 {
+		return errors.New("presets_only needs at least one preset")
+	}
+	// Preset values are checked for their syntax only; their sizes meet the
+	// handler's limits at request time.
+	lim := s.Limits(transform.Limits{MaxWidth: transform.Unbounded, MaxHeight: transform.Unbounded, MaxDPR: 100, Strict: true})
+	for _, name := range slices.Sorted(maps.Keys(s.Presets)) {
+		if !idPattern.MatchString(name) {
+			return fmt.Errorf("preset name %q must be 1 to 64 of A-Z a-z 0-9 - _", name)
+		}
+		q, err := url.ParseQuery(s.Presets[name])
+		if err != nil {
+			return fmt.Errorf("preset %q: %v", name, err)
+		}
+		for k := range q {
+			if isParam(k, "s", PresetParam) {
+				return fmt.Errorf("preset %q: %s cannot be part of a preset", name, k)
+			}
+		}
+		if _, err := transform.Parse(q, lim); err != nil {
+			return fmt.Errorf("preset %q: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// Limits is base, the handler's limits, lowered by the tenant's MaxWidth
+// and MaxHeight. Apply and transform.Parse take the result.
+func (s Settings) Limits(base transform.Limits) transform.Limits {
+	if s.MaxWidth > 0 {
+		base.MaxWidth = min(base.MaxWidth, s.MaxWidth)
+	}
+	if s.MaxHeight > 0 {
+		base.MaxHeight = min(base.MaxHeight, s.MaxHeight)
+	}
+	return base
+}
+
+// WantsImage reports whether the query asks this tenant for image work:
+// an image parameter, or a preset when the tenant has presets. A request
+// that does not passes through untouched.
+func (s Settings) WantsImage(q url.Values) bool {
+	if transform.HasImageParams(q) {
+		return true
+	}
+	if len(s.Presets) > 0 {
+		for k := range q {
+			if isParam(k, PresetParam) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// isParam reports whether query key k is one of names, ignoring case as
+// transform.Parse does.
+func isParam(k string, names ...string) bool {
+	for _, n := range names {
+		if strings.EqualFold(k, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// formatOf reads a format name as the f parameter does.
+func formatOf(name string) (transform.Format, bool) {
+	o, err := transform.Parse(url.Values{"f": {name}}, transform.DefaultLimits)
+	return o.Format, err == nil && o.Format != transform.FormatSource
+}
