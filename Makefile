@@ -9,7 +9,7 @@ export GOTOOLCHAIN := local
 # Debian packages the build and the tests need.
 APT_PACKAGES := libvips-dev pkg-config gcc postgresql chromium
 
-.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz
+.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz consul
 
 all: build
 
@@ -28,6 +28,13 @@ deps:
 build: deps
 	$(GO) build -o bin/caddy ./xcaddy
 
+## consul: bin/consul, the Consul agent the zone tests start, built from
+## the pinned tools/consul module (4-10 minutes the first time; only when
+## bin/consul is missing or the pin changes).
+consul: bin/consul
+bin/consul: tools/consul/go.mod tools/consul/go.sum
+	cd tools/consul && $(GO) build -o ../../bin/consul github.com/hashicorp/consul
+
 ## run: serve the demo site (examples/Caddyfile) on http://localhost:8080.
 run: build
 	cd examples && ../bin/caddy run --config Caddyfile --adapter caddyfile
@@ -41,7 +48,7 @@ bench: build
 ## test: every test: formatting, vet, unit and integration (race detector on).
 FUZZTIME ?= 30s
 
-test: build fmt-check vet
+test: build consul fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 

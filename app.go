@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"go.uber.org/zap"
 
+	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/metering"
 )
 
@@ -35,9 +36,32 @@ type App struct {
 	// request and ships it to a collector.
 	Metering *MeteringConfig `json:"metering,omitempty"`
 
-	meter    *metering.Meter
-	meterKey string
-	logger   *zap.Logger
+	// Consul is the address of the Consul agent (e.g.
+	// http://127.0.0.1:8500). When set, this node registers itself in its
+	// Zone and forwards requests to the nearest healthy zone when its own
+	// processing slots are full. Without it, every node works alone.
+	Consul string `json:"consul,omitempty"`
+
+	// ConsulToken is the ACL token for Consul, if it needs one.
+	ConsulToken string `json:"consul_token,omitempty"`
+
+	// Service is the Consul service name the nodes share.
+	// Default: "imgedge".
+	Service string `json:"service,omitempty"`
+
+	// Advertise is the URL other nodes reach this one at, e.g.
+	// http://edge-1.example.net:8080. Required with Consul.
+	Advertise string `json:"advertise,omitempty"`
+
+	// Prefer lists zones in the order to forward to, overriding the
+	// distance Consul's network coordinates give.
+	Prefer []string `json:"prefer,omitempty"`
+
+	meter       *metering.Meter
+	meterKey    string
+	balancer    *balancer.Balancer
+	balancerKey string
+	logger      *zap.Logger
 }
 
 // MeteringConfig configures usage recording and shipping.
@@ -91,6 +115,9 @@ func (h meterHolder) Destruct() error {
 // Provision opens (or reuses) the usage meter.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	if err := a.provisionBalancer(); err != nil {
+		return err
+	}
 	if a.Metering == nil {
 		return nil
 	}
@@ -125,6 +152,44 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// balancers holds the process's zone registration, so a reload keeps the
+// node registered (and its discovered peers) instead of flapping.
+var balancers = caddy.NewUsagePool()
+
+type balancerHolder struct{ *balancer.Balancer }
+
+func (h balancerHolder) Destruct() error { return h.Close() }
+
+func (a *App) provisionBalancer() error {
+	if a.Consul == "" {
+		return nil
+	}
+	if a.Zone == "" || a.Advertise == "" {
+		return fmt.Errorf("zones: with consul, zone and advertise are required")
+	}
+	key := a.Consul + "|" + a.Service + "|" + a.Advertise + "|" + a.Zone
+	v, _, err := balancers.LoadOrNew(key, func() (caddy.Destructor, error) {
+		b, err := balancer.New(balancer.Config{
+			Zone:           a.Zone,
+			Advertise:      a.Advertise,
+			Consul:         a.Consul,
+			Token:          a.ConsulToken,
+			Service:        a.Service,
+			ZonePreference: a.Prefer,
+			Logger:         a.logger.Named("zones"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return balancerHolder{b}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("zones: %v", err)
+	}
+	a.balancer, a.balancerKey = v.(balancerHolder).Balancer, key
+	return nil
+}
+
 // Start implements caddy.App.
 func (a *App) Start() error { return nil }
 
@@ -133,6 +198,11 @@ func (a *App) Stop() error { return nil }
 
 // Cleanup lets go of the meter; the last config to do so closes it.
 func (a *App) Cleanup() error {
+	if a.balancerKey != "" {
+		if _, err := balancers.Delete(a.balancerKey); err != nil {
+			return err
+		}
+	}
 	if a.meterKey == "" {
 		return nil
 	}
@@ -143,8 +213,12 @@ func (a *App) Cleanup() error {
 // parseGlobalOption reads the imgedge global option:
 //
 //	imgedge {
-//		zone  <name>
-//		node  <name>
+//		zone      <name>
+//		node      <name>
+//		consul    <url>
+//		service   <name>
+//		advertise <url>
+//		prefer    <zone>...
 //		metering {
 //			collector <url>
 //			spool     <dir>
@@ -166,6 +240,27 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			}
 		case "node":
 			if !d.AllArgs(&app.Node) {
+				return nil, d.ArgErr()
+			}
+		case "consul", "consul_token", "service", "advertise":
+			opt := d.Val()
+			var v string
+			if !d.AllArgs(&v) {
+				return nil, d.ArgErr()
+			}
+			switch opt {
+			case "consul":
+				app.Consul = v
+			case "consul_token":
+				app.ConsulToken = v
+			case "service":
+				app.Service = v
+			case "advertise":
+				app.Advertise = v
+			}
+		case "prefer":
+			app.Prefer = d.RemainingArgs()
+			if len(app.Prefer) == 0 {
 				return nil, d.ArgErr()
 			}
 		case "metering":

@@ -16,6 +16,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 
+	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/metering"
@@ -41,7 +42,8 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	if !settings.WantsImage(query) {
 		return next.ServeHTTP(w, r)
 	}
-	rq := &imageRequest{ir: ir, w: w, r: r, next: next, start: time.Now(), tenant: name, settings: settings, known: known}
+	rq := &imageRequest{ir: ir, w: w, r: r, next: next, start: time.Now(), tenant: name, settings: settings, known: known,
+		forwarded: balancer.HasLoop(r.Header.Get("CDN-Loop"), loopToken)}
 	outcome := rq.serve(query)
 	ir.metrics.requests.WithLabelValues(outcome).Inc()
 	return rq.err
@@ -57,14 +59,15 @@ type imageRequest struct {
 	start time.Time
 	err   error // returned to Caddy: a passed-through handler error
 
-	opts     transform.Options
-	tenant   string
-	settings tenant.Settings
-	known    bool   // the tenant has settings of its own
-	source   string // path and the query without image parameters
-	srcQuery string // the query the origin is asked with
-	timing timings
-	usage  usage
+	opts      transform.Options
+	tenant    string
+	settings  tenant.Settings
+	known     bool   // the tenant has settings of its own
+	forwarded bool   // another node forwarded it: serve it here or refuse
+	source    string // path and the query without image parameters
+	srcQuery  string // the query the origin is asked with
+	timing    timings
+	usage     usage
 }
 
 // usage is what this request cost, for its usage record.
@@ -151,6 +154,12 @@ func (rq *imageRequest) serve(query url.Values) string {
 			tags: []string{sourceTag(rq.tenant, rq.r.URL.Path), tenantTag(rq.tenant)},
 		}, &t)
 	})
+	if errors.Is(err, errBusy) && !rq.forwarded {
+		// Too busy here: the nearest healthy zone takes it, if any can.
+		if ir.balancer != nil && rq.forward() {
+			return outcomeForwarded
+		}
+	}
 	if err != nil {
 		return rq.refuseError(err)
 	}
@@ -351,6 +360,9 @@ func (ir *ImageResize) render(ctx context.Context, o *original, s renderSpec, t 
 	release, err := ir.slots.acquire(ctx)
 	t.queue = time.Since(queued)
 	if err != nil {
+		if errors.Is(err, errBusy) {
+			ir.balancer.SetBusy(true) // peers stop sending us work
+		}
 		return nil, err
 	}
 	ir.metrics.jobs.Inc()
@@ -359,6 +371,9 @@ func (ir *ImageResize) render(ctx context.Context, o *original, s renderSpec, t 
 	t.resize = time.Since(began)
 	ir.metrics.jobs.Dec()
 	release()
+	if ir.slots.queued() == 0 {
+		ir.balancer.SetBusy(false)
+	}
 	ir.metrics.resizes.Inc()
 	ir.metrics.resizeDuration.Observe(t.resize.Seconds())
 	if err != nil {
@@ -459,6 +474,7 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 		Wall:         time.Since(rq.start),
 		Zone:         rq.ir.zone,
 		Node:         rq.ir.node,
+		Forwarded:    rq.forwarded,
 	})
 }
 

@@ -18,7 +18,9 @@ type metrics struct {
 	sourceBytes    prometheus.Counter
 	outputBytes    prometheus.Counter
 	resizes        prometheus.Counter
+	forwards       *prometheus.CounterVec
 	cache          *cacheCollector
+	zones          *zonesCollector
 }
 
 // Request outcomes, the values of imgedge_requests_total's outcome label.
@@ -36,6 +38,7 @@ const (
 	outcomeCanceled      = "canceled"
 	outcomeHit           = "hit"
 	outcomeRateLimited   = "rate_limited"
+	outcomeForwarded     = "forwarded"
 	outcomeForbidden     = "forbidden"
 )
 
@@ -81,13 +84,18 @@ func newMetrics() *metrics {
 			Namespace: ns, Name: "resize_total",
 			Help: "libvips pipeline runs (decode, transform, encode) actually performed.",
 		}),
+		forwards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "forwards_total",
+			Help: "Requests handed to another zone because this node was busy, by result (ok, failed).",
+		}, []string{"result"}),
 		cache: newCacheCollector(),
+		zones: newZonesCollector(),
 	}
 	return m
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.resizeDuration, m.fetchDuration, m.queueDepth, m.jobs, m.sourceBytes, m.outputBytes, m.resizes, m.cache}
+	return []prometheus.Collector{m.requests, m.resizeDuration, m.fetchDuration, m.queueDepth, m.jobs, m.sourceBytes, m.outputBytes, m.resizes, m.forwards, m.cache, m.zones}
 }
 
 // registerMetrics registers the process's collectors with reg, tolerating

@@ -16,6 +16,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
+	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/metering"
@@ -154,6 +155,7 @@ type ImageResize struct {
 	store    *variantStore
 	storeKey string
 	limiter  *tenant.Limiter
+	balancer *balancer.Balancer // nil: this node works alone
 	zone     string
 	meter    *metering.Meter // nil without metering
 }
@@ -207,7 +209,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("loading the imgedge app: %v", err)
 	}
 	app := appModule.(*App)
-	ir.zone, ir.meter = app.Zone, app.meter
+	ir.zone, ir.meter, ir.balancer = app.Zone, app.meter, app.balancer
 	ir.node = firstNonEmpty(ir.Node, app.Node)
 	if ir.node == "" {
 		host, err := os.Hostname()

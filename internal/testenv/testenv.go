@@ -100,7 +100,13 @@ type Caddy struct {
 // stopped when the test ends.
 func Start(t testing.TB, caddyfile string) *Caddy {
 	t.Helper()
-	c := &Caddy{t: t, Port: FreePort(t), Admin: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), logs: &syncBuffer{}}
+	return StartOnPort(t, caddyfile, FreePort(t))
+}
+
+// StartOnPort is Start with the site on a given port.
+func StartOnPort(t testing.TB, caddyfile string, port int) *Caddy {
+	t.Helper()
+	c := &Caddy{t: t, Port: port, Admin: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), logs: &syncBuffer{}}
 	c.Base = fmt.Sprintf("http://127.0.0.1:%d", c.Port)
 	c.Config = filepath.Join(t.TempDir(), "Caddyfile")
 	c.env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())

@@ -1,0 +1,66 @@
+package balancer
+
+import "strings"
+
+// HasLoop tells whether the CDN-Loop header value (RFC 8586) already holds
+// an entry for token, that is whether the request has passed through us.
+// Values of several CDN-Loop header lines may be joined with commas first.
+// Identifiers match case-insensitively, and parameters on either side are
+// ignored: "imgedge; zone=a" in the header matches the token "imgedge".
+func HasLoop(header, token string) bool {
+	id := cdnID(token)
+	if id == "" {
+		return false
+	}
+	for _, entry := range splitList(header) {
+		if strings.EqualFold(cdnID(entry), id) {
+			return true
+		}
+	}
+	return false
+}
+
+// AppendLoop returns the CDN-Loop header value with token, an identifier
+// with optional parameters such as "imgedge; zone=a", added at the end.
+func AppendLoop(header, token string) string {
+	header = strings.TrimRight(strings.TrimSpace(header), ",")
+	token = strings.TrimSpace(token)
+	switch {
+	case token == "":
+		return header
+	case header == "":
+		return token
+	}
+	return header + ", " + token
+}
+
+// cdnID returns the cdn-id of one cdn-info: the part before any
+// parameters, without surrounding whitespace.
+func cdnID(info string) string {
+	if i := strings.IndexByte(info, ';'); i >= 0 {
+		info = info[:i]
+	}
+	return strings.TrimSpace(info)
+}
+
+// splitList splits a comma-separated header value into its elements,
+// leaving commas inside quoted strings (parameter values) alone.
+func splitList(v string) []string {
+	var out []string
+	start, quoted, escaped := 0, false, false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case escaped:
+			escaped = false
+		case quoted && c == '\\':
+			escaped = true
+		case c == '"':
+			quoted = !quoted
+		case c == ',' && !quoted:
+			out = append(out, v[start:i])
+			start = i + 1
+		}
+	}
+	return append(out, v[start:])
+}
