@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Three zones and a collector on loopback, with forwarding you can watch.
+#
+#   make build consul && examples/multizone/run.sh          # runs until Ctrl-C
+#   examples/multizone/run.sh --once                        # burst, report, stop
+#
+# Zone a has one processing slot, so a burst of distinct requests to it
+# spills over to the nearest healthy zone (b, by its preference list), then
+# c. Every node ships usage to the collector, whose dashboard shows it.
+# PORT_BASE (default 18000) moves every port; see the table printed below.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+base=${PORT_BASE:-18000}
+once=false; [ "${1:-}" = "--once" ] && once=true
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+for bin in "$repo/bin/caddy" "$repo/bin/consul"; do
+	[ -x "$bin" ] || { echo "missing $bin: run 'make build consul' first" >&2; exit 1; }
+done
+
+consul_http=$((base + 0))
+"$repo/bin/consul" agent -dev -bind 127.0.0.1 -client 127.0.0.1 -log-level warn \
+	-data-dir "$work/consul" -node multizone \
+	-http-port $consul_http -dns-port $((base + 1)) -serf-lan-port $((base + 2)) \
+	-serf-wan-port $((base + 3)) -server-port $((base + 4)) -grpc-port $((base + 5)) \
+	-grpc-tls-port $((base + 6)) >"$work/consul.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do
+	curl -fs "http://127.0.0.1:$consul_http/v1/status/leader" | grep -q : && break
+	sleep 0.1
+done
+
+collector=$((base + 90))
+cat >"$work/collector" <<CF
+{
+	admin 127.0.0.1:$((base + 91))
+}
+http://127.0.0.1:$collector {
+	usage_collector {
+		storage sqlite $work/usage.db
+	}
+}
+CF
+"$repo/bin/caddy" run --config "$work/collector" --adapter caddyfile >"$work/collector.log" 2>&1 &
+pids+=($!)
+
+start_zone() { # zone port admin prefer options
+	cat >"$work/$1" <<CF
+{
+	admin 127.0.0.1:$3
+	imgedge {
+		zone $1
+		node node-$1
+		consul http://127.0.0.1:$consul_http
+		advertise http://127.0.0.1:$2
+		prefer $4
+		metering {
+			collector http://127.0.0.1:$collector/api/v1/events
+			spool $work/spool-$1
+			batch 500ms
+		}
+	}
+}
+http://:$2 {
+	bind 127.0.0.1
+	root * $repo/examples/site
+	image_resize {
+		$5
+	}
+	file_server
+}
+CF
+	"$repo/bin/caddy" run --config "$work/$1" --adapter caddyfile >"$work/$1.log" 2>&1 &
+	pids+=($!)
+}
+start_zone a $((base + 10)) $((base + 11)) "b c" "concurrency 1
+		queue 1 20ms"
+start_zone b $((base + 20)) $((base + 21)) "a c" ""
+start_zone c $((base + 30)) $((base + 31)) "b a" ""
+
+# Wait until zone a knows both other zones.
+for _ in $(seq 200); do
+	m=$(curl -fs "http://127.0.0.1:$((base + 11))/metrics" 2>/dev/null || true)
+	grep -q 'imgedge_zone_peers{zone="b"} 1' <<<"$m" && grep -q 'imgedge_zone_peers{zone="c"} 1' <<<"$m" && break
+	sleep 0.1
+done
+
+cat <<TXT
+Consul UI/API     http://127.0.0.1:$consul_http/ui/
+zone a (1 slot)   http://127.0.0.1:$((base + 10))/photos/kite.jpg?w=400&f=auto
+zone b            http://127.0.0.1:$((base + 20))/
+zone c            http://127.0.0.1:$((base + 30))/
+usage dashboard   http://127.0.0.1:$collector/
+metrics           http://127.0.0.1:$((base + 11))/metrics   (imgedge_forwards_total, imgedge_zone_peers)
+logs              $work/*.log
+TXT
+
+echo
+echo "A burst of 24 distinct requests to zone a, 6 at a time; who served them:"
+seq 601 624 | xargs -P 6 -I{} curl -s -o /dev/null -D - \
+	"http://127.0.0.1:$((base + 10))/photos/path.jpg?w={}&blur=2" \
+	| tr -d '\r' | awk -F': ' 'tolower($1) == "imgedge-zone" { n[$2]++ } END { for (z in n) printf "  zone %s: %d\n", z, n[z] }' | sort
+
+if $once; then
+	exit 0
+fi
+echo
+echo "Running; Ctrl-C stops everything."
+wait
