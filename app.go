@@ -13,6 +13,7 @@ import (
 
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/metering"
+	"github.com/imgedge/imgedge/tenant"
 )
 
 func init() {
@@ -57,6 +58,14 @@ type App struct {
 	// distance Consul's network coordinates give.
 	Prefer []string `json:"prefer,omitempty"`
 
+	// TenantsKV, with Consul, reads per-tenant settings from Consul KV:
+	// one JSON document per tenant under this prefix (e.g.
+	// "imgedge/tenants/"), watched so changes apply within seconds without
+	// a reload. They take precedence over image_resize's tenants.
+	TenantsKV string `json:"tenants_kv,omitempty"`
+
+	tenants     *tenant.Watched
+	tenantsKey  string
 	meter       *metering.Meter
 	meterKey    string
 	balancer    *balancer.Balancer
@@ -116,6 +125,9 @@ func (h meterHolder) Destruct() error {
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
 	if err := a.provisionBalancer(); err != nil {
+		return err
+	}
+	if err := a.provisionTenants(); err != nil {
 		return err
 	}
 	if a.Metering == nil {
@@ -190,6 +202,38 @@ func (a *App) provisionBalancer() error {
 	return nil
 }
 
+// tenantStores holds the Consul KV watchers, kept across reloads.
+var tenantStores = caddy.NewUsagePool()
+
+type tenantsHolder struct{ *tenant.Watched }
+
+func (h tenantsHolder) Destruct() error { h.Close(); return nil }
+
+func (a *App) provisionTenants() error {
+	if a.TenantsKV == "" {
+		return nil
+	}
+	if a.Consul == "" {
+		return fmt.Errorf("tenants_kv needs consul")
+	}
+	key := a.Consul + "|" + a.TenantsKV
+	v, _, err := tenantStores.LoadOrNew(key, func() (caddy.Destructor, error) {
+		w, err := tenant.NewWatched(tenant.ConsulConfig{
+			Address: a.Consul, Token: a.ConsulToken, Prefix: a.TenantsKV,
+			Logger: a.logger.Named("tenants"),
+		})
+		if err != nil {
+			return nil, err
+		}
+		return tenantsHolder{w}, nil
+	})
+	if err != nil {
+		return fmt.Errorf("tenants_kv: %v", err)
+	}
+	a.tenants, a.tenantsKey = v.(tenantsHolder).Watched, key
+	return nil
+}
+
 // Start implements caddy.App.
 func (a *App) Start() error { return nil }
 
@@ -198,6 +242,11 @@ func (a *App) Stop() error { return nil }
 
 // Cleanup lets go of the meter; the last config to do so closes it.
 func (a *App) Cleanup() error {
+	if a.tenantsKey != "" {
+		if _, err := tenantStores.Delete(a.tenantsKey); err != nil {
+			return err
+		}
+	}
 	if a.balancerKey != "" {
 		if _, err := balancers.Delete(a.balancerKey); err != nil {
 			return err
@@ -219,6 +268,7 @@ func (a *App) Cleanup() error {
 //		service   <name>
 //		advertise <url>
 //		prefer    <zone>...
+//		tenants_kv [<prefix>]
 //		metering {
 //			collector <url>
 //			spool     <dir>
@@ -257,6 +307,14 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 				app.Service = v
 			case "advertise":
 				app.Advertise = v
+			}
+		case "tenants_kv":
+			app.TenantsKV = "imgedge/tenants/"
+			if d.NextArg() {
+				app.TenantsKV = d.Val()
+			}
+			if d.NextArg() {
+				return nil, d.ArgErr()
 			}
 		case "prefer":
 			app.Prefer = d.RemainingArgs()

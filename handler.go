@@ -38,7 +38,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
 		name = repl.ReplaceAll(ir.Tenant, "")
 	}
-	settings, known := ir.Tenants.Get(name)
+	settings, known := ir.tenants.Get(name)
 	if !settings.WantsImage(query) {
 		return next.ServeHTTP(w, r)
 	}

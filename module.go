@@ -155,6 +155,7 @@ type ImageResize struct {
 	store    *variantStore
 	storeKey string
 	limiter  *tenant.Limiter
+	tenants  tenant.Store       // Consul KV (when configured), then Tenants
 	balancer *balancer.Balancer // nil: this node works alone
 	zone     string
 	meter    *metering.Meter // nil without metering
@@ -210,6 +211,10 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	}
 	app := appModule.(*App)
 	ir.zone, ir.meter, ir.balancer = app.Zone, app.meter, app.balancer
+	ir.tenants = ir.Tenants
+	if app.tenants != nil {
+		ir.tenants = layered{app.tenants, ir.Tenants}
+	}
 	ir.node = firstNonEmpty(ir.Node, app.Node)
 	if ir.node == "" {
 		host, err := os.Hostname()
@@ -314,6 +319,18 @@ func (ir *ImageResize) Validate() error {
 // maxSourceString is the byte limit as people write it, for messages.
 func (ir *ImageResize) maxSourceString() string {
 	return humanize.IBytes(uint64(ir.MaxSourceBytes))
+}
+
+// layered answers from the first store that knows the tenant.
+type layered []tenant.Store
+
+func (l layered) Get(name string) (tenant.Settings, bool) {
+	for _, s := range l {
+		if set, ok := s.Get(name); ok {
+			return set, true
+		}
+	}
+	return tenant.Settings{}, false
 }
 
 // Interface guards

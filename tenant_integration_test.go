@@ -6,7 +6,11 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hashicorp/consul/api"
+
+	"github.com/imgedge/imgedge/internal/testenv"
 	"github.com/imgedge/imgedge/internal/testimages"
 	"github.com/imgedge/imgedge/tenant"
 )
@@ -139,4 +143,77 @@ func TestARateLimitedTenantGets429WithRetryAfter(t *testing.T) {
 	if ra := last.header.Get("Retry-After"); ra == "" || ra == "0" {
 		t.Errorf("Retry-After %q, want a positive number of seconds", ra)
 	}
+}
+
+func TestATenantChangeInConsulKVReachesARunningNodeWithoutAReload(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	root := t.TempDir()
+	writeFiles(t, root, map[string][]byte{"p.jpg": testimages.JPEG(testimages.Gradient(400, 300))})
+	c := testenv.Start(t, fmt.Sprintf(`{
+	admin {{ADMIN}}
+	imgedge {
+		zone a
+		consul %s
+		advertise http://127.0.0.1:{{PORT}}
+		tenants_kv imgedge/tenants/
+	}
+}
+http://127.0.0.1:{{PORT}} {
+	root * %s
+	image_resize
+	file_server
+}
+`, consul.Addr, root))
+	url := c.Base + "/p.jpg?w=100"
+	if a := get(t, url); a.status != 200 {
+		t.Fatalf("before any tenant settings: %d", a.status)
+	}
+
+	kv := consul.Client().KV()
+	doc := fmt.Sprintf(`{"require_signature": true, "signing_keys": [{"id": %q, "secret": %q}]}`,
+		newKey.ID, base64.StdEncoding.EncodeToString(newKey.Secret))
+	changed := time.Now()
+	if _, err := kv.Put(&api.KVPair{Key: "imgedge/tenants/127.0.0.1", Value: []byte(doc)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	took := waitForStatus(t, url, 403, changed)
+	t.Logf("the node enforced the new settings %v after the KV write", took)
+	if a := get(t, signed(t, url, newKey)); a.status != 200 {
+		t.Errorf("a URL signed with the tenant's key got %d", a.status)
+	}
+
+	// A broken document is ignored: the tenant keeps its last good settings.
+	if _, err := kv.Put(&api.KVPair{Key: "imgedge/tenants/127.0.0.1", Value: []byte(`{"require_signature": tru`)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if a := get(t, url); a.status != 403 {
+		t.Errorf("after a malformed KV document an unsigned URL got %d, want 403 (last good settings)", a.status)
+	}
+
+	// Consul goes away: the last settings stay.
+	consul.Stop()
+	if a := get(t, url); a.status != 403 {
+		t.Errorf("with Consul down an unsigned URL got %d, want 403 (last known settings)", a.status)
+	}
+	consul.Start()
+	if _, err := consul.Client().KV().Delete("imgedge/tenants/127.0.0.1", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitForStatus(t, url, 200, time.Now())
+}
+
+// waitForStatus polls url until it answers status (bounded) and returns how
+// long that took since from.
+func waitForStatus(t *testing.T, url string, status int, from time.Time) time.Duration {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if get(t, url).status == status {
+			return time.Since(from)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer %d within 15s", url, status)
+	return 0
 }
