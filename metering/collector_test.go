@@ -218,7 +218,7 @@ func TestMeterToCollector(t *testing.T) {
 	dropAcks = false
 	<-mu
 	m2 := openMeter(t, cfg)
-	waitFor(t, "everything shipped", func() bool { return m2.Stats().ShippedEvents == 4 })
+	waitFor(t, "everything shipped", func() bool { return m2.Stats().ShippedRequests == 4 })
 
 	b := usage(t, s, Query{From: clock.Now().Add(-time.Hour), To: clock.Now().Add(time.Hour), Step: 2 * time.Hour})
 	if len(b) != 2 || b[0].Tenant != "acme" || b[0].Requests != 3 || b[0].Hits != 2 || b[1].Tenant != "beta" || b[1].Requests != 4 {

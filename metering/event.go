@@ -1,18 +1,13 @@
 package metering
 
-import (
-	"encoding/json"
-	"time"
-
-	"github.com/google/uuid"
-)
+import "time"
 
 // Record is the usage of one answered image request.
 type Record struct {
 	Tenant       string
 	Time         time.Time // when the request was answered; zero means now
 	Status       int
-	CacheStatus  string // "hit", "miss", "collapsed", "bypass"
+	CacheStatus  string // "hit", "miss", "collapsed", "bypass"; "hit" counts as a cache hit
 	SourceBytes  int64
 	OutputBytes  int64
 	OutputPixels int64
@@ -24,8 +19,13 @@ type Record struct {
 
 // CloudEvents types shipped by the edge and accepted by the collector.
 const (
-	TypeRequest = "com.imgedge.usage.request" // one answered request
-	TypeRollup  = "com.imgedge.usage.rollup"  // sums of requests counted in memory
+	// TypeRequest is one answered request. The edge ships rollups; the
+	// collector accepts request events too, from other producers.
+	TypeRequest = "com.imgedge.usage.request"
+	// TypeRollup sums the requests of one group (tenant, minute, zone, node,
+	// cache status, status, forwarded); Data.Requests and Data.Hits count
+	// them, the event time is the start of the minute.
+	TypeRollup = "com.imgedge.usage.rollup"
 
 	// BatchContentType is the media type of a CloudEvents JSON batch.
 	BatchContentType = "application/cloudevents-batch+json"
@@ -77,54 +77,10 @@ func (e *Event) hits() int64 {
 	if e.Type == TypeRollup {
 		return e.Data.Hits
 	}
-	if e.Data.CacheStatus == "hit" {
+	if e.Data.CacheStatus == cacheHit {
 		return 1
 	}
 	return 0
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// newEventID returns a fresh time-ordered event id.
-func newEventID() string {
-	id, err := uuid.NewV7()
-	if err != nil {
-		return uuid.NewString()
-	}
-	return id.String()
-}
-
-// requestEvent builds the event for r.
-func requestEvent(source string, r *Record) Event {
-	return Event{
-		SpecVersion:     "1.0",
-		ID:              newEventID(),
-		Source:          source,
-		Type:            TypeRequest,
-		Time:            r.Time.UTC(),
-		Subject:         r.Tenant,
-		DataContentType: "application/json",
-		Data: EventData{
-			Tenant:       r.Tenant,
-			Status:       r.Status,
-			CacheStatus:  r.CacheStatus,
-			SourceBytes:  r.SourceBytes,
-			OutputBytes:  r.OutputBytes,
-			OutputPixels: r.OutputPixels,
-			CPUMillis:    millis(r.CPU),
-			WallMillis:   millis(r.Wall),
-			Zone:         r.Zone,
-			Node:         r.Node,
-			Forwarded:    r.Forwarded,
-		},
-	}
-}
-
-// encodeEventFrame appends the journal frame of e to dst.
-func encodeEventFrame(dst []byte, e *Event) ([]byte, error) {
-	body, err := json.Marshal(e)
-	if err != nil {
-		return dst, err
-	}
-	return appendFrame(dst, kindEvent, body), nil
-}

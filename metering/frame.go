@@ -8,8 +8,13 @@ import (
 
 // Frame kinds: the first byte of every frame payload.
 const (
-	kindEvent byte = 'E' // a CloudEvent, JSON, without the batch id
-	kindSeal  byte = 'S' // seals a segment: {"batch":..., "count":...}
+	kindRecord byte = 'R' // one answered request, binary (see record.go)
+	kindSums   byte = 'A' // usage summed in memory while the spool was full
+
+	// Written by versions before the binary journal; still read, so that a
+	// spool left by one is shipped after an upgrade.
+	kindEvent byte = 'E' // a request CloudEvent, JSON, without the batch id
+	kindSeal  byte = 'S' // sealed a segment; ignored
 )
 
 const (
@@ -25,17 +30,26 @@ var (
 	errChecksum   = errors.New("metering: frame checksum mismatch")
 )
 
+// startFrame appends the header of a frame of kind to dst, to be
+// completed by endFrame once the rest of the payload is appended. start is
+// where the frame begins.
+func startFrame(dst []byte, kind byte) (_ []byte, start int) {
+	start = len(dst)
+	return append(dst, 0, 0, 0, 0, 0, 0, 0, 0, kind), start
+}
+
+// endFrame fills in the length and checksum of the frame at dst[start:].
+func endFrame(dst []byte, start int) []byte {
+	payload := dst[start+frameHeader:]
+	binary.LittleEndian.PutUint32(dst[start:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(dst[start+4:], crc32.Checksum(payload, castagnoli))
+	return dst
+}
+
 // appendFrame appends one frame holding kind and body to dst.
 func appendFrame(dst []byte, kind byte, body []byte) []byte {
-	n := 1 + len(body)
-	var hdr [frameHeader]byte
-	binary.LittleEndian.PutUint32(hdr[0:4], uint32(n))
-	crc := crc32.Update(0, castagnoli, []byte{kind})
-	crc = crc32.Update(crc, castagnoli, body)
-	binary.LittleEndian.PutUint32(hdr[4:8], crc)
-	dst = append(dst, hdr[:]...)
-	dst = append(dst, kind)
-	return append(dst, body...)
+	dst, start := startFrame(dst, kind)
+	return endFrame(append(dst, body...), start)
 }
 
 // readFrame decodes the frame at the start of b. It returns the kind, the
@@ -59,7 +73,9 @@ func readFrame(b []byte) (kind byte, body []byte, size int, err error) {
 }
 
 // scanFrames calls fn for each valid frame at the start of b and returns the
-// length of the valid prefix. It stops at the first invalid frame.
+// length of the valid prefix. It stops at the first invalid frame: a zero
+// length (the unused, preallocated rest of a segment), a cut frame or a
+// checksum mismatch (a frame torn by a crash).
 func scanFrames(b []byte, fn func(kind byte, body []byte)) int {
 	off := 0
 	for off < len(b) {

@@ -1,8 +1,8 @@
 package metering
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -82,10 +83,16 @@ func crash(m *Meter) {
 		<-m.shipDone
 		m.mu.Lock()
 		m.closed = true
-		if m.cur != nil {
-			m.cur.f.Close()
+		open := m.full
+		for _, s := range []*segment{m.cur, m.spare} {
+			if s != nil {
+				open = append(open, s)
+			}
 		}
-		for _, s := range m.full {
+		for _, s := range open {
+			if s.mem != nil {
+				unmapSegment(s.mem)
+			}
 			s.f.Close()
 		}
 		m.mu.Unlock()
@@ -109,44 +116,68 @@ func sampleRecord(tenant string, clock *fakeClock) Record {
 	}
 }
 
-// segments lists the journal segment files in dir.
+// segments lists the journal segment files in dir, but for the spare one
+// (preallocated: all zeros, or empty where segments are not mapped).
 func segments(t *testing.T, dir string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(dir, segPrefix+"*"+segSuffix))
+	paths, err := filepath.Glob(filepath.Join(dir, segPrefix+"*"+segSuffix))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return m
+	var segs []string
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bytes.TrimLeft(data, "\x00")) > 0 {
+			segs = append(segs, p)
+		}
+	}
+	return segs
 }
 
-// segmentContent reads a segment: its event ids and its batch id ("" when
-// not sealed).
-func segmentContent(t *testing.T, path string) (ids []string, batch string) {
+// segmentRecords returns the number of records in a segment file, failing
+// when anything but valid frames is in it: a sealed segment holds nothing
+// else.
+func segmentRecords(t *testing.T, path string) int {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	valid := scanFrames(data, func(kind byte, body []byte) {
-		switch kind {
-		case kindEvent:
-			var e Event
-			if err := json.Unmarshal(body, &e); err != nil {
-				t.Fatal(err)
-			}
-			ids = append(ids, e.ID)
-		case kindSeal:
-			var s sealBody
-			if err := json.Unmarshal(body, &s); err != nil {
-				t.Fatal(err)
-			}
-			batch = s.Batch
-		}
-	})
-	if valid != len(data) {
+	n := 0
+	if valid := scanFrames(data, func(byte, []byte) { n++ }); valid != len(data) {
 		t.Fatalf("%s: %d bytes after the last valid frame", path, len(data)-valid)
 	}
-	return ids, batch
+	return n
+}
+
+// requestEvent is the per-request CloudEvent of r, as an OpenMeter-style
+// producer (or an older edge) sends it.
+func requestEvent(source string, r *Record) Event {
+	return Event{
+		SpecVersion:     "1.0",
+		ID:              uuid.NewString(),
+		Source:          source,
+		Type:            TypeRequest,
+		Time:            r.Time.UTC(),
+		Subject:         r.Tenant,
+		DataContentType: "application/json",
+		Data: EventData{
+			Tenant:       r.Tenant,
+			Status:       r.Status,
+			CacheStatus:  r.CacheStatus,
+			SourceBytes:  r.SourceBytes,
+			OutputBytes:  r.OutputBytes,
+			OutputPixels: r.OutputPixels,
+			CPUMillis:    millis(r.CPU),
+			WallMillis:   millis(r.Wall),
+			Zone:         r.Zone,
+			Node:         r.Node,
+			Forwarded:    r.Forwarded,
+		},
+	}
 }
 
 // fakeCollector is an httptest collector that answers with scripted

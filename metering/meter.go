@@ -32,16 +32,21 @@ type Config struct {
 	// often. Default 2s.
 	BatchInterval time.Duration
 
-	// BatchRecords seals a batch at this many records. Default 1000.
+	// BatchRecords seals a batch at this many records. Default 0: no limit,
+	// BatchBytes and BatchInterval bound a batch. A record takes about 60
+	// bytes in the journal, and a batch is shipped as one rollup event per
+	// group, so large batches cost the edge and the collector less.
 	BatchRecords int
 
-	// BatchBytes seals a batch before it grows past this many encoded bytes.
-	// Default 1 MiB.
+	// BatchBytes seals a batch before it grows past this many journal
+	// bytes. The open segment file is preallocated to this size (cut to
+	// what it holds when sealed). Default 1 MiB.
 	BatchBytes int
 
-	// SpoolMaxBytes caps the spool on disk. Beyond it records are summed in
-	// memory per tenant and hour and written as rollups once there is room.
-	// Default 1 GiB.
+	// SpoolMaxBytes caps the journal bytes in the spool. Beyond it records
+	// are summed in memory, by the same groups as the rollups, and written
+	// to the journal once there is room. The open segment and a spare one
+	// take up to BatchBytes each on disk on top. Default 1 GiB.
 	SpoolMaxBytes int64
 
 	// Client sends batches. Default: an http.Client with a 10s timeout.
@@ -64,7 +69,8 @@ type Stats struct {
 	Recorded        int64 // records given to Record
 	Sealed          int64 // batches sealed
 	ShippedBatches  int64 // batches acknowledged by the collector
-	ShippedEvents   int64 // events in those batches
+	ShippedEvents   int64 // events in those batches (rollups)
+	ShippedRequests int64 // requests those events stand for
 	Retries         int64 // failed shipping attempts that will be retried
 	Rejected        int64 // batches the collector refused, moved to Dir/rejected
 	SpoolBytes      int64 // bytes of journal on disk (rejected batches excluded)
@@ -87,13 +93,17 @@ type Meter struct {
 	mu         sync.Mutex
 	closed     bool
 	cur        *segment   // open segment; nil until the next record
+	spare      *segment   // the next segment, created ahead by the sealer
 	full       []*segment // rotated, waiting to be sealed
 	ready      []*segment // sealed, waiting to be shipped, oldest first
+	run        string     // prefix of the ids of this Meter's segments
 	nextSeq    uint64
 	spoolBytes int64
-	rollups    map[rollupKey]*rollup
+	rollups    map[groupKey]*usageSums
 	degraded   bool // counting in memory; logged once per episode
 	dropLogged bool
+	mapWarn    sync.Once // logs that a segment could not be mapped
+	scratch    []byte    // Record's frame buffer
 	stats      Stats
 
 	sealMu     sync.Mutex // serialises sealing so batches stay in order
@@ -124,6 +134,10 @@ func New(cfg Config) (*Meter, error) {
 	if err := os.MkdirAll(filepath.Join(cfg.Dir, rejectedDir), 0o750); err != nil {
 		return nil, fmt.Errorf("metering: creating spool directory: %w", err)
 	}
+	run, err := newRunID(cfg.Now())
+	if err != nil {
+		return nil, err
+	}
 	lock, err := lockDir(cfg.Dir)
 	if err != nil {
 		return nil, err
@@ -133,7 +147,9 @@ func New(cfg Config) (*Meter, error) {
 		log:        cfg.Logger,
 		now:        cfg.Now,
 		lock:       lock,
-		rollups:    make(map[rollupKey]*rollup),
+		run:        run,
+		scratch:    make([]byte, 0, 256),
+		rollups:    make(map[groupKey]*usageSums),
 		sealKick:   make(chan struct{}, 1),
 		shipKick:   make(chan struct{}, 1),
 		drainStart: make(chan struct{}),
@@ -147,6 +163,7 @@ func New(cfg Config) (*Meter, error) {
 	}
 	m.shipCtx, m.shipCancel = context.WithCancel(context.Background())
 	go m.sealLoop()
+	kick(m.sealKick) // create the first spare segment
 	if cfg.Collector != "" {
 		go m.shipLoop()
 	} else {
@@ -173,9 +190,6 @@ func (c *Config) setDefaults() error {
 	}
 	if c.BatchInterval == 0 {
 		c.BatchInterval = 2 * time.Second
-	}
-	if c.BatchRecords == 0 {
-		c.BatchRecords = 1000
 	}
 	if c.BatchBytes == 0 {
 		c.BatchBytes = 1 << 20
@@ -206,22 +220,21 @@ func (c *Config) setDefaults() error {
 
 // recover turns every segment on disk into a sealed batch ready to ship.
 func (m *Meter) recover() error {
-	seqs, err := listSegments(m.cfg.Dir)
+	ids, err := listSegments(m.cfg.Dir)
 	if err != nil {
 		return fmt.Errorf("metering: reading spool: %w", err)
 	}
 	var cutTotal int64
-	for _, seq := range seqs {
-		path := filepath.Join(m.cfg.Dir, segName(seq))
-		seg, cut, err := recoverSegment(seq, path)
+	for _, id := range ids {
+		path := filepath.Join(m.cfg.Dir, segName(id))
+		seg, torn, err := recoverSegment(id, path)
 		if err != nil {
 			return fmt.Errorf("metering: recovering %s: %w", path, err)
 		}
-		if cut > 0 {
-			cutTotal += cut
-			m.log.Warn("metering: cut torn tail of journal segment", zap.String("segment", path), zap.Int64("bytes", cut))
+		if torn > 0 {
+			cutTotal += torn
+			m.log.Warn("metering: cut torn tail of journal segment", zap.String("segment", path), zap.Int64("bytes", torn))
 		}
-		m.nextSeq = seq + 1
 		if seg == nil {
 			continue
 		}
@@ -238,10 +251,12 @@ func (m *Meter) recover() error {
 	return nil
 }
 
-// Record counts one answered request. It appends the record to the journal
-// with one write(2) and returns; it never waits for the network or fsync.
-// When the spool is full or the disk fails, the record is summed in memory
-// instead.
+// Record counts one answered request. It encodes the record (without
+// allocating) and copies it into the open segment's shared mapping, or writes
+// it with pwrite(2) where mapping is impossible, and returns: once it
+// returns, the record survives the process being killed. It never waits
+// for the network or fsync. When the spool is full or the disk fails, the
+// record is summed in memory instead.
 func (m *Meter) Record(r Record) {
 	if m == nil {
 		return
@@ -249,8 +264,6 @@ func (m *Meter) Record(r Record) {
 	if r.Time.IsZero() {
 		r.Time = m.now()
 	}
-	ev := requestEvent(m.cfg.Source, &r)
-	frame, encErr := encodeEventFrame(nil, &ev)
 
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -263,52 +276,75 @@ func (m *Meter) Record(r Record) {
 		}
 		return
 	}
-	err := encErr
-	if err == nil {
-		err = m.appendLocked(frame)
-	}
-	if err != nil {
+	// The frame is encoded in a buffer kept for the next record: a buffer
+	// on the stack would escape through the CRC-32C call.
+	frame := appendRecordFrame(m.scratch[:0], &r, nil)
+	m.scratch = frame[:0]
+	if err := m.appendLocked(frame); err != nil {
 		m.degradeLocked(&r, err)
 	}
 }
 
-// appendLocked writes one frame to the open segment, opening or rotating
+// appendLocked appends one frame to the open segment, opening or rotating
 // segments as the batch boundaries say.
 func (m *Meter) appendLocked(frame []byte) error {
-	if m.spoolBytes+int64(len(frame)) > m.cfg.SpoolMaxBytes {
+	n := int64(len(frame))
+	if m.spoolBytes+n > m.cfg.SpoolMaxBytes {
 		return errSpoolFull
 	}
-	if m.cur != nil && m.cur.count > 0 && m.cur.size+int64(len(frame)) > int64(m.cfg.BatchBytes) {
+	if c := m.cur; c != nil && c.count > 0 && (c.size+n > int64(m.cfg.BatchBytes) || !c.room(len(frame))) {
 		m.rotateLocked()
 	}
 	if m.cur == nil {
-		seq := m.nextSeq
-		path := filepath.Join(m.cfg.Dir, segName(seq))
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
-		if err != nil {
+		if err := m.openSegmentLocked(len(frame)); err != nil {
 			return err
 		}
-		m.nextSeq++
-		m.cur = &segment{seq: seq, path: path, f: f}
 	}
-	n, err := m.cur.f.Write(frame)
-	if err != nil {
-		// Never leave a partial frame in front of later ones.
-		if n > 0 && m.cur.f.Truncate(m.cur.size) != nil {
-			m.rotateLocked()
-		}
+	c := m.cur
+	if err := c.append(frame); err != nil {
 		return err
 	}
-	if m.cur.count == 0 {
-		m.cur.first = m.now()
+	if c.count == 0 {
+		c.first = m.now()
 	}
-	m.cur.size += int64(n)
-	m.cur.count++
-	m.spoolBytes += int64(n)
-	if m.cur.count >= m.cfg.BatchRecords || m.cur.size >= int64(m.cfg.BatchBytes) {
+	c.size += n
+	c.count++
+	m.spoolBytes += n
+	if (m.cfg.BatchRecords > 0 && c.count >= m.cfg.BatchRecords) || c.size >= int64(m.cfg.BatchBytes) {
 		m.rotateLocked()
 	}
 	return nil
+}
+
+// openSegmentLocked opens the next segment, with room for at least need
+// bytes: the spare one if it is ready, so that Record does not wait for
+// the file system, else a new one.
+func (m *Meter) openSegmentLocked(need int) error {
+	if s := m.spare; s != nil && s.room(need) {
+		m.spare, m.cur = nil, s
+		kick(m.sealKick)
+		return nil
+	}
+	id := segID(m.run, m.nextSeq)
+	m.nextSeq++ // a name is never tried twice
+	s, err := m.newSegment(id, max(m.cfg.BatchBytes, need))
+	if err != nil {
+		return err
+	}
+	m.cur = s
+	return nil
+}
+
+// newSegment creates the segment id, for at least capacity bytes.
+func (m *Meter) newSegment(id string, capacity int) (*segment, error) {
+	s, mapErr, err := createSegment(m.cfg.Dir, id, capacity)
+	if err == nil && mapErr != nil {
+		m.mapWarn.Do(func() {
+			m.log.Warn("metering: cannot map journal segments; writing records with pwrite(2) instead",
+				zap.String("segment", s.path), zap.Error(mapErr))
+		})
+	}
+	return s, err
 }
 
 // rotateLocked hands the open segment to the sealer.
@@ -328,7 +364,8 @@ func kick(c chan struct{}) {
 	}
 }
 
-// sealLoop seals segments when a boundary is reached.
+// sealLoop seals segments when a boundary is reached, and keeps a spare
+// segment ready.
 func (m *Meter) sealLoop() {
 	defer close(m.sealerDone)
 	every := min(max(m.cfg.BatchInterval/4, 5*time.Millisecond), time.Second)
@@ -341,8 +378,34 @@ func (m *Meter) sealLoop() {
 		case <-t.C:
 		case <-m.sealKick:
 		}
-		m.safely("sealer", func() { m.sealDue(false) })
+		m.safely("sealer", func() {
+			m.prepareSpare() // first: Record may be about to need it
+			m.sealDue(false)
+		})
 	}
+}
+
+// prepareSpare creates the spare segment when there is none.
+func (m *Meter) prepareSpare() {
+	m.mu.Lock()
+	if m.closed || m.spare != nil {
+		m.mu.Unlock()
+		return
+	}
+	id := segID(m.run, m.nextSeq)
+	m.nextSeq++
+	m.mu.Unlock()
+
+	s, err := m.newSegment(id, m.cfg.BatchBytes)
+	if err != nil {
+		// Record creates the segment itself when it needs one, and counts
+		// in memory if it cannot.
+		return
+	}
+	s.prefault()
+	m.mu.Lock()
+	m.spare = s
+	m.mu.Unlock()
 }
 
 // safely runs fn, logging instead of crashing on a panic.
@@ -364,7 +427,7 @@ func (m *Meter) sealDue(force bool) {
 
 	m.mu.Lock()
 	m.flushRollupsLocked()
-	if c := m.cur; c != nil && c.count > 0 && (force || !m.now().Before(c.first.Add(m.cfg.BatchInterval))) {
+	if c := m.cur; c != nil && (force || c.count > 0 && !m.now().Before(c.first.Add(m.cfg.BatchInterval))) {
 		m.rotateLocked()
 	}
 	full := m.full
@@ -376,38 +439,24 @@ func (m *Meter) sealDue(force bool) {
 	}
 }
 
-// seal appends the seal frame to s, fsyncs it and queues it for shipping.
+// seal makes s immutable: its unused tail is cut and it is fsynced. Then
+// it is queued for shipping; a segment without records is removed.
 func (m *Meter) seal(s *segment) {
 	if s.count == 0 {
-		s.f.Close()
-		if err := os.Remove(s.path); err != nil {
+		if err := s.discard(); err != nil {
 			m.log.Error("metering: removing empty segment", zap.String("segment", s.path), zap.Error(err))
 		}
-		m.mu.Lock()
-		m.spoolBytes -= s.size
-		m.mu.Unlock()
 		return
 	}
-	batch, n, err := writeSeal(s.f, s.count)
-	if err != nil {
-		// The events are in the page cache and get shipped under a fresh
-		// batch id; a restart re-seals the segment.
+	if err := s.finish(); err != nil {
+		// The records are in the page cache and are shipped all the
+		// same; a restart fsyncs the segment again.
 		m.log.Error("metering: sealing batch", zap.String("segment", s.path), zap.Error(err))
-		if batch == "" {
-			batch = newEventID()
-		}
 	}
-	if cerr := s.f.Close(); cerr != nil && err == nil {
-		m.log.Error("metering: closing segment", zap.String("segment", s.path), zap.Error(cerr))
-	}
-	s.f = nil
 	if err := syncDir(m.cfg.Dir); err != nil {
 		m.log.Error("metering: syncing spool directory", zap.Error(err))
 	}
-	s.batch = batch
 	m.mu.Lock()
-	s.size += int64(n)
-	m.spoolBytes += int64(n)
 	m.ready = append(m.ready, s)
 	m.stats.Sealed++
 	m.mu.Unlock()
@@ -452,7 +501,14 @@ func (m *Meter) close(ctx context.Context) error {
 
 	m.mu.Lock()
 	m.closed = true
+	spare := m.spare
+	m.spare = nil
 	m.mu.Unlock()
+	if spare != nil {
+		if err := spare.discard(); err != nil {
+			m.log.Error("metering: removing spare segment", zap.String("segment", spare.path), zap.Error(err))
+		}
+	}
 	m.sealDue(true)
 
 	m.mu.Lock()

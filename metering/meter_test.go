@@ -2,33 +2,29 @@ package metering
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
-func eventFrameSize(t *testing.T, tenant string, clock *fakeClock) int {
-	t.Helper()
+func recordFrameSize(tenant string, clock *fakeClock) int {
 	r := sampleRecord(tenant, clock)
-	ev := requestEvent("imgedge/test", &r)
-	f, err := encodeEventFrame(nil, &ev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(f)
+	return len(appendRecordFrame(nil, &r, nil))
 }
 
+// segmentCounts returns the number of records of each segment in dir,
+// failing when one is not sealed (holds more than its frames).
 func segmentCounts(t *testing.T, dir string) []int {
 	t.Helper()
 	var counts []int
 	for _, p := range segments(t, dir) {
-		ids, batch := segmentContent(t, p)
-		if batch == "" {
-			t.Fatalf("%s is not sealed", p)
-		}
-		counts = append(counts, len(ids))
+		counts = append(counts, segmentRecords(t, p))
 	}
 	return counts
 }
@@ -60,7 +56,7 @@ func TestSealingByRecordCount(t *testing.T) {
 func TestSealingByBytes(t *testing.T) {
 	clock := newFakeClock()
 	cfg := testConfig(t, clock)
-	size := eventFrameSize(t, "acme", clock)
+	size := recordFrameSize("acme", clock)
 	cfg.BatchBytes = 2*size + size/2
 	m := openMeter(t, cfg)
 	for i := 0; i < 5; i++ {
@@ -72,16 +68,12 @@ func TestSealingByBytes(t *testing.T) {
 	}
 	m.sealDue(true)
 	for _, p := range segments(t, cfg.Dir) {
-		evs, err := readBatch(p)
+		fi, err := os.Stat(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		total := 0
-		for _, e := range evs {
-			total += frameHeader + 1 + len(e)
-		}
-		if total > cfg.BatchBytes {
-			t.Errorf("%s holds %d bytes of events, over BatchBytes %d", p, total, cfg.BatchBytes)
+		if fi.Size() > int64(cfg.BatchBytes) {
+			t.Errorf("%s holds %d bytes, over BatchBytes %d", p, fi.Size(), cfg.BatchBytes)
 		}
 	}
 	if got := segmentCounts(t, cfg.Dir); len(got) != 3 || got[0] != 2 || got[1] != 2 || got[2] != 1 {
@@ -132,23 +124,27 @@ func TestShipperAcknowledgesAndDeletes(t *testing.T) {
 	}
 	waitFor(t, "two shipped batches", func() bool { return m.Stats().ShippedBatches == 2 })
 	st := m.Stats()
-	if st.ShippedEvents != 10 || st.Pending != 0 || st.SpoolBytes != 0 || st.Retries != 0 {
+	if st.ShippedEvents != 2 || st.ShippedRequests != 10 || st.Pending != 0 || st.SpoolBytes != 0 || st.Retries != 0 {
 		t.Fatalf("stats %+v", st)
 	}
 	if segs := segments(t, cfg.Dir); len(segs) != 0 {
 		t.Fatalf("shipped segments left on disk: %v", segs)
 	}
-	if n, _ := col.check(); n != 10 {
-		t.Fatalf("collector has %d events, want 10", n)
+	if n, requests := col.check(); n != 2 || requests != 10 {
+		t.Fatalf("collector has %d events for %d requests, want 2 for 10", n, requests)
 	}
 	col.mu.Lock()
 	defer col.mu.Unlock()
 	if len(col.batches) != 2 {
-		t.Fatalf("batches %v, want 2 of 5", col.batches)
+		t.Fatalf("batches %v, want 2 of one rollup each", col.batches)
 	}
+	minute := clock.Now().Truncate(time.Minute)
 	for _, e := range col.events {
-		if e.Source != "imgedge/test" || e.Subject != "acme" || e.Type != TypeRequest || e.Data.CPUMillis != 1.5 ||
-			e.Data.OutputPixels != 120000 || !e.Time.Equal(clock.Now()) {
+		d := e.Data
+		if e.Source != "imgedge/test" || e.Subject != "acme" || e.Type != TypeRollup || !e.Time.Equal(minute) ||
+			!strings.HasPrefix(e.ID, e.Batch+"-") || d.Requests != 5 || d.Hits != 0 || d.Status != 200 ||
+			d.CacheStatus != "miss" || d.SourceBytes != 5000 || d.OutputBytes != 1000 || d.OutputPixels != 600000 ||
+			d.CPUMillis != 7.5 || d.WallMillis != 15 || d.Zone != "eu-1" || d.Node != "edge-1" || d.Forwarded {
 			t.Fatalf("event %+v", e)
 		}
 	}
@@ -168,8 +164,8 @@ func TestShipperRetriesServerErrorsAndDeliversOnce(t *testing.T) {
 	if st := m.Stats(); st.Retries != 4 || st.Rejected != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	if n, _ := col.check(); n != 4 {
-		t.Fatalf("collector has %d events, want 4", n)
+	if _, requests := col.check(); requests != 4 {
+		t.Fatalf("collector has %d requests, want 4", requests)
 	}
 }
 
@@ -221,23 +217,23 @@ func TestShipperMovesRefusedBatchesAside(t *testing.T) {
 	if len(rejected) != 1 {
 		t.Fatalf("rejected files %v, want 1", rejected)
 	}
-	if ids, batch := segmentContent(t, rejected[0]); len(ids) != 2 || batch == "" {
-		t.Fatalf("rejected batch holds %v (%q)", ids, batch)
+	if n := segmentRecords(t, rejected[0]); n != 2 {
+		t.Fatalf("rejected batch holds %d records, want 2", n)
 	}
 	if segs := segments(t, cfg.Dir); len(segs) != 0 {
 		t.Fatalf("segments left: %v", segs)
 	}
 }
 
-func TestFullSpoolDegradesToRollupsShippedLater(t *testing.T) {
+func TestFullSpoolDegradesToSumsShippedLater(t *testing.T) {
 	clock := newFakeClock()
 	col := newFakeCollector(t)
 	col.setFallback(http.StatusServiceUnavailable)
 	cfg := testConfig(t, clock)
 	cfg.Collector = col.URL()
 	cfg.BatchRecords = 3
-	size := eventFrameSize(t, "acme", clock)
-	cfg.SpoolMaxBytes = int64(3*size + 100) // three records and a seal frame
+	size := recordFrameSize("acme", clock)
+	cfg.SpoolMaxBytes = int64(3*size + size/2) // three records
 	m := openMeter(t, cfg)
 
 	for i := 0; i < 10; i++ {
@@ -259,13 +255,13 @@ func TestFullSpoolDegradesToRollupsShippedLater(t *testing.T) {
 
 	col.setFallback(http.StatusOK)
 	waitFor(t, "the spooled batch shipped", func() bool { return m.Stats().ShippedBatches == 1 })
-	m.sealDue(false) // room again: rollups go into the journal
-	if st := m.Stats(); st.DegradedPending != 0 || st.Unsealed != 2 {
-		t.Fatalf("stats after flushing rollups %+v", st)
-	}
-	clock.Advance(cfg.BatchInterval)
+	// Room again: the three groups summed in memory (acme, acmf, acmf's
+	// hit) go into the journal, a full batch of three.
 	m.sealDue(false)
-	waitFor(t, "the rollup batch shipped", func() bool { return m.Stats().ShippedBatches == 2 })
+	if st := m.Stats(); st.DegradedPending != 0 || st.Sealed != 2 {
+		t.Fatalf("stats after writing the sums %+v", st)
+	}
+	waitFor(t, "the batch of sums shipped", func() bool { return m.Stats().ShippedBatches == 2 })
 
 	events, requests := col.check()
 	if events != 5 || requests != 10 {
@@ -275,12 +271,10 @@ func TestFullSpoolDegradesToRollupsShippedLater(t *testing.T) {
 	defer col.mu.Unlock()
 	var hits int64
 	for _, e := range col.events {
-		if e.Type == TypeRollup {
-			if e.Data.SourceBytes != 1000*e.Data.Requests || e.Data.CPUMillis != 1.5*float64(e.Data.Requests) {
-				t.Errorf("rollup sums %+v", e.Data)
-			}
-			hits += e.Data.Hits
+		if e.Data.SourceBytes != 1000*e.Data.Requests || e.Data.CPUMillis != 1.5*float64(e.Data.Requests) {
+			t.Errorf("rollup sums %+v", e.Data)
 		}
+		hits += e.Data.Hits
 	}
 	if hits != 1 {
 		t.Errorf("rollup hits %d, want 1", hits)
@@ -328,8 +322,8 @@ func TestReopenShipsOnlyWhatWasNotAcknowledged(t *testing.T) {
 	cfg.Collector = col2.URL()
 	m2 := openMeter(t, cfg)
 	waitFor(t, "the rest shipped", func() bool { return m2.Stats().ShippedBatches == 2 })
-	if n, _ := col2.check(); n != 3 {
-		t.Fatalf("the restarted meter shipped %d events, want 3", n)
+	if _, requests := col2.check(); requests != 3 {
+		t.Fatalf("the restarted meter shipped %d requests, want 3", requests)
 	}
 	col.mu.Lock()
 	for id := range col2.accepted {
@@ -364,23 +358,21 @@ func TestRecordsSurviveACrash(t *testing.T) {
 	col2 := newFakeCollector(t) // see TestReopenShipsOnlyWhatWasNotAcknowledged
 	cfg.Collector = col2.URL()
 	m2 := openMeter(t, cfg)
-	waitFor(t, "both batches shipped", func() bool { return m2.Stats().ShippedEvents == 6 })
-	if n, _ := col2.check(); n != 6 {
-		t.Fatalf("collector has %d events, want 6", n)
+	waitFor(t, "both batches shipped", func() bool { return m2.Stats().ShippedRequests == 6 })
+	if _, requests := col2.check(); requests != 6 {
+		t.Fatalf("collector has %d requests, want 6", requests)
 	}
 }
 
-func BenchmarkRecord(b *testing.B) {
+func TestRecordDoesNotAllocate(t *testing.T) {
 	clock := newFakeClock()
-	m, err := New(Config{Dir: b.TempDir(), Now: clock.Now, BatchInterval: time.Hour})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer m.Close(context.Background())
+	cfg := testConfig(t, clock)
+	cfg.BatchBytes = 64 << 20 // no new segment during the run
+	m := openMeter(t, cfg)
 	r := sampleRecord("acme", clock)
-	b.ReportAllocs()
-	for b.Loop() {
-		m.Record(r)
+	m.Record(r)
+	if n := testing.AllocsPerRun(1000, func() { m.Record(r) }); n != 0 {
+		t.Fatalf("Record allocates %v times per call", n)
 	}
 }
 
@@ -408,5 +400,142 @@ func TestCloseWithoutDeadlineDoesNotWaitForADownCollector(t *testing.T) {
 	}
 	if got := segmentCounts(t, cfg.Dir); len(got) != 1 || got[0] != 1 {
 		t.Fatalf("left on disk %v, want one batch of 1", got)
+	}
+}
+
+// copyDir copies the files of dir as they are now, the way a process
+// killed now leaves them to the next one: the page cache, with every record
+// written through a mapping, is what the next process reads.
+func copyDir(t *testing.T, dir string) string {
+	t.Helper()
+	to := t.TempDir()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, e.Name()), data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return to
+}
+
+// storeTotals sums the usage of all tenants in a store around t0.
+func storeTotals(t *testing.T, s Store) Bucket {
+	t.Helper()
+	var sum Bucket
+	for _, b := range usage(t, s, Query{From: t0.Add(-24 * time.Hour), To: t0.Add(24 * time.Hour), Step: time.Hour}) {
+		sum.Requests += b.Requests
+		sum.Hits += b.Hits
+		sum.BytesIn += b.BytesIn
+		sum.BytesOut += b.BytesOut
+		sum.Pixels += b.Pixels
+	}
+	return sum
+}
+
+func TestAKilledMeterLosesNothingAndCountsNothingTwice(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		mapped bool
+	}{
+		{"with mapped segments", true},
+		{"with segments written by pwrite", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !tt.mapped {
+				mapped := mapSegmentFile
+				mapSegmentFile = func(*os.File, int) ([]byte, error) { return nil, errors.New("no mapping in this test") }
+				t.Cleanup(func() { mapSegmentFile = mapped })
+			}
+			store := openTestSQLite(t)
+			srv := httptest.NewServer(&Collector{Store: store})
+			defer srv.Close()
+
+			clock := newFakeClock()
+			cfg := testConfig(t, clock) // spool only: the killed process ships nothing
+			cfg.BatchRecords = 4
+			m, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close(context.Background()) })
+			var want Bucket
+			for i := range 10 {
+				r := sampleRecord([]string{"acme", "beta"}[i%2], clock)
+				r.OutputBytes += int64(i)
+				if i%3 == 0 {
+					r.CacheStatus = "hit"
+					want.Hits++
+				}
+				m.Record(r)
+				want.Requests++
+				want.BytesIn += r.SourceBytes
+				want.BytesOut += r.OutputBytes
+				want.Pixels += r.OutputPixels
+				clock.Advance(20 * time.Second) // across minutes
+			}
+			waitFor(t, "two full batches sealed", func() bool { return m.Stats().Sealed == 2 })
+			if st := m.Stats(); st.Unsealed != 2 {
+				t.Fatalf("stats %+v, want two records unsealed", st)
+			}
+
+			// kill -9 now: the next process finds the spool as it is.
+			killed := cfg
+			killed.Dir = copyDir(t, cfg.Dir)
+			killed.Collector = srv.URL + "/api/v1/events"
+			m2 := openMeter(t, killed)
+			waitFor(t, "the killed meter's records shipped", func() bool { return m2.Stats().ShippedRequests == 10 })
+			if got := storeTotals(t, store); got != want {
+				t.Fatalf("after the kill the collector has %+v, want %+v", got, want)
+			}
+
+			// The same segments, sealed by the original meter and shipped
+			// again, have the same event ids and change nothing.
+			if err := m.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			again := cfg
+			again.Collector = killed.Collector
+			m3 := openMeter(t, again)
+			waitFor(t, "the same records shipped again", func() bool { return m3.Stats().ShippedRequests == 10 })
+			if got := storeTotals(t, store); got != want {
+				t.Fatalf("after shipping the same segments again the collector has %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestALargeBatchIsSentInPartsAndAcknowledgedWhole(t *testing.T) {
+	defer func(n int) { maxPostBytes = n }(maxPostBytes)
+	maxPostBytes = 2000 // a few rollup events per POST
+	clock := newFakeClock()
+	col := newFakeCollector(t, http.StatusOK, http.StatusServiceUnavailable)
+	cfg := testConfig(t, clock)
+	cfg.Collector = col.URL()
+	cfg.BatchRecords = 20
+	m := openMeter(t, cfg)
+	for i := range 20 {
+		m.Record(sampleRecord(fmt.Sprintf("tenant-%02d", i), clock)) // a rollup each
+	}
+	waitFor(t, "the batch shipped", func() bool { return m.Stats().ShippedBatches == 1 })
+	if st := m.Stats(); st.ShippedEvents != 20 || st.ShippedRequests != 20 || st.Retries != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if n, requests := col.check(); n != 20 || requests != 20 {
+		t.Fatalf("collector has %d events for %d requests, want 20 for 20", n, requests)
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	if col.requests < 4 {
+		t.Fatalf("%d POSTs, want the batch in several parts", col.requests)
 	}
 }

@@ -2,6 +2,7 @@ package metering
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -59,12 +60,25 @@ func (m *Meter) nextReady() *segment {
 	}
 }
 
+// maxPostBytes bounds the body of one POST. A segment whose events do not
+// fit is sent in several; it is acknowledged once all of them are.
+var maxPostBytes = 4 << 20 // a variable for tests
+
+// batch is a sealed segment rendered for the collector.
+type batch struct {
+	parts    [][]byte // CloudEvents JSON batches
+	events   int
+	requests int64
+}
+
 // ship sends one batch until the collector acknowledges or refuses it. It
 // returns false when the shipper must stop: cancelled, or Close is draining
 // and the next retry would not fit before its deadline.
 func (m *Meter) ship(s *segment) bool {
-	var body []byte
-	var count int
+	var (
+		b    *batch
+		sent int // parts acknowledged
+	)
 	for attempt := 0; ; attempt++ {
 		var (
 			err        error
@@ -72,41 +86,45 @@ func (m *Meter) ship(s *segment) bool {
 			retryAfter time.Duration
 			hasRA      bool
 		)
-		if body == nil {
-			var events [][]byte
-			events, err = readBatch(s.path)
+		if b == nil {
+			var data []byte
+			data, err = os.ReadFile(s.path)
 			switch {
 			case os.IsNotExist(err):
 				m.log.Error("metering: spooled batch vanished", zap.String("segment", s.path))
-				m.done(s, 0, false)
-				return true
-			case err == nil && len(events) == 0:
-				m.done(s, 0, true)
+				m.done(s, nil, false)
 				return true
 			case err == nil:
-				body, count = batchBody(s.batch, events), len(events)
+				b = m.render(s, data)
 			}
 		}
-		if body != nil {
+		for b != nil && sent < len(b.parts) {
 			var snippet string
-			status, retryAfter, hasRA, snippet, err = m.post(body)
-			switch {
-			case err == nil && status/100 == 2:
-				m.done(s, count, true)
-				return true
-			case err == nil && !retryable(status):
+			status, retryAfter, hasRA, snippet, err = m.post(b.parts[sent])
+			if err == nil && status/100 == 2 {
+				sent++
+				attempt = 0
+				continue
+			}
+			if err == nil && !retryable(status) {
 				m.reject(s, status, snippet)
 				return true
-			case err == nil:
-				m.log.Warn("metering: collector refused batch for now, retrying",
-					zap.String("batch", s.batch), zap.Int("status", status), zap.String("response", snippet))
 			}
+			if err == nil {
+				m.log.Warn("metering: collector refused batch for now, retrying",
+					zap.String("batch", s.id), zap.Int("status", status), zap.String("response", snippet))
+			}
+			break
+		}
+		if b != nil && sent == len(b.parts) {
+			m.done(s, b, true)
+			return true
 		}
 		if m.shipCtx.Err() != nil {
 			return false
 		}
 		if err != nil {
-			m.log.Warn("metering: shipping batch failed, retrying", zap.String("batch", s.batch), zap.Error(err))
+			m.log.Warn("metering: shipping batch failed, retrying", zap.String("batch", s.id), zap.Error(err))
 		}
 		d := backoffDelay(attempt, m.cfg.MinBackoff, m.cfg.MaxBackoff, retryAfter, hasRA, rand.Int64N)
 		m.mu.Lock()
@@ -116,6 +134,49 @@ func (m *Meter) ship(s *segment) bool {
 			return false
 		}
 	}
+}
+
+// render folds the records of segment s (its file's data) into rollup
+// events and renders them as CloudEvents JSON batches.
+func (m *Meter) render(s *segment, data []byte) *batch {
+	u := aggregate(data)
+	if u.bad > 0 {
+		m.log.Error("metering: journal records that do not decode; shipping the rest of the batch",
+			zap.String("segment", s.path), zap.Int("records", u.bad))
+	}
+	b := &batch{}
+	body := []byte{'['}
+	add := func(ev []byte) {
+		if len(body) > 1 && len(body)+len(ev)+2 > maxPostBytes {
+			b.parts = append(b.parts, append(body, ']'))
+			body = []byte{'['}
+		}
+		if len(body) > 1 {
+			body = append(body, ',')
+		}
+		body = append(body, ev...)
+		b.events++
+	}
+	for _, r := range u.rollups {
+		ev := r.event(m.cfg.Source, s.id)
+		j, err := json.Marshal(&ev)
+		if err != nil { // cannot happen: the event has no unencodable values
+			m.log.Error("metering: encoding rollup event", zap.String("segment", s.path), zap.Error(err))
+			continue
+		}
+		add(j)
+		b.requests += r.requests
+	}
+	for _, e := range u.legacy {
+		// A request event of an older version: add the batch id.
+		j := append([]byte(`{"imgedgebatch":`), strconv.Quote(s.id)...)
+		add(append(append(j, ','), e[1:]...))
+		b.requests++
+	}
+	if len(body) > 1 {
+		b.parts = append(b.parts, append(body, ']'))
+	}
+	return b
 }
 
 // wait sleeps d before a retry. It returns false when the shipper must
@@ -168,8 +229,8 @@ func retryable(status int) bool {
 }
 
 // done removes a batch from the queue; with remove, its file is deleted,
-// which is the acknowledgement.
-func (m *Meter) done(s *segment, events int, remove bool) {
+// which is the acknowledgement. b is what was shipped, if anything.
+func (m *Meter) done(s *segment, b *batch, remove bool) {
 	if remove {
 		if err := os.Remove(s.path); err != nil && !os.IsNotExist(err) {
 			m.log.Error("metering: removing shipped batch; it will be sent again after a restart",
@@ -181,9 +242,10 @@ func (m *Meter) done(s *segment, events int, remove bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.popReadyLocked(s)
-	if events > 0 {
+	if b != nil && b.events > 0 {
 		m.stats.ShippedBatches++
-		m.stats.ShippedEvents += int64(events)
+		m.stats.ShippedEvents += int64(b.events)
+		m.stats.ShippedRequests += b.requests
 	}
 }
 
@@ -198,7 +260,7 @@ func (m *Meter) reject(s *segment, status int, snippet string) {
 		err = syncDir(m.cfg.Dir)
 	}
 	m.log.Error("metering: collector rejected batch; moved aside",
-		zap.String("batch", s.batch), zap.Int("status", status), zap.String("response", snippet),
+		zap.String("batch", s.id), zap.Int("status", status), zap.String("response", snippet),
 		zap.String("moved_to", to), zap.NamedError("move_error", err))
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -1,35 +1,36 @@
 package metering
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
-// writeJournal writes a segment of n event frames for tenant, unsealed, and
-// returns its path, the event ids and the length of each frame.
-func writeJournal(t *testing.T, dir string, seq uint64, n int, clock *fakeClock) (path string, ids []string, data []byte) {
+// oldID is the id of a segment left by an earlier run, which sorts before
+// the ids of a meter started now.
+const oldID = "000000000001-0123456789abcdef-00000007"
+
+// writeJournal writes a segment of n records for acme, as a crash would
+// leave it, and returns its path and data.
+func writeJournal(t *testing.T, dir, id string, n int, clock *fakeClock) (path string, data []byte) {
 	t.Helper()
 	for i := 0; i < n; i++ {
 		r := sampleRecord("acme", clock)
-		ev := requestEvent("imgedge/test", &r)
-		ids = append(ids, ev.ID)
-		var err error
-		if data, err = encodeEventFrame(data, &ev); err != nil {
-			t.Fatal(err)
-		}
+		data = appendRecordFrame(data, &r, nil)
 	}
-	path = filepath.Join(dir, segName(seq))
+	path = filepath.Join(dir, segName(id))
 	if err := os.WriteFile(path, data, 0o640); err != nil {
 		t.Fatal(err)
 	}
-	return path, ids, data
+	return path, data
 }
 
-func TestRecoveryCutsTornTailAndSealsTheRest(t *testing.T) {
+func TestRecoveryCutsTornTailAndKeepsTheRest(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		tail func(frame []byte) []byte
@@ -37,31 +38,34 @@ func TestRecoveryCutsTornTailAndSealsTheRest(t *testing.T) {
 		{"a frame cut in its payload", func(f []byte) []byte { return f[:len(f)-7] }},
 		{"a frame cut in its header", func(f []byte) []byte { return f[:3] }},
 		{"a whole frame with a bad checksum", func(f []byte) []byte { f[len(f)-1] ^= 1; return f }},
-		{"zeroes after a crash", func(f []byte) []byte { return make([]byte, 64) }},
+		{"a torn frame in the preallocated rest", func(f []byte) []byte { return append(f[:len(f)-7], make([]byte, 4096)...) }},
+		{"the preallocated rest never written", func(f []byte) []byte { return make([]byte, 1<<20) }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock()
 			cfg := testConfig(t, clock)
-			path, ids, data := writeJournal(t, cfg.Dir, 7, 3, clock)
+			path, data := writeJournal(t, cfg.Dir, oldID, 3, clock)
 			r := sampleRecord("acme", clock)
-			ev := requestEvent("imgedge/test", &r)
-			torn, _ := encodeEventFrame(nil, &ev)
-			if err := os.WriteFile(path, append(data, tt.tail(torn)...), 0o640); err != nil {
+			torn := appendRecordFrame(nil, &r, nil)
+			if err := os.WriteFile(path, append(bytes.Clone(data), tt.tail(torn)...), 0o640); err != nil {
 				t.Fatal(err)
 			}
 
 			m := openMeter(t, cfg)
-			if st := m.Stats(); st.Pending != 1 || st.SpoolBytes <= int64(len(data)) {
+			if st := m.Stats(); st.Pending != 1 || st.SpoolBytes != int64(len(data)) {
 				t.Fatalf("stats after recovery: %+v", st)
 			}
-			got, batch := segmentContent(t, path) // fails on bytes after the last valid frame
-			if !slices.Equal(got, ids) || batch == "" {
-				t.Fatalf("recovered ids %v batch %q, want %v and a batch id", got, batch, ids)
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
 			}
-			// The next segment continues after the recovered one.
+			if !bytes.Equal(got, data) {
+				t.Fatalf("recovered segment is %d bytes, want the %d bytes of its three records", len(got), len(data))
+			}
+			// The next segment sorts after the recovered one.
 			m.Record(sampleRecord("acme", clock))
 			m.sealDue(true)
-			if segs := segments(t, cfg.Dir); len(segs) != 2 || filepath.Base(segs[1]) != segName(8) {
+			if segs := segments(t, cfg.Dir); len(segs) != 2 || segs[0] != path {
 				t.Fatalf("segments %v", segs)
 			}
 		})
@@ -77,12 +81,15 @@ func TestRecoveryKeepsSealedBatchesAndDropsEmptySegments(t *testing.T) {
 	}
 	m.sealDue(true)
 	segs := segments(t, cfg.Dir)
-	ids, batch := segmentContent(t, segs[0])
+	sealed, err := os.ReadFile(segs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := m.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	empty := filepath.Join(cfg.Dir, segName(9))
-	if err := os.WriteFile(empty, []byte{1, 2}, 0o640); err != nil {
+	empty := filepath.Join(cfg.Dir, segName(oldID))
+	if err := os.WriteFile(empty, make([]byte, 4096), 0o640); err != nil {
 		t.Fatal(err)
 	}
 
@@ -90,12 +97,98 @@ func TestRecoveryKeepsSealedBatchesAndDropsEmptySegments(t *testing.T) {
 	if st := m2.Stats(); st.Pending != 1 {
 		t.Fatalf("pending %d, want 1", st.Pending)
 	}
-	ids2, batch2 := segmentContent(t, segs[0])
-	if !slices.Equal(ids, ids2) || batch != batch2 {
-		t.Fatalf("sealed batch changed on reopen: %v %s -> %v %s", ids, batch, ids2, batch2)
+	if got, err := os.ReadFile(segs[0]); err != nil || !bytes.Equal(got, sealed) || segmentRecords(t, segs[0]) != 3 {
+		t.Fatalf("sealed batch changed on reopen (%v)", err)
 	}
 	if _, err := os.Stat(empty); !os.IsNotExist(err) {
 		t.Fatalf("empty segment not removed: %v", err)
+	}
+}
+
+func TestSegmentNamesAreNeverReused(t *testing.T) {
+	clock := newFakeClock()
+	cfg := testConfig(t, clock)
+	seen := map[string]bool{}
+	var last string
+	for run := range 3 {
+		m := openMeter(t, cfg)
+		for range 3 {
+			m.Record(sampleRecord("acme", clock))
+			m.sealDue(true) // a segment per record
+		}
+		if err := m.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		segs := segments(t, cfg.Dir)
+		if len(segs) != 3 {
+			t.Fatalf("run %d left %v, want 3 segments", run, segs)
+		}
+		for _, p := range segs {
+			name := filepath.Base(p)
+			if seen[name] {
+				t.Fatalf("run %d used %s again", run, name)
+			}
+			seen[name] = true
+			if name <= last {
+				t.Fatalf("run %d: %s sorts before %s of an earlier run", run, name, last)
+			}
+			last = name
+			// As if shipped: the next run starts on an empty spool.
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		clock.Advance(time.Millisecond)
+	}
+}
+
+func TestSegmentsOfTheJSONJournalAreShipped(t *testing.T) {
+	clock := newFakeClock()
+	col := newFakeCollector(t)
+	cfg := testConfig(t, clock)
+	cfg.Collector = col.URL()
+	// As the previous version left it: JSON request events, a seal frame,
+	// and a second segment cut by a crash.
+	var ids []string
+	var sealed, torn []byte
+	for i := range 3 {
+		r := sampleRecord("acme", clock)
+		ev := requestEvent("imgedge/test", &r)
+		ids = append(ids, ev.ID)
+		body, err := json.Marshal(&ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i < 2 {
+			sealed = appendFrame(sealed, kindEvent, body)
+		} else {
+			torn = appendFrame(torn, kindEvent, body)
+		}
+	}
+	sealed = appendFrame(sealed, kindSeal, []byte(`{"batch":"0190b3c5-0000-7000-8000-000000000000","count":2}`))
+	torn = append(torn, 9, 0, 0)
+	for name, data := range map[string][]byte{"0000000000000001": sealed, "0000000000000002": torn} {
+		if err := os.WriteFile(filepath.Join(cfg.Dir, segName(name)), data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	m := openMeter(t, cfg)
+	waitFor(t, "both old segments shipped", func() bool { return m.Stats().ShippedBatches == 2 })
+	if n, requests := col.check(); n != 3 || requests != 3 {
+		t.Fatalf("collector has %d events for %d requests, want 3 for 3", n, requests)
+	}
+	col.mu.Lock()
+	defer col.mu.Unlock()
+	for _, id := range ids {
+		if col.accepted[id] != 1 {
+			t.Errorf("event %s accepted %d times, want once", id, col.accepted[id])
+		}
+	}
+	for _, e := range col.events {
+		if e.Type != TypeRequest || e.Batch == "" || e.Data.SourceBytes != 1000 {
+			t.Errorf("event %+v", e)
+		}
 	}
 }
 
