@@ -85,7 +85,7 @@ type MeteringConfig struct {
 	Spool string `json:"spool"`
 
 	// BatchInterval, BatchRecords and BatchBytes seal a batch at
-	// whichever comes first. Defaults: 2s, 1000 records, 1 MiB.
+	// whichever comes first. Defaults: 2s, no record limit, 1 MiB.
 	BatchInterval caddy.Duration `json:"batch_interval,omitempty"`
 	BatchRecords  int            `json:"batch_records,omitempty"`
 	BatchBytes    int            `json:"batch_bytes,omitempty"`

@@ -38,6 +38,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		max_size      <width> [<height>]
 //		max_dpr       <ratio>
 //		fetch_timeout <duration>
+//		process_timeout <duration>
 //		cache_control <value>
 //		quality       <jpeg|webp|avif> <1-100>
 //		avif_effort   <0-9>
@@ -74,9 +75,11 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err = wantArgs(d, args, 1, 2); err != nil {
 				break
 			}
-			if ir.QueueLength, err = strconv.Atoi(args[0]); err != nil || ir.QueueLength < 0 {
+			n, perr := strconv.Atoi(args[0])
+			if perr != nil || n < 0 {
 				return d.Errf("queue length must be a whole number, 0 or more, got %q", args[0])
 			}
+			ir.QueueLength = &n
 			if len(args) == 2 {
 				ir.QueueTimeout, err = duration(d, opt, args[1])
 			}
@@ -115,6 +118,11 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("max_dpr must be a number, 1 or more, got %q", args[0])
 			}
 			ir.MaxDPR = f
+		case "process_timeout":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				ir.ProcessTimeout, err = duration(d, opt, args[0])
+			}
 		case "fetch_timeout":
 			err = wantArgs(d, args, 1, 1)
 			if err == nil {

@@ -37,9 +37,9 @@ func TestCaddyfileOptionsAreParsed(t *testing.T) {
 	if err := got.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
-	effort := 4
+	effort, queue := 4, 16
 	want := ImageResize{
-		Concurrency: 3, QueueLength: 16, QueueTimeout: caddy.Duration(100 * time.Millisecond),
+		Concurrency: 3, QueueLength: &queue, QueueTimeout: caddy.Duration(100 * time.Millisecond),
 		MaxSourceBytes: 10 << 20, MaxSourcePixels: 24_000_000, MaxFrames: 100,
 		MaxWidth: 2048, MaxHeight: 1024, MaxDPR: 2.5, FetchTimeout: caddy.Duration(3 * time.Second),
 		CacheControl: "public, max-age=60", Quality: map[string]int{"jpeg": 70, "avif": 50},

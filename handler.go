@@ -512,6 +512,8 @@ func (rq *imageRequest) refuseError(err error) string {
 			return rq.refuse(&refusal{http.StatusUnsupportedMediaType, outcomeUnsupported, ie.Msg}, "")
 		case imaging.TooLarge:
 			return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeTooLarge, ie.Msg}, "")
+		case imaging.TooSlow:
+			return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeTooSlow, ie.Msg}, "")
 		}
 		return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeUnprocessable, ie.Msg}, "")
 	}

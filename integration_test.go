@@ -583,3 +583,17 @@ func TestMetricsAreExported(t *testing.T) {
 		}
 	}
 }
+
+func TestAPathologicallySlowJobIsStoppedAtTheProcessTimeout(t *testing.T) {
+	c := site(t, map[string][]byte{"big.jpg": testimages.JPEG(testimages.Gradient(3000, 2000))}, "process_timeout 100ms")
+	a := get(t, c.Base+"/big.jpg?w=3000&blur=100")
+	if a.status != 422 || !bytes.Contains(a.body, []byte("longer than the limit of 100ms")) {
+		t.Fatalf("got %d %s, want 422 naming the 100ms limit", a.status, a.body)
+	}
+	if m := metric(t, c, `imgedge_requests_total{outcome="too_slow"}`); m != 1 {
+		t.Errorf(`imgedge_requests_total{outcome="too_slow"} = %v, want 1`, m)
+	}
+	if b := get(t, c.Base+"/big.jpg?w=300"); b.status != 200 {
+		t.Errorf("the next, ordinary request got %d", b.status)
+	}
+}

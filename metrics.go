@@ -39,6 +39,7 @@ const (
 	outcomeHit           = "hit"
 	outcomeRateLimited   = "rate_limited"
 	outcomeForwarded     = "forwarded"
+	outcomeTooSlow       = "too_slow"
 	outcomeForbidden     = "forbidden"
 )
 

@@ -52,10 +52,11 @@ type ImageResize struct {
 	// number of CPU cores.
 	Concurrency int `json:"concurrency,omitempty"`
 
-	// QueueLength is how many requests may wait for a free job slot.
-	// Beyond it, requests are refused at once with 503 and Retry-After.
+	// QueueLength is how many requests may wait for a free job slot
+	// (0: none may wait). Beyond it, requests are refused at once with 503
+	// and Retry-After, or forwarded to another zone.
 	// Default: 64.
-	QueueLength int `json:"queue_length,omitempty"`
+	QueueLength *int `json:"queue_length,omitempty"`
 
 	// QueueTimeout is how long a request may wait for a job slot before
 	// it is refused with 503 and Retry-After. A page's first load asks
@@ -86,6 +87,11 @@ type ImageResize struct {
 	// MaxDPR is the largest device pixel ratio honoured; a larger dpr is
 	// clamped to it. Default: 3.
 	MaxDPR float64 `json:"max_dpr,omitempty"`
+
+	// ProcessTimeout bounds decoding, transforming and encoding one
+	// image; a source that takes longer (a hostile or pathological file)
+	// is refused with 422 and its job stopped. Default: 10s.
+	ProcessTimeout caddy.Duration `json:"process_timeout,omitempty"`
 
 	// FetchTimeout bounds fetching the original through the rest of the
 	// route; an origin slower than that gets 504. Default: 10s.
@@ -175,8 +181,9 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if ir.Concurrency == 0 {
 		ir.Concurrency = runtime.NumCPU()
 	}
-	if ir.QueueLength == 0 {
-		ir.QueueLength = defaultQueueLength
+	queueLength := defaultQueueLength
+	if ir.QueueLength != nil {
+		queueLength = *ir.QueueLength
 	}
 	if ir.QueueTimeout == 0 {
 		ir.QueueTimeout = caddy.Duration(defaultQueueTimeout)
@@ -227,6 +234,9 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	ir.pipeline = imaging.DefaultConfig()
 	ir.pipeline.MaxPixels = ir.MaxSourcePixels
 	ir.pipeline.MaxFrames = ir.MaxFrames
+	if ir.ProcessTimeout > 0 {
+		ir.pipeline.Timeout = time.Duration(ir.ProcessTimeout)
+	}
 	ir.pipeline.Limits = transform.Limits{
 		MaxWidth:  ir.MaxWidth,
 		MaxHeight: ir.MaxHeight,
@@ -248,7 +258,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
-	ir.slots = newSlots(ir.Concurrency, ir.QueueLength, time.Duration(ir.QueueTimeout), ir.metrics.queueDepth)
+	ir.slots = newSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.queueDepth)
 	if ir.Tenant == "" {
 		ir.Tenant = "{http.request.host}"
 	}
@@ -284,8 +294,8 @@ func (ir *ImageResize) Validate() error {
 	switch {
 	case ir.Concurrency < 0:
 		return fmt.Errorf("concurrency must be at least 1, got %d", ir.Concurrency)
-	case ir.QueueLength < 0:
-		return fmt.Errorf("queue length must not be negative, got %d", ir.QueueLength)
+	case ir.QueueLength != nil && *ir.QueueLength < 0:
+		return fmt.Errorf("queue length must not be negative, got %d", *ir.QueueLength)
 	case ir.QueueTimeout < 0:
 		return fmt.Errorf("queue timeout must not be negative, got %s", time.Duration(ir.QueueTimeout))
 	case ir.MaxSourceBytes < 0:

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/imgedge/imgedge/internal/vips"
 	"github.com/imgedge/imgedge/transform"
@@ -27,6 +28,9 @@ type Config struct {
 	Quality map[transform.Format]int
 	// Effort is the encoder effort per output format.
 	Effort map[transform.Format]int
+	// Timeout bounds decoding, processing and encoding one image; a
+	// source that takes longer is refused. 0: no bound.
+	Timeout time.Duration
 }
 
 // DefaultConfig is what a careful operator starts from.
@@ -34,6 +38,7 @@ func DefaultConfig() Config {
 	return Config{
 		MaxPixels: 50_000_000,
 		MaxFrames: 500,
+		Timeout:   10 * time.Second,
 		Limits:    transform.DefaultLimits,
 		Quality:   map[transform.Format]int{transform.JPEG: 80, transform.WEBP: 80, transform.AVIF: 60},
 		Effort:    map[transform.Format]int{transform.PNG: 4, transform.WEBP: 4, transform.AVIF: 0, transform.GIF: 5},
@@ -48,6 +53,7 @@ const (
 	Unsupported Kind = iota + 1 // not an image format imgedge reads (415)
 	Undecodable                 // broken, truncated or hostile bytes (422)
 	TooLarge                    // over the pixel or frame limit (422)
+	TooSlow                     // took longer than Config.Timeout (422)
 )
 
 // Error is a refused source. Msg is safe to show users; Err, when set,
@@ -179,8 +185,12 @@ func Process(src *Source, o transform.Options, out transform.Format, cfg Config)
 		Quality:  j.quality(),
 		Effort:   cfg.Effort[out],
 		Metadata: o.Metadata,
+		Timeout:  cfg.Timeout,
 	})
 	j.img = nil // Save consumed it
+	if errors.Is(err, vips.ErrTimeout) {
+		return Result{}, &Error{Kind: TooSlow, Msg: fmt.Sprintf("processing the source took longer than the limit of %s", cfg.Timeout)}
+	}
 	if err != nil {
 		return Result{}, &Error{Kind: Undecodable, Msg: "source image cannot be processed", Err: err}
 	}

@@ -195,9 +195,53 @@ imgedge_keep_metadata(VipsImage *in, VipsImage **out, int mode)
 	return 0;
 }
 
+// A deadline for one evaluation: libvips computes lazily, so decoding and
+// every operation run while the image is saved; its progress signal lets us
+// stop them.
+typedef struct {
+	gint64 deadline_us;
+	int fired;
+} deadline;
+
+static void
+on_eval(VipsImage *image, VipsProgress *progress, void *a)
+{
+	deadline *d = a;
+	if (g_get_monotonic_time() > d->deadline_us) {
+		d->fired = 1;
+		vips_image_set_kill(image, TRUE);
+	}
+}
+
+static int save(VipsImage *in, int format, int quality, int effort, int strip, void **buf, size_t *len);
+
 int
 imgedge_save(VipsImage *in, int format, int quality, int effort, int strip,
-	void **buf, size_t *len)
+	int timeout_ms, int *timed_out, void **buf, size_t *len)
+{
+	deadline d;
+	gulong handler = 0;
+	int res;
+
+	*timed_out = 0;
+	if (timeout_ms > 0) {
+		d.deadline_us = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+		d.fired = 0;
+		vips_image_set_progress(in, TRUE);
+		handler = g_signal_connect(in, "eval", G_CALLBACK(on_eval), &d);
+	}
+	res = save(in, format, quality, effort, strip, buf, len);
+	if (handler) {
+		g_signal_handler_disconnect(in, handler);
+		if (res && d.fired)
+			*timed_out = 1;
+		vips_image_set_kill(in, FALSE);
+	}
+	return res;
+}
+
+static int
+save(VipsImage *in, int format, int quality, int effort, int strip, void **buf, size_t *len)
 {
 	switch (format) {
 	case FMT_JPEG:

@@ -36,7 +36,7 @@ int imgedge_sharpen(VipsImage *in, VipsImage **out, double sigma);
 int imgedge_keep_metadata(VipsImage *in, VipsImage **out, int mode);
 
 int imgedge_save(VipsImage *in, int format, int quality, int effort, int strip,
-	void **buf, size_t *len);
+	int timeout_ms, int *timed_out, void **buf, size_t *len);
 
 int imgedge_page_height(VipsImage *in);
 int imgedge_has_alpha(VipsImage *in);

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/h2non/bimg"
@@ -283,7 +284,13 @@ type SaveOptions struct {
 	Quality  int // 1..100, JPEG/WebP/AVIF
 	Effort   int // encoder effort: PNG/WebP 0..6, AVIF 0..9, GIF 1..10
 	Metadata Metadata
+	// Timeout bounds the whole evaluation (decoding, every step and the
+	// encoding run while saving); 0 means none.
+	Timeout time.Duration
 }
+
+// ErrTimeout is returned by Save when the evaluation ran past its Timeout.
+var ErrTimeout = errors.New("processing took longer than allowed")
 
 // Save encodes the image and closes it.
 func (i *Image) Save(o SaveOptions) ([]byte, error) {
@@ -300,8 +307,14 @@ func (i *Image) Save(o SaveOptions) ([]byte, error) {
 	var ptr unsafe.Pointer
 	var n C.size_t
 	strip := cbool(o.Metadata == transform.MetadataNone)
-	if C.imgedge_save(im, C.int(o.Format), C.int(o.Quality), C.int(o.Effort), strip, &ptr, &n) != 0 {
-		return nil, lastError("encode " + o.Format.String())
+	var timedOut C.int
+	if C.imgedge_save(im, C.int(o.Format), C.int(o.Quality), C.int(o.Effort), strip,
+		C.int(o.Timeout.Milliseconds()), &timedOut, &ptr, &n) != 0 {
+		err := lastError("encode " + o.Format.String())
+		if timedOut != 0 {
+			return nil, ErrTimeout
+		}
+		return nil, err
 	}
 	defer C.g_free(C.gpointer(ptr))
 	return C.GoBytes(ptr, C.int(n)), nil
