@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/imgedge/imgedge/internal/pgtest"
 	"github.com/imgedge/imgedge/internal/testenv"
 )
 
@@ -113,4 +115,33 @@ func freePortBlock(t *testing.T, n int) int {
 	}
 	t.Fatal("no block of free ports")
 	return 0
+}
+
+func TestExampleCollectorWithPostgreSQLCountsTheEdgesTraffic(t *testing.T) {
+	t.Setenv("IMGEDGE_PG_DSN", pgtest.DSN(t))
+	t.Setenv("IMGEDGE_SPOOL", filepath.Join(t.TempDir(), "spool"))
+	collector := fmt.Sprintf("localhost:%d", testenv.FreePort(t))
+	c := testenv.Start(t, exampleConfig(t, "collector/Caddyfile",
+		"localhost:2021", "{{ADMIN}}", "http://localhost:8082", "http://127.0.0.1:{{PORT}}", "localhost:9082", collector))
+	const n = 12
+	for i := range n {
+		if a := get(t, fmt.Sprintf("%s/photos/leaf.jpg?w=%d", c.Base, 100+10*(i%4))); a.status != 200 {
+			t.Fatalf("image request: %d %s", a.status, a.body)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	var body string
+	for time.Now().Before(deadline) {
+		body = string(get(t, "http://"+collector+"/api/v1/usage?step=24h").body)
+		if strings.Contains(body, fmt.Sprintf(`"requests":%d`, n)) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !strings.Contains(body, fmt.Sprintf(`"requests":%d`, n)) || !strings.Contains(body, `"hits":8`) {
+		t.Fatalf("the collector's usage %s: want %d requests, 8 of them hits", body, n)
+	}
+	if page := get(t, "http://"+collector+"/"); page.status != 200 || !strings.Contains(string(page.body), "imgedge usage") {
+		t.Errorf("dashboard: %d", page.status)
+	}
 }

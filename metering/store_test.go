@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imgedge/imgedge/metering/internal/pgtest"
+	"github.com/imgedge/imgedge/internal/pgtest"
 )
 
 var t0 = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
