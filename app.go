@@ -3,6 +3,7 @@ package imgedge
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -109,10 +110,15 @@ type meterHolder struct {
 	logger *zap.Logger
 }
 
-// Destruct flushes what it can within a deadline; the rest stays on disk
-// for the next start.
+// shutdownFlush bounds how long a stopping process tries to ship usage.
+// Nothing is lost past it: unshipped batches stay in the spool and go out
+// after the next start.
+const shutdownFlush = 3 * time.Second
+
+// Destruct flushes what it can within shutdownFlush; the rest stays on
+// disk for the next start.
 func (h meterHolder) Destruct() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownFlush)
 	defer cancel()
 	err := h.Close(ctx)
 	if err != nil {
@@ -272,7 +278,7 @@ func (a *App) Cleanup() error {
 //		metering {
 //			collector <url>
 //			spool     <dir>
-//			batch     <interval> [<records> [<bytes>]]
+//			batch     <interval> [<records, 0: no limit> [<bytes>]]
 //			spool_max <bytes>
 //		}
 //	}
@@ -365,9 +371,11 @@ func parseMetering(d *caddyfile.Dispenser) (*MeteringConfig, error) {
 				break
 			}
 			if len(args) > 1 {
-				if m.BatchRecords, err = positiveInt(d, "batch records", args[1]); err != nil {
-					break
+				n, perr := strconv.Atoi(args[1])
+				if perr != nil || n < 0 {
+					return nil, d.Errf("batch records must be a whole number, 0 (no limit) or more, got %q", args[1])
 				}
+				m.BatchRecords = n
 			}
 			if len(args) > 2 {
 				var n int64

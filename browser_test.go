@@ -59,30 +59,9 @@ func artefact(t *testing.T, name string, png []byte) {
 }
 
 func TestInARealBrowserTheDemoShowsModernImagesAndTheDashboardChartsThem(t *testing.T) {
-	root := testenv.ModuleRoot(t)
-	collectorPort := testenv.FreePort(t)
-	c := testenv.Start(t, fmt.Sprintf(`{
-	admin {{ADMIN}}
-	imgedge {
-		zone browser
-		metering {
-			collector http://127.0.0.1:%d/api/v1/events
-			spool %s
-			batch 200ms 100
-		}
-	}
-}
-http://127.0.0.1:{{PORT}} {
-	root * %s
-	image_resize
-	file_server
-}
-http://127.0.0.1:%d {
-	usage_collector {
-		storage sqlite %s
-	}
-}
-`, collectorPort, filepath.Join(t.TempDir(), "spool"), filepath.Join(root, "examples", "site"), collectorPort, filepath.Join(t.TempDir(), "usage.db")))
+	// Exactly the demo `make run` serves, on free ports.
+	c := testenv.Start(t, exampleConfig(t, "Caddyfile", "localhost:2019", "{{ADMIN}}",
+		"http://localhost:8080", "http://127.0.0.1:{{PORT}}"))
 
 	ctx := browser(t)
 	var mu sync.Mutex
@@ -128,7 +107,7 @@ http://127.0.0.1:%d {
 	mu.Unlock()
 
 	// The dashboard: once the usage arrives, the chart shows it.
-	dashboard := fmt.Sprintf("http://127.0.0.1:%d/", collectorPort)
+	dashboard := c.Base + "/usage/"
 	deadline := time.Now().Add(30 * time.Second)
 	var points string
 	for time.Now().Before(deadline) {
@@ -158,7 +137,7 @@ http://127.0.0.1:%d {
 		t.Fatal(err)
 	}
 	artefact(t, "dashboard.jpg", dash)
-	if !strings.Contains(legend, "127.0.0.1") {
+	if !strings.Contains(legend, "localhost") && !strings.Contains(legend, "127.0.0.1") {
 		t.Errorf("the chart's legend %q does not name the tenant", legend)
 	}
 }

@@ -25,7 +25,10 @@ func exampleConfig(t *testing.T, name string, replace ...string) string {
 		t.Fatal(err)
 	}
 	site := filepath.Join(root, "examples", "site")
-	replace = append(replace, "root * site", "root * "+site, "root * ../site", "root * "+site)
+	data := t.TempDir() // the demo keeps its spool and usage database here
+	replace = append(replace, "root * site", "root * "+site, "root * ../site", "root * "+site,
+		"spool .data/spool", "spool "+filepath.Join(data, "spool"),
+		"storage sqlite .data/usage.db", "storage sqlite "+filepath.Join(data, "usage.db"))
 	return strings.NewReplacer(replace...).Replace(string(b))
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -19,6 +20,7 @@ import (
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/internal/vips"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
@@ -345,6 +347,20 @@ func (ir *ImageResize) keepOriginal(key string, o *original, tags []string) {
 	c.Set(infoKey(tenant, source), sourceInfoEntry(o.src, expires, tags))
 }
 
+// lastTrim is when glibc's heaps were last trimmed (unix nanoseconds).
+var lastTrim atomic.Int64
+
+// trimSoon returns freed libvips memory to the kernel, at most once a
+// second, in the background: a fragmented heap otherwise only grows.
+func trimSoon() {
+	now := time.Now().UnixNano()
+	last := lastTrim.Load()
+	if now-last < int64(time.Second) || !lastTrim.CompareAndSwap(last, now) {
+		return
+	}
+	go vips.Trim()
+}
+
 // renderSpec is one variant to make.
 type renderSpec struct {
 	opts       transform.Options
@@ -374,6 +390,7 @@ func (ir *ImageResize) render(ctx context.Context, o *original, s renderSpec, t 
 	if ir.slots.queued() == 0 {
 		ir.balancer.SetBusy(false)
 	}
+	trimSoon()
 	ir.metrics.resizes.Inc()
 	ir.metrics.resizeDuration.Observe(t.resize.Seconds())
 	if err != nil {

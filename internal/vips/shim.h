@@ -3,6 +3,7 @@
 #ifndef IMGEDGE_SHIM_H
 #define IMGEDGE_SHIM_H
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <vips/vips.h>
 

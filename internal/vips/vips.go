@@ -320,6 +320,12 @@ func (i *Image) Save(o SaveOptions) ([]byte, error) {
 	return C.GoBytes(ptr, C.int(n)), nil
 }
 
+// Trim gives the free memory inside glibc's heaps back to the kernel
+// (malloc_trim). libvips' many small tile buffers fragment the heap, and
+// glibc only returns its top on its own; call this now and then, off the
+// request path.
+func Trim() { C.malloc_trim(0) }
+
 // ThreadShutdown frees libvips' per-thread buffers of the calling OS thread.
 // Call it at the end of a pipeline run with the goroutine locked to its thread.
 func ThreadShutdown() { C.vips_thread_shutdown() }
