@@ -42,8 +42,8 @@ run: build
 ## bench: end-to-end benchmark against bin/caddy (about 4 minutes); prints a
 ## table, writes bench/out/results.json, latency.png and caddy.log.
 ## -mod=readonly: measuring must never rewrite go.mod.
-bench: build
-	GOFLAGS=-mod=readonly $(GO) run ./bench -caddy bin/caddy -out bench/out -duration 8s -warmup 2s $(BENCH_FLAGS)
+bench: build consul
+	GOFLAGS=-mod=readonly $(GO) run ./bench -caddy bin/caddy -consul bin/consul -out bench/out -duration 8s -warmup 2s $(BENCH_FLAGS)
 
 ## test: every test: formatting, vet, unit and integration (race detector on).
 FUZZTIME ?= 30s

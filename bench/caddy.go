@@ -110,38 +110,51 @@ func startCaddy(bin, dir, corpusDir string) (*server, error) {
 	if err := os.WriteFile(s.config, []byte(cf), 0o644); err != nil {
 		return nil, err
 	}
-	logFile, err := os.Create(s.logPath)
-	if err != nil {
+	s.cmd = caddyCommand(bin, s.config, filepath.Join(dir, "home"))
+	if err := launch(s.cmd, s.logPath, s.exited); err != nil {
 		return nil, err
-	}
-	home := filepath.Join(dir, "home")
-	s.cmd = exec.Command(bin, "run", "--config", s.config, "--adapter", "caddyfile")
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	s.cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
-	// SIGTERM caddy should this program die without cleaning up. The signal
-	// follows the OS thread that started the child, so that thread stays
-	// locked to a goroutine that lives as long as caddy does.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
-	started := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer close(s.exited)
-		defer logFile.Close()
-		if err := s.cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		started <- nil
-		_ = s.cmd.Wait()
-	}()
-	if err := <-started; err != nil {
-		return nil, fmt.Errorf("starting %s: %v", bin, err)
 	}
 	if err := s.waitReady(30 * time.Second); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("%v; caddy's log:\n%s", err, s.logs())
 	}
 	return s, nil
+}
+
+// caddyCommand runs bin with a Caddyfile and its own home directory.
+func caddyCommand(bin, config, home string) *exec.Cmd {
+	cmd := exec.Command(bin, "run", "--config", config, "--adapter", "caddyfile")
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+home, "XDG_CONFIG_HOME="+home)
+	return cmd
+}
+
+// launch starts cmd with its output in logPath and closes exited when it
+// ends. The child gets SIGTERM should this program die without cleaning
+// up; the signal follows the OS thread that started it, so that thread
+// stays locked to a goroutine that lives as long as the child does.
+func launch(cmd *exec.Cmd, logPath string, exited chan struct{}) error {
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	started := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer close(exited)
+		defer logFile.Close()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+	}()
+	if err := <-started; err != nil {
+		return fmt.Errorf("starting %s: %v", cmd.Path, err)
+	}
+	return nil
 }
 
 // waitReady polls the admin API and every site's port until they answer.

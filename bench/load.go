@@ -32,6 +32,13 @@ type runSpec struct {
 	// expect is the Cache-Status class every answer should have ("hit",
 	// "miss", "none"); others are counted as unexpected.
 	expect string
+	// pid, when set, is the process whose CPU and RSS the run measures
+	// (default: the main caddy).
+	pid int
+	// before and after, when set, run around the measured window (after
+	// the warm-up); after may annotate the result.
+	before func()
+	after  func(*runResult)
 }
 
 // sample is one finished request or operation.
@@ -68,8 +75,11 @@ type runner struct {
 // and RSS: caddy's for HTTP runs, this program's for in-process ones.
 func (r *runner) measure(spec runSpec) (*runResult, error) {
 	pid := r.caddyPID
-	if spec.op != nil {
+	switch {
+	case spec.op != nil:
 		pid = os.Getpid()
+	case spec.pid != 0:
+		pid = spec.pid
 	}
 	limit := r.duration
 	if spec.count > 0 {
@@ -84,6 +94,9 @@ func (r *runner) measure(spec runSpec) (*runResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	if spec.before != nil {
+		spec.before()
+	}
 	rss := startSampler(pid)
 	rec := &recorder{}
 	began := time.Now()
@@ -97,7 +110,11 @@ func (r *runner) measure(spec runSpec) (*runResult, error) {
 	if err := r.ctx.Err(); err != nil {
 		return nil, err
 	}
-	return summarize(spec, rec.samples, elapsed, cpu1-cpu0, samples), nil
+	res := summarize(spec, rec.samples, elapsed, cpu1-cpu0, samples)
+	if spec.after != nil {
+		spec.after(res)
+	}
+	return res, nil
 }
 
 // drive runs spec for at most limit (and at most spec.count requests).
@@ -210,6 +227,7 @@ type runResult struct {
 	RSS           []rssSample        `json:"rss,omitempty"`
 	Ratios        map[string]float64 `json:"ratios,omitempty"` // this run over its reference
 	Percentiles   [][2]float64       `json:"latency_percentiles"`
+	Note          string             `json:"note,omitempty"`
 	latencies     []time.Duration
 	soak          bool
 	expectedCache string

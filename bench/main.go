@@ -26,17 +26,18 @@ import (
 
 // options are the command-line flags.
 type options struct {
-	caddy, photos, out string
-	duration, warmup   time.Duration
-	concurrency        int
-	soakRequests       int
-	soakConcurrency    int
-	soakTimeout        time.Duration
+	caddy, consul, photos, out string
+	duration, warmup           time.Duration
+	concurrency                int
+	soakRequests               int
+	soakConcurrency            int
+	soakTimeout                time.Duration
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.caddy, "caddy", "bin/caddy", "the caddy binary with imgedge (make build)")
+	flag.StringVar(&o.consul, "consul", "bin/consul", "the Consul agent for the forwarding scenario (make consul)")
 	flag.StringVar(&o.photos, "photos", "examples/site/photos", "directory of the example photographs")
 	flag.StringVar(&o.out, "out", "bench/out", "directory for results.json, latency.png and caddy.log")
 	flag.DurationVar(&o.duration, "duration", 8*time.Second, "measured length of each fixed-length run")
@@ -93,7 +94,14 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 
-	scs, err := scenarios(o, srv, corpus)
+	zones, err := startZones(o.caddy, o.consul, tmp, corpusDir)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "scenario 6 (forwarding) left out: %v\n", err)
+		zones = nil
+	} else {
+		defer zones.stop()
+	}
+	scs, err := scenarios(o, srv, zones, corpus)
 	if err != nil {
 		return err
 	}

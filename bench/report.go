@@ -89,6 +89,9 @@ func printNotes(w io.Writer, scs []scenarioResult) {
 				fmt.Fprintf(w, "note: %s / %s: %d answers were not Cache-Status %q: %v\n",
 					sc.ID, r.Name, r.Unexpected, r.expectedCache, r.CacheStatus)
 			}
+			if r.Note != "" {
+				fmt.Fprintf(w, "note: %s / %s: %s\n", sc.ID, r.Name, r.Note)
+			}
 			if r.soak {
 				fmt.Fprintf(w, "note: %s / %s: %d requests in %.1fs, Cache-Status %v\n",
 					sc.ID, r.Name, r.Requests, r.Seconds, r.CacheStatus)

@@ -28,13 +28,13 @@ const (
 const browserAccept = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 
 // scenarios is the benchmark, in the order it runs.
-func scenarios(o options, s *server, corpus map[string]*source) ([]scenario, error) {
+func scenarios(o options, s *server, z *zoneCluster, corpus map[string]*source) ([]scenario, error) {
 	ceiling, err := pipelineOp(corpus[headline].data, hitQuery, imaging.DefaultConfig())
 	if err != nil {
 		return nil, err
 	}
 	c := o.concurrency
-	return []scenario{
+	scs := []scenario{
 		{ID: "1", Name: "miss path vs in-process ceiling", Runs: []runSpec{
 			{Name: "http miss, cache off", Ref: "in-process", Workers: c, About: "/" + headline + "?" + hitQuery,
 				target: unique(s.miss, headline, hitQuery), expect: "miss"},
@@ -61,7 +61,11 @@ func scenarios(o options, s *server, corpus map[string]*source) ([]scenario, err
 				About:  "30 widths x jpeg/webp/avif/auto x 4 sources, 3 Accept headers",
 				target: cycle(soakTargets(s.soak, o.soakRequests)), count: uint64(o.soakRequests)},
 		}},
-	}, nil
+	}
+	if z != nil {
+		scs = append(scs, forwardingScenario(z, c))
+	}
+	return scs, nil
 }
 
 func formatRun(s *server, format, ref string, workers int) runSpec {
@@ -90,6 +94,26 @@ func fixed(url string) func(uint64) vegeta.Target {
 // cycle goes through targets in order, over and over.
 func cycle(targets []vegeta.Target) func(uint64) vegeta.Target {
 	return func(i uint64) vegeta.Target { return targets[i%uint64(len(targets))] }
+}
+
+// forwardingScenario compares a request served locally by zone b with the
+// same request sent to the one-slot zone a, which forwards what it cannot
+// take to zone b: the cost of the extra hop and of the busy check.
+func forwardingScenario(z *zoneCluster, c int) scenario {
+	const local = "local, zone b"
+	var forwardsBefore float64
+	return scenario{ID: "6", Name: "forwarded vs local", Runs: []runSpec{
+		{Name: local, Workers: c, About: "/" + headline + "?" + hitQuery + " straight to zone b",
+			target: unique(z.b, headline, hitQuery), expect: "miss", pid: z.bPID},
+		{Name: "via busy zone a", Ref: local, Workers: c,
+			About:  "the same to zone a (1 slot, no queue): forwarded to b when busy; CPU is zone a's",
+			target: unique(z.a, headline, hitQuery), expect: "miss", pid: z.aPID,
+			before: func() { forwardsBefore = z.metric(`imgedge_forwards_total{result="ok"}`) },
+			after: func(r *runResult) {
+				n := z.metric(`imgedge_forwards_total{result="ok"}`) - forwardsBefore
+				r.Note = fmt.Sprintf("%.0f of %d answers (%.0f%%) were forwarded to zone b", n, r.Requests, 100*n/float64(max(1, r.Requests)))
+			}},
+	}}
 }
 
 // soakTargets is a fixed pseudo-random mix of n requests over 30 widths,
