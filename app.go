@@ -2,6 +2,7 @@ package imgedge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -248,21 +249,18 @@ func (a *App) Stop() error { return nil }
 
 // Cleanup lets go of the meter; the last config to do so closes it.
 func (a *App) Cleanup() error {
-	if a.tenantsKey != "" {
-		if _, err := tenantStores.Delete(a.tenantsKey); err != nil {
-			return err
+	var errs []error
+	for _, r := range []struct {
+		pool *caddy.UsagePool
+		key  string
+	}{{tenantStores, a.tenantsKey}, {balancers, a.balancerKey}, {meters, a.meterKey}} {
+		if r.key != "" {
+			if _, err := r.pool.Delete(r.key); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
-	if a.balancerKey != "" {
-		if _, err := balancers.Delete(a.balancerKey); err != nil {
-			return err
-		}
-	}
-	if a.meterKey == "" {
-		return nil
-	}
-	_, err := meters.Delete(a.meterKey)
-	return err
+	return errors.Join(errs...)
 }
 
 // parseGlobalOption reads the imgedge global option:

@@ -261,3 +261,40 @@ func TestCacheMetricsAreExported(t *testing.T) {
 		t.Errorf(`imgedge_requests_total{outcome="hit"} %v, want 1`, v)
 	}
 }
+
+func TestConcurrentRequestsForAPrivateOriginalAreNotShared(t *testing.T) {
+	origin := newCountingOrigin(t, "private, max-age=60")
+	c := testenv.Start(t, proxyCaddyfile(origin.URL, ""))
+	const n = 8
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if a := get(t, c.Base+"/mine.jpg?w=120"); a.status != 200 {
+				t.Errorf("status %d", a.status)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if got := origin.count("/mine.jpg"); got != n {
+		t.Errorf("origin fetched %d times for %d concurrent private requests, want %d (one each)", got, n, n)
+	}
+}
+
+func TestAReloadThatChangesHowVariantsAreMadeServesNoStaleOnes(t *testing.T) {
+	origin := newCountingOrigin(t, "")
+	c := testenv.Start(t, proxyCaddyfile(origin.URL, "quality jpeg 90"))
+	before := get(t, c.Base+"/q.jpg?w=300")
+	c.Reload(proxyCaddyfile(origin.URL, "quality jpeg 40"))
+	after := get(t, c.Base+"/q.jpg?w=300")
+	if strings.HasPrefix(after.header.Get("Cache-Status"), "imgedge; hit") || after.header.Get("ETag") == before.header.Get("ETag") {
+		t.Errorf("after changing the quality: Cache-Status %q, same ETag %v", after.header.Get("Cache-Status"), after.header.Get("ETag") == before.header.Get("ETag"))
+	}
+	if len(after.body) >= len(before.body) {
+		t.Errorf("quality 40 gave %d bytes, quality 90 %d: the old variant was served", len(after.body), len(before.body))
+	}
+}

@@ -3,9 +3,12 @@ package imgedge
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -19,6 +22,9 @@ const loopToken = "imgedge"
 // forwardAttempts is how many zones a busy node tries: the nearest, then
 // once more in the next one.
 const forwardAttempts = 2
+
+// hopByHop are the headers that belong to one connection (RFC 9110 7.6.1).
+var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade"}
 
 // forwardClient talks to peer nodes.
 var forwardClient = &http.Client{
@@ -57,19 +63,39 @@ func (rq *imageRequest) forwardTo(peer balancer.Peer) bool {
 	ir := rq.ir
 	ctx, cancel := context.WithTimeout(rq.r.Context(), time.Duration(ir.FetchTimeout))
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, rq.r.Method, peer.URL+rq.r.URL.RequestURI(), nil)
+	// The peer gets the request as the client sent it, before any rewrite
+	// (it applies the same config), with every end-to-end header: the same
+	// site, tenant, signature, credentials and Accept.
+	// (Caddy keeps the original URL; headers and Host are the request's.)
+	uri := rq.r.URL.RequestURI()
+	if or, ok := rq.r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.URL != nil {
+		uri = or.URL.RequestURI()
+	}
+	orig := rq.r
+	req, err := http.NewRequestWithContext(ctx, rq.r.Method, peer.URL+uri, nil)
 	if err != nil {
 		return false
 	}
-	for _, h := range []string{"Accept", "If-None-Match", "User-Agent", "Accept-Language"} {
-		if v := rq.r.Header.Values(h); len(v) > 0 {
-			req.Header[h] = v
+	req.Header = orig.Header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	for _, h := range orig.Header.Values("Connection") {
+		for name := range strings.SplitSeq(h, ",") {
+			req.Header.Del(strings.TrimSpace(name))
 		}
 	}
-	// The peer must see the same site and tenant as we did.
-	req.Host = rq.r.Host
-	req.Header.Set("CDN-Loop", balancer.AppendLoop(rq.r.Header.Get("CDN-Loop"), loopToken))
-	req.Header.Set("X-Forwarded-For", rq.r.RemoteAddr)
+	for _, h := range hopByHop {
+		req.Header.Del(h)
+	}
+	req.Host = orig.Host
+	req.Header.Set("CDN-Loop", balancer.AppendLoop(strings.Join(orig.Header.Values("CDN-Loop"), ","), loopToken))
+	if ip, _, err := net.SplitHostPort(rq.r.RemoteAddr); err == nil {
+		if prior := strings.Join(orig.Header.Values("X-Forwarded-For"), ", "); prior != "" {
+			ip = prior + ", " + ip
+		}
+		req.Header.Set("X-Forwarded-For", ip)
+	}
 	resp, err := forwardClient.Do(req)
 	if err != nil {
 		ir.logger.Debug("forwarding failed", zap.String("peer", peer.ID), zap.String("zone", peer.Zone), zap.Error(err))

@@ -45,7 +45,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		return next.ServeHTTP(w, r)
 	}
 	rq := &imageRequest{ir: ir, w: w, r: r, next: next, start: time.Now(), tenant: name, settings: settings, known: known,
-		forwarded: balancer.HasLoop(r.Header.Get("CDN-Loop"), loopToken)}
+		forwarded: balancer.HasLoop(strings.Join(r.Header.Values("CDN-Loop"), ","), loopToken)}
 	outcome := rq.serve(query)
 	ir.metrics.requests.WithLabelValues(outcome).Inc()
 	return rq.err
@@ -129,7 +129,7 @@ func (rq *imageRequest) serve(query url.Values) string {
 	// Warm: the source is known, so the variant's key is too.
 	if info, ok := st.cache.Get(infoKey(rq.tenant, rq.source)); ok {
 		format, negotiated := transform.OutputFormat(opts, accept, sourceInfoFrom(info))
-		if v, ok := st.cache.Get(variantKey(rq.tenant, rq.source, canonical, format, negotiated)); ok {
+		if v, ok := st.cache.Get(variantKey(rq.tenant, rq.source, canonical+ir.fingerprint, format, negotiated)); ok {
 			rq.usage.cacheStatus = "hit"
 			return rq.answer(v, "hit"+ttlParam(v.Expires))
 		}
@@ -140,22 +140,31 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return rq.refuseError(err)
 	}
 	format, negotiated := transform.OutputFormat(opts, accept, orig.src.Info())
-	etag := variantETag(orig.sum, canonical, format)
+	etag := variantETag(orig.sum, canonical+ir.fingerprint, format)
 	if etagMatches(rq.r.Header.Get("If-None-Match"), etag) {
 		return rq.notModified(etag, orig.cacheControl(ir.CacheControl), negotiated)
 	}
 
-	key := variantKey(rq.tenant, rq.source, canonical, format, negotiated)
+	key := variantKey(rq.tenant, rq.source, canonical+ir.fingerprint, format, negotiated)
 	var t timings
-	entry, shared, err := st.variants.Do(rq.r.Context(), key, func(ctx context.Context) (*cache.Entry, error) {
-		if e, ok := st.cache.Get(key); ok {
-			return e, nil
-		}
-		return ir.render(ctx, orig, renderSpec{
-			opts: opts, format: format, negotiated: negotiated, etag: etag, key: key,
-			tags: []string{sourceTag(rq.tenant, rq.r.URL.Path), tenantTag(rq.tenant)},
-		}, &t)
-	})
+	spec := renderSpec{
+		opts: opts, format: format, negotiated: negotiated, etag: etag, key: key,
+		tags: []string{sourceTag(rq.tenant, rq.r.URL.Path), tenantTag(rq.tenant)},
+	}
+	var (
+		entry  *cache.Entry
+		shared bool
+	)
+	if orig.private {
+		entry, err = ir.render(rq.r.Context(), orig, spec, &t) // one client's own: never shared
+	} else {
+		entry, shared, err = st.variants.Do(rq.r.Context(), key, func(ctx context.Context) (*cache.Entry, error) {
+			if e, ok := st.cache.Get(key); ok {
+				return e, nil
+			}
+			return ir.render(ctx, orig, spec, &t)
+		})
+	}
 	if errors.Is(err, errBusy) && !rq.forwarded {
 		// Too busy here: the nearest healthy zone takes it, if any can.
 		if ir.balancer != nil && rq.forward() {
@@ -220,12 +229,21 @@ func (rq *imageRequest) original() (o *original, status string, err error) {
 	}
 	req := rq.fetchRequest()
 	began := time.Now()
-	o, _, err = st.originals.Do(rq.r.Context(), key, func(ctx context.Context) (*original, error) {
+	// Every caller waits for the fetch to finish, even one whose client
+	// went away: the fetch runs on the first caller's request (its Caddy
+	// variables, its body), which must outlive it. fetch_timeout bounds
+	// the wait.
+	o, shared, err := st.originals.Do(context.WithoutCancel(rq.r.Context()), key, func(ctx context.Context) (*original, error) {
 		return rq.ir.fetchShared(ctx, req, rq.next, key, []string{sourceTag(rq.tenant, rq.r.URL.Path), tenantTag(rq.tenant)})
 	})
 	rq.timing.fetch = time.Since(began)
-	if errors.Is(err, errNotImage) {
+	switch {
+	case errors.Is(err, errNotImage):
 		// Stream the route's answer to this client as it is.
+		o, err = rq.fetchDirect(req)
+	case err == nil && shared && o.private:
+		// The origin answered for the first caller only (private,
+		// no-store): this client fetches its own.
 		o, err = rq.fetchDirect(req)
 	}
 	return o, status, err
@@ -272,6 +290,18 @@ func (ir *ImageResize) fetchShared(ctx context.Context, req *http.Request, next 
 	ir.metrics.sourceBytes.Add(float64(len(o.body)))
 	ir.keepOriginal(key, o, tags)
 	return o, nil
+}
+
+// private reports whether an origin's Cache-Control makes its answer one
+// client's own: such an answer is neither cached nor shared.
+func private(cacheControl string) bool {
+	for d := range strings.SplitSeq(strings.ToLower(cacheControl), ",") {
+		switch strings.TrimSpace(d) {
+		case "private", "no-store":
+			return true
+		}
+	}
+	return false
 }
 
 // fetchDirect fetches the original for this request alone, streaming any
@@ -327,7 +357,7 @@ func (ir *ImageResize) inspect(body []byte, header http.Header) (*original, erro
 	if err != nil {
 		return nil, err
 	}
-	return &original{body: body, header: header, src: src, sum: xxhash.Sum64(body)}, nil
+	return &original{body: body, header: header, src: src, sum: xxhash.Sum64(body), private: private(header.Get("Cache-Control"))}, nil
 }
 
 // keepOriginal stores an original and what its variants' keys need, for as
@@ -361,6 +391,21 @@ func trimSoon() {
 	go vips.Trim()
 }
 
+// process runs the libvips job in the slot it was given, and gives the
+// slot back however the job ends (a panic included).
+func (ir *ImageResize) process(o *original, s renderSpec, release func()) (imaging.Result, error) {
+	ir.metrics.jobs.Inc()
+	defer func() {
+		ir.metrics.jobs.Dec()
+		release()
+		if ir.slots.queued() == 0 {
+			ir.balancer.SetBusy(false)
+		}
+		trimSoon()
+	}()
+	return imaging.Process(o.src, s.opts, s.format, ir.pipeline)
+}
+
 // renderSpec is one variant to make.
 type renderSpec struct {
 	opts       transform.Options
@@ -381,16 +426,9 @@ func (ir *ImageResize) render(ctx context.Context, o *original, s renderSpec, t 
 		}
 		return nil, err
 	}
-	ir.metrics.jobs.Inc()
 	began := time.Now()
-	res, err := imaging.Process(o.src, s.opts, s.format, ir.pipeline)
+	res, err := ir.process(o, s, release)
 	t.resize = time.Since(began)
-	ir.metrics.jobs.Dec()
-	release()
-	if ir.slots.queued() == 0 {
-		ir.balancer.SetBusy(false)
-	}
-	trimSoon()
 	ir.metrics.resizes.Inc()
 	ir.metrics.resizeDuration.Observe(t.resize.Seconds())
 	if err != nil {
@@ -479,6 +517,12 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 	if rq.ir.meter == nil {
 		return
 	}
+	if rq.forwarded && status >= 500 {
+		return // the forwarding node tries elsewhere or answers (and records) itself
+	}
+	if rq.r.Method == http.MethodHead {
+		outputBytes = 0 // no body was sent
+	}
 	rq.ir.meter.Record(metering.Record{
 		Tenant:       rq.tenant,
 		Time:         rq.start,
@@ -533,6 +577,12 @@ func (rq *imageRequest) refuseError(err error) string {
 			return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeTooSlow, ie.Msg}, "")
 		}
 		return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeUnprocessable, ie.Msg}, "")
+	}
+	var pe *cache.PanicError
+	if errors.As(err, &pe) {
+		rq.ir.logger.Error("panic while answering an image request", zap.String("uri", rq.r.URL.RequestURI()),
+			zap.Any("panic", pe.Value), zap.ByteString("stack", pe.Stack))
+		return rq.refuse(&refusal{http.StatusInternalServerError, outcomeError, "internal error"}, "")
 	}
 	rq.ir.logger.Error("image request failed", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))
 	return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeUnprocessable, "the original cannot be processed"}, "")

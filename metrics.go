@@ -40,6 +40,7 @@ const (
 	outcomeRateLimited   = "rate_limited"
 	outcomeForwarded     = "forwarded"
 	outcomeTooSlow       = "too_slow"
+	outcomeError         = "error"
 	outcomeForbidden     = "forbidden"
 )
 

@@ -153,18 +153,19 @@ type ImageResize struct {
 	// Default: the host name.
 	Node string `json:"node,omitempty"`
 
-	pipeline imaging.Config
-	slots    *slots
-	node     string
-	logger   *zap.Logger
-	metrics  *metrics
-	store    *variantStore
-	storeKey string
-	limiter  *tenant.Limiter
-	tenants  tenant.Store       // Consul KV (when configured), then Tenants
-	balancer *balancer.Balancer // nil: this node works alone
-	zone     string
-	meter    *metering.Meter // nil without metering
+	pipeline    imaging.Config
+	slots       *slots
+	node        string
+	logger      *zap.Logger
+	metrics     *metrics
+	store       *variantStore
+	storeKey    string
+	limiter     *tenant.Limiter
+	tenants     tenant.Store       // Consul KV (when configured), then Tenants
+	fingerprint string             // the settings that shape a variant, part of its key and ETag
+	balancer    *balancer.Balancer // nil: this node works alone
+	zone        string
+	meter       *metering.Meter // nil without metering
 }
 
 // CaddyModule returns the Caddy module information.
@@ -258,6 +259,11 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
+	// Variants made with other settings are other variants: the
+	// settings that shape the bytes or headers are part of every cache key
+	// and ETag, so a reload that changes them never serves stale images.
+	ir.fingerprint = fmt.Sprintf("\x00%v/%v/%d/%d/%s/%s", ir.pipeline.Quality, ir.pipeline.Effort,
+		ir.MaxWidth, ir.MaxHeight, ir.CacheControl, time.Duration(ir.ProcessTimeout))
 	ir.slots = newSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.queueDepth)
 	if ir.Tenant == "" {
 		ir.Tenant = "{http.request.host}"

@@ -67,10 +67,11 @@ func eachStore(fn func(*variantStore)) {
 // original is a fetched source, inspected once and shared by every request
 // for one of its variants.
 type original struct {
-	body   []byte
-	header http.Header // the origin's headers
-	src    *imaging.Source
-	sum    uint64 // xxhash of body: the source's identity in ETags
+	body    []byte
+	header  http.Header // the origin's headers
+	src     *imaging.Source
+	sum     uint64 // xxhash of body: the source's identity in ETags
+	private bool   // the origin said private or no-store: never shared
 }
 
 // sourceInfo is what choosing a variant's format needs to know about its
