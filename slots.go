@@ -57,8 +57,5 @@ func (s *slots) acquire(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// inUse is how many slots are taken.
-func (s *slots) inUse() int { return len(s.sem) }
-
 // queued is how many requests wait for a slot.
 func (s *slots) queued() int { return int(s.waiting.Load()) }

@@ -210,20 +210,19 @@ func (j *job) quality() int {
 
 func (j *job) thumbnail() (err error) {
 	p := j.plan
-	crop := vips.CropNone
-	switch {
-	case p.SmartCrop && j.animated:
-		// libvips' own crop would treat the frames as one tall image.
+	smart := p.SmartCrop
+	if smart && j.animated {
+		// libvips' own crop would treat the frames as one tall image:
+		// cover the box, then crop every frame by the anchor.
 		p.BoxW, p.BoxH = boxToCover(j.src.Header, p)
 		j.plan.CropW, j.plan.CropH = j.opts.Width, j.opts.Height
-	case p.SmartCrop:
-		crop = vips.CropAttention
+		smart = false
 	}
 	j.img, err = vips.Thumbnail(j.src.Bytes, vips.ThumbnailOptions{
 		Width:    p.BoxW,
 		Height:   p.BoxH,
-		Size:     vips.Size(p.Resize),
-		Crop:     crop,
+		Resize:   p.Resize,
+		Smart:    smart,
 		AllPages: j.animated,
 		ToSRGB:   j.src.Header.HasICC,
 	})

@@ -5,13 +5,12 @@ import "math"
 // Unbounded stands for a free side of a thumbnail box (libvips' VIPS_MAX_COORD).
 const Unbounded = 10_000_000
 
-// Resize says how libvips' thumbnail treats its box.
+// Resize says how the thumbnail step treats its box.
 type Resize int
 
-// Resize modes, as libvips' VipsSize.
+// Resize modes.
 const (
 	ResizeBoth  Resize = iota // up or down, to fit the box
-	_                         // VIPS_SIZE_UP, unused
 	ResizeDown                // only ever shrink
 	ResizeForce               // exactly the box, aspect ratio broken
 )

@@ -205,9 +205,6 @@ func (c *Caddy) Alive() bool {
 	}
 }
 
-// Logs is everything the process printed so far.
-func (c *Caddy) Logs() string { return c.logs.String() }
-
 // Kill ends the process with SIGKILL, as a crash would.
 func (c *Caddy) Kill() {
 	if c.stopped {

@@ -132,30 +132,17 @@ func loaderFormat(loader string) Format {
 	return transform.FormatUnknown
 }
 
-// Size is how vips_thumbnail treats the target box.
-type Size int
-
-// Size modes, as VipsSize.
-const (
-	SizeBoth  Size = C.VIPS_SIZE_BOTH  // up or down to fit the box
-	SizeDown  Size = C.VIPS_SIZE_DOWN  // only ever shrink
-	SizeForce Size = C.VIPS_SIZE_FORCE // exactly the box, aspect ratio broken
-)
-
-// Interesting picks the crop vips_thumbnail makes itself.
-type Interesting int
-
-// Crop choices, as VipsInteresting.
-const (
-	CropNone      Interesting = C.VIPS_INTERESTING_NONE
-	CropCentre    Interesting = C.VIPS_INTERESTING_CENTRE
-	CropAttention Interesting = C.VIPS_INTERESTING_ATTENTION
-	CropLow       Interesting = C.VIPS_INTERESTING_LOW
-	CropHigh      Interesting = C.VIPS_INTERESTING_HIGH
-)
-
-// MaxCoord stands for "unbounded" in a thumbnail box.
-const MaxCoord = 10_000_000
+// vipsSize is the VipsSize for a resize mode. The mapping is explicit:
+// transform's numbering is its own.
+func vipsSize(r transform.Resize) C.int {
+	switch r {
+	case transform.ResizeDown:
+		return C.VIPS_SIZE_DOWN
+	case transform.ResizeForce:
+		return C.VIPS_SIZE_FORCE
+	}
+	return C.VIPS_SIZE_BOTH
+}
 
 // Image is a libvips image in a pipeline. The source bytes stay pinned while
 // the image lives, since libvips reads them lazily.
@@ -166,9 +153,9 @@ type Image struct {
 
 // ThumbnailOptions configure Thumbnail.
 type ThumbnailOptions struct {
-	Width, Height int // box; MaxCoord for an unbounded side
-	Size          Size
-	Crop          Interesting
+	Width, Height int // box; transform.Unbounded for a free side
+	Resize        transform.Resize
+	Smart         bool // crop to the box around the most interesting region
 	AllPages      bool // load every frame of an animation
 	ToSRGB        bool // colour-manage with the embedded profile into sRGB
 }
@@ -187,9 +174,13 @@ func Thumbnail(buf []byte, o ThumbnailOptions) (*Image, error) {
 		profile = C.CString("srgb")
 		defer C.free(unsafe.Pointer(profile))
 	}
+	crop := C.int(C.VIPS_INTERESTING_NONE)
+	if o.Smart {
+		crop = C.VIPS_INTERESTING_ATTENTION
+	}
 	var out *C.VipsImage
 	if C.imgedge_thumbnail(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
-		C.int(o.Width), C.int(o.Height), C.int(o.Size), C.int(o.Crop),
+		C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop,
 		cbool(o.AllPages), profile) != 0 {
 		pin.Unpin()
 		return nil, lastError("thumbnail")
