@@ -292,17 +292,6 @@ func (ir *ImageResize) fetchShared(ctx context.Context, req *http.Request, next 
 	return o, nil
 }
 
-// private reports whether an origin's Cache-Control makes its answer one
-// client's own: such an answer is neither cached nor shared.
-func private(cacheControl string) bool {
-	for d := range strings.SplitSeq(strings.ToLower(cacheControl), ",") {
-		switch strings.TrimSpace(d) {
-		case "private", "no-store":
-			return true
-		}
-	}
-	return false
-}
 
 // fetchDirect fetches the original for this request alone, streaming any
 // answer that is not an image to the client untouched.
@@ -357,7 +346,7 @@ func (ir *ImageResize) inspect(body []byte, header http.Header) (*original, erro
 	if err != nil {
 		return nil, err
 	}
-	return &original{body: body, header: header, src: src, sum: xxhash.Sum64(body), private: private(header.Get("Cache-Control"))}, nil
+	return &original{body: body, header: header, src: src, sum: xxhash.Sum64(body), private: cache.Private(header.Get("Cache-Control"))}, nil
 }
 
 // keepOriginal stores an original and what its variants' keys need, for as

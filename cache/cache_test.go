@@ -590,3 +590,21 @@ func TestNilAndClosedCache(t *testing.T) {
 		c.Close()
 	})
 }
+
+func TestPrivateTellsOneClientsAnswersFromSharedOnes(t *testing.T) {
+	for cc, want := range map[string]bool{
+		"private":                      true,
+		"no-store":                     true,
+		"Private, max-age=60":          true,
+		`private="Set-Cookie"`:         true,
+		"public, max-age=3600":         false,
+		"no-cache":                     false, // shared, after revalidation
+		"max-age=0":                    false,
+		"":                             false,
+		"s-maxage=60, must-revalidate": false,
+	} {
+		if got := Private(cc); got != want {
+			t.Errorf("Private(%q) = %v, want %v", cc, got, want)
+		}
+	}
+}

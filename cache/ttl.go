@@ -31,7 +31,7 @@ func (c *Cache) TTL(cacheControl string) (ttl time.Duration, store bool) {
 		minTTL, maxTTL, defTTL = c.cfg.MinTTL, c.cfg.MaxTTL, c.cfg.DefaultTTL
 	}
 	d := parseCacheControl(cacheControl)
-	if d.noStore {
+	if d.private || d.noCache {
 		return 0, false
 	}
 	lifetime, ok := d.sMaxAge, d.hasSMaxAge
@@ -47,9 +47,17 @@ func (c *Cache) TTL(cacheControl string) (ttl time.Duration, store bool) {
 	return clampDuration(lifetime, minTTL, maxTTL), true
 }
 
+// Private reports whether an origin's Cache-Control makes its answer one
+// client's own (private or no-store): it must not be stored, nor handed to
+// another client that asked at the same moment.
+func Private(cacheControl string) bool {
+	return parseCacheControl(cacheControl).private
+}
+
 // directives are the parts of a Cache-Control value a shared cache acts on.
 type directives struct {
-	noStore               bool // no-store, private or no-cache
+	private               bool // private or no-store: one client's answer
+	noCache               bool // no-cache: reusable only after revalidation
 	maxAge, sMaxAge       time.Duration
 	hasMaxAge, hasSMaxAge bool
 }
@@ -61,8 +69,10 @@ func parseCacheControl(v string) directives {
 		name = strings.ToLower(strings.TrimSpace(name))
 		value = strings.Trim(strings.TrimSpace(value), `"`)
 		switch name {
-		case "no-store", "private", "no-cache":
-			d.noStore = true
+		case "no-store", "private":
+			d.private = true
+		case "no-cache":
+			d.noCache = true
 		case "max-age":
 			if !d.hasMaxAge {
 				d.maxAge, d.hasMaxAge = parseDeltaSeconds(value)
