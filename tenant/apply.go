@@ -12,15 +12,6 @@ import (
 	"github.com/imgedge/imgedge/transform"
 )
 
-// Parameter names (with transform's aliases) that Apply reads or rewrites.
-var (
-	widthParams   = []string{"w", "width"}
-	heightParams  = []string{"h", "height"}
-	dprParams     = []string{"dpr"}
-	qualityParams = []string{"q", "quality"}
-	formatParams  = []string{"f", "fm", "format", "auto"}
-)
-
 // Apply enforces the tenant's parameter policy on an image request's query
 // and returns the query to hand to transform.Parse with the same limits
 // (s.Limits of the handler's). The query given is not modified. In order:
@@ -48,7 +39,7 @@ func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, erro
 	if err != nil {
 		return nil, err
 	}
-	if s.DefaultQuality > 0 && !has(q, qualityParams...) {
+	if s.DefaultQuality > 0 && !has(q, "q") {
 		q.Set("q", strconv.Itoa(s.DefaultQuality))
 	}
 	opts, err := transform.Parse(q, lim)
@@ -66,9 +57,7 @@ func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, erro
 		if h > 0 {
 			h = min(lim.MaxHeight, max(1, int(math.Round(float64(h)*float64(w)/float64(opts.Width)))))
 		}
-		del(q, widthParams...)
-		del(q, heightParams...)
-		del(q, dprParams...)
+		del(q, "w", "h", "dpr")
 		q.Set("w", strconv.Itoa(w))
 		if h > 0 {
 			q.Set("h", strconv.Itoa(h))
@@ -139,7 +128,7 @@ func (s Settings) checkFormat(q url.Values, f transform.Format) error {
 	}
 	param := "f"
 	for _, k := range sortedKeys(q) {
-		if isParam(k, formatParams...) {
+		if sameParam(k, "f", "auto") {
 			param = k
 			break
 		}
@@ -174,23 +163,42 @@ func roundUp(w int, allowed []int, maxWidth int) int {
 	return maxWidth
 }
 
-// has reports whether q has a key that is one of names, in any case.
+// has reports whether q has a key that is one of names, under any alias.
 func has(q url.Values, names ...string) bool {
 	for k := range q {
-		if isParam(k, names...) {
+		if sameParam(k, names...) {
 			return true
 		}
 	}
 	return false
 }
 
-// del removes every key of q that is one of names, in any case.
+// del removes every key of q that is one of names, under any alias.
 func del(q url.Values, names ...string) {
 	for k := range q {
-		if isParam(k, names...) {
+		if sameParam(k, names...) {
 			delete(q, k)
 		}
 	}
+}
+
+// sameParam reports whether query key k is one of names: the same image
+// parameter under any alias and case (transform's table), or the same
+// other key in any case.
+func sameParam(k string, names ...string) bool {
+	canonical := func(key string) string {
+		if name, ok := transform.ParamName(key); ok {
+			return name
+		}
+		return strings.ToLower(key)
+	}
+	ck := canonical(k)
+	for _, n := range names {
+		if canonical(n) == ck {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedKeys(q url.Values) []string { return slices.Sorted(maps.Keys(q)) }

@@ -110,7 +110,7 @@ func TestApplyRefuses(t *testing.T) {
 		{"two presets", Settings{Presets: presets}, "preset=thumb&preset=hero", "preset"},
 		{"two presets under different cases", Settings{Presets: presets}, "preset=thumb&Preset=hero", "preset"},
 		{"a parameter the preset also sets", Settings{Presets: presets}, "preset=thumb&w=500", "w"},
-		{"a parameter the preset sets under an alias", Settings{Presets: presets}, "preset=thumb&width=500", "w|width"}, // transform.Parse names either
+		{"a parameter the preset sets under an alias", Settings{Presets: presets}, "preset=thumb&width=500", "width"},
 		{"a size parameter in presets-only mode", only, "preset=thumb&w=500", "w"},
 		{"dpr in presets-only mode", only, "preset=thumb&dpr=2", "dpr"},
 		{"an effect in presets-only mode", only, "preset=hero&blur=3", "blur"},
@@ -161,16 +161,6 @@ func TestWantsImage(t *testing.T) {
 				t.Errorf("WantsImage(%q) = %v, want %v", tt.query, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestParameterNamesAreTransforms(t *testing.T) {
-	for _, names := range [][]string{widthParams, heightParams, dprParams, qualityParams, formatParams} {
-		for _, n := range names {
-			if !transform.IsImageParam(n) {
-				t.Errorf("%q is not an image parameter of transform", n)
-			}
-		}
 	}
 }
 

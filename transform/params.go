@@ -142,9 +142,16 @@ var aliases = map[string]string{
 	"s":        "s",
 }
 
+// ParamName is the canonical name of an image parameter given under any
+// alias and case ("Width" -> "w"); ok is false for other query keys.
+func ParamName(key string) (name string, ok bool) {
+	name, ok = aliases[strings.ToLower(key)]
+	return name, ok
+}
+
 // IsImageParam reports whether a query key belongs to imgedge.
 func IsImageParam(key string) bool {
-	_, ok := aliases[strings.ToLower(key)]
+	_, ok := ParamName(key)
 	return ok
 }
 
