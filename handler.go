@@ -64,10 +64,11 @@ type imageRequest struct {
 	opts      transform.Options
 	tenant    string
 	settings  tenant.Settings
-	known     bool   // the tenant has settings of its own
-	forwarded bool   // another node forwarded it: serve it here or refuse
-	source    string // path and the query without image parameters
-	srcQuery  string // the query the origin is asked with
+	known     bool     // the tenant has settings of its own
+	forwarded bool     // another node forwarded it: serve it here or refuse
+	source    string   // path and the query without image parameters
+	srcQuery  string   // the query the origin is asked with
+	tags      []string // purge tags of everything cached for this request
 	timing    timings
 	usage     usage
 }
@@ -123,6 +124,7 @@ func (rq *imageRequest) serve(query url.Values) string {
 	if rq.srcQuery != "" {
 		rq.source += "?" + rq.srcQuery
 	}
+	rq.tags = []string{sourceTag(rq.tenant, rq.r.URL.Path), tenantTag(rq.tenant)}
 	accept := rq.r.Header.Get("Accept")
 	canonical := opts.Canonical()
 
@@ -149,7 +151,7 @@ func (rq *imageRequest) serve(query url.Values) string {
 	var t timings
 	spec := renderSpec{
 		opts: opts, format: format, negotiated: negotiated, etag: etag, key: key,
-		tags: []string{sourceTag(rq.tenant, rq.r.URL.Path), tenantTag(rq.tenant)},
+		tags: rq.tags,
 	}
 	var (
 		entry  *cache.Entry
@@ -234,7 +236,11 @@ func (rq *imageRequest) original() (o *original, status string, err error) {
 	// variables, its body), which must outlive it. fetch_timeout bounds
 	// the wait.
 	o, shared, err := st.originals.Do(context.WithoutCancel(rq.r.Context()), key, func(ctx context.Context) (*original, error) {
-		return rq.ir.fetchShared(ctx, req, rq.next, key, []string{sourceTag(rq.tenant, rq.r.URL.Path), tenantTag(rq.tenant)})
+		o, err := rq.ir.fetch(ctx, req, rq.next, nil)
+		if err == nil {
+			rq.ir.keepOriginal(key, o, rq.tags)
+		}
+		return o, err
 	})
 	rq.timing.fetch = time.Since(began)
 	switch {
@@ -262,50 +268,22 @@ func (rq *imageRequest) fetchRequest() *http.Request {
 	return req
 }
 
-// fetchShared fetches an original on behalf of every request waiting for
-// it. It never writes to a client: a non-image answer is errNotImage.
-func (ir *ImageResize) fetchShared(ctx context.Context, req *http.Request, next caddyhttp.Handler, key string, tags []string) (*original, error) {
+// fetch runs the rest of the route for the original, within fetch_timeout,
+// and returns it inspected. With a client, an answer that is not an image
+// goes to it as it is (*passedThrough); without one (a fetch shared by
+// several requests) such an answer is errNotImage and nothing is written.
+func (ir *ImageResize) fetch(ctx context.Context, req *http.Request, next caddyhttp.Handler, client http.ResponseWriter) (*original, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
 	defer cancel()
-	fw := newFetchWriter(nil, ir.MaxSourceBytes)
+	fw := newFetchWriter(client, ir.MaxSourceBytes)
 	began := time.Now()
 	err := serveNext(next, fw, req.WithContext(ctx))
 	ir.metrics.fetchDuration.Observe(time.Since(began).Seconds())
 	if fw.mode == passthrough {
-		if err != nil {
-			var he caddyhttp.HandlerError
-			if errors.As(err, &he) && he.StatusCode < 500 {
-				return nil, err // the route's own 4xx, for the site's error handling
-			}
+		if client == nil {
+			return nil, errNotImage
 		}
-		return nil, errNotImage
-	}
-	if err := ir.fetchError(ctx, fw, err); err != nil {
-		return nil, err
-	}
-	o, err := ir.inspect(fw.body.Bytes(), fw.header)
-	if err != nil {
-		return nil, err
-	}
-	ir.metrics.sourceBytes.Add(float64(len(o.body)))
-	ir.keepOriginal(key, o, tags)
-	return o, nil
-}
-
-
-// fetchDirect fetches the original for this request alone, streaming any
-// answer that is not an image to the client untouched.
-func (rq *imageRequest) fetchDirect(req *http.Request) (*original, error) {
-	ir := rq.ir
-	ctx, cancel := context.WithTimeout(rq.r.Context(), time.Duration(ir.FetchTimeout))
-	defer cancel()
-	fw := newFetchWriter(rq.w, ir.MaxSourceBytes)
-	began := time.Now()
-	err := serveNext(rq.next, fw, req.WithContext(ctx))
-	rq.timing.fetch += time.Since(began)
-	if fw.mode == passthrough {
-		rq.err = err
-		return nil, errPassedThrough
+		return nil, &passedThrough{routeErr: err}
 	}
 	if err := ir.fetchError(ctx, fw, err); err != nil {
 		return nil, err
@@ -314,8 +292,19 @@ func (rq *imageRequest) fetchDirect(req *http.Request) (*original, error) {
 	return ir.inspect(fw.body.Bytes(), fw.header)
 }
 
-// errPassedThrough means the answer was streamed to the client already.
-var errPassedThrough = errors.New("passed through")
+// fetchDirect fetches the original for this request alone.
+func (rq *imageRequest) fetchDirect(req *http.Request) (*original, error) {
+	began := time.Now()
+	o, err := rq.ir.fetch(rq.r.Context(), req, rq.next, rq.w)
+	rq.timing.fetch += time.Since(began)
+	return o, err
+}
+
+// passedThrough means the route's answer was streamed to the client as it
+// was; routeErr is what the route returned, handed on to Caddy.
+type passedThrough struct{ routeErr error }
+
+func (p *passedThrough) Error() string { return "passed through" }
 
 // fetchError turns how a fetch ended into a refusal, or nil when an image
 // was buffered.
@@ -535,8 +524,10 @@ func (rq *imageRequest) refuseError(err error) string {
 		ie *imaging.Error
 		he caddyhttp.HandlerError
 	)
+	var pt *passedThrough
 	switch {
-	case errors.Is(err, errPassedThrough):
+	case errors.As(err, &pt):
+		rq.err = pt.routeErr
 		return outcomePassthrough
 	case errors.As(err, &rf):
 		if rf.status == http.StatusServiceUnavailable {
