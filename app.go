@@ -106,24 +106,18 @@ func (App) CaddyModule() caddy.ModuleInfo {
 // keeps one spool (and its open batches) instead of opening it twice.
 var meters = caddy.NewUsagePool()
 
-type meterHolder struct {
-	*metering.Meter
-	logger *zap.Logger
-}
-
 // shutdownFlush bounds how long a stopping process tries to ship usage.
 // Nothing is lost past it: unshipped batches stay in the spool and go out
 // after the next start.
 const shutdownFlush = 3 * time.Second
 
-// Destruct flushes what it can within shutdownFlush; the rest stays on
+// closeMeter flushes what it can within shutdownFlush; the rest stays on
 // disk for the next start.
-func (h meterHolder) Destruct() error {
+func closeMeter(m *metering.Meter, logger *zap.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), shutdownFlush)
 	defer cancel()
-	err := h.Close(ctx)
-	if err != nil {
-		h.logger.Warn("usage spool closed with records left on disk for the next start", zap.Error(err))
+	if err := m.Close(ctx); err != nil {
+		logger.Warn("usage spool closed with records left on disk for the next start", zap.Error(err))
 	}
 	return nil
 }
@@ -145,7 +139,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("metering: spool directory is required")
 	}
 	source := "imgedge/" + a.Node
-	v, loaded, err := meters.LoadOrNew(m.Spool, func() (caddy.Destructor, error) {
+	meter, loaded, err := loadPooled(meters, m.Spool, func() (*metering.Meter, func() error, error) {
 		meter, err := metering.New(metering.Config{
 			Dir:           m.Spool,
 			Collector:     m.Collector,
@@ -157,9 +151,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 			Logger:        a.logger.Named("metering"),
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return meterHolder{meter, a.logger}, nil
+		logger := a.logger
+		return meter, func() error { return closeMeter(meter, logger) }, nil
 	})
 	if err != nil {
 		return fmt.Errorf("metering: %v", err)
@@ -167,17 +162,13 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if loaded {
 		a.logger.Debug("reusing the running usage spool; collector and batch changes apply after a restart", zap.String("spool", m.Spool))
 	}
-	a.meter, a.meterKey = v.(meterHolder).Meter, m.Spool
+	a.meter, a.meterKey = meter, m.Spool
 	return nil
 }
 
 // balancers holds the process's zone registration, so a reload keeps the
 // node registered (and its discovered peers) instead of flapping.
 var balancers = caddy.NewUsagePool()
-
-type balancerHolder struct{ *balancer.Balancer }
-
-func (h balancerHolder) Destruct() error { return h.Close() }
 
 func (a *App) provisionBalancer() error {
 	if a.Consul == "" {
@@ -187,7 +178,7 @@ func (a *App) provisionBalancer() error {
 		return fmt.Errorf("zones: with consul, zone and advertise are required")
 	}
 	key := a.Consul + "|" + a.Service + "|" + a.Advertise + "|" + a.Zone
-	v, _, err := balancers.LoadOrNew(key, func() (caddy.Destructor, error) {
+	b, _, err := loadPooled(balancers, key, func() (*balancer.Balancer, func() error, error) {
 		b, err := balancer.New(balancer.Config{
 			Zone:           a.Zone,
 			Advertise:      a.Advertise,
@@ -198,23 +189,19 @@ func (a *App) provisionBalancer() error {
 			Logger:         a.logger.Named("zones"),
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return balancerHolder{b}, nil
+		return b, b.Close, nil
 	})
 	if err != nil {
 		return fmt.Errorf("zones: %v", err)
 	}
-	a.balancer, a.balancerKey = v.(balancerHolder).Balancer, key
+	a.balancer, a.balancerKey = b, key
 	return nil
 }
 
 // tenantStores holds the Consul KV watchers, kept across reloads.
 var tenantStores = caddy.NewUsagePool()
-
-type tenantsHolder struct{ *tenant.Watched }
-
-func (h tenantsHolder) Destruct() error { h.Close(); return nil }
 
 func (a *App) provisionTenants() error {
 	if a.TenantsKV == "" {
@@ -224,20 +211,20 @@ func (a *App) provisionTenants() error {
 		return fmt.Errorf("tenants_kv needs consul")
 	}
 	key := a.Consul + "|" + a.TenantsKV
-	v, _, err := tenantStores.LoadOrNew(key, func() (caddy.Destructor, error) {
+	w, _, err := loadPooled(tenantStores, key, func() (*tenant.Watched, func() error, error) {
 		w, err := tenant.NewWatched(tenant.ConsulConfig{
 			Address: a.Consul, Token: a.ConsulToken, Prefix: a.TenantsKV,
 			Logger: a.logger.Named("tenants"),
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return tenantsHolder{w}, nil
+		return w, func() error { w.Close(); return nil }, nil
 	})
 	if err != nil {
 		return fmt.Errorf("tenants_kv: %v", err)
 	}
-	a.tenants, a.tenantsKey = v.(tenantsHolder).Watched, key
+	a.tenants, a.tenantsKey = w, key
 	return nil
 }
 

@@ -139,8 +139,8 @@ func (c *zonesCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *zonesCollector) Collect(ch chan<- prometheus.Metric) {
-	balancers.Range(func(_, v any) bool {
-		st := v.(balancerHolder).Stats()
+	eachPooled(balancers, func(b *balancer.Balancer) {
+		st := b.Stats()
 		for zone, n := range st.Peers {
 			ch <- prometheus.MustNewConstMetric(c.peers, prometheus.GaugeValue, float64(n), zone)
 		}
@@ -152,6 +152,5 @@ func (c *zonesCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.ejections, prometheus.CounterValue, float64(st.Ejections))
 		ch <- prometheus.MustNewConstMetric(c.discoveryErrors, prometheus.CounterValue, float64(st.DiscoveryErrors))
 		ch <- prometheus.MustNewConstMetric(c.busy, prometheus.GaugeValue, busy)
-		return true
 	})
 }

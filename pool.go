@@ -1,0 +1,37 @@
+package imgedge
+
+import "github.com/caddyserver/caddy/v2"
+
+// pooled is a value shared by every config that uses it and kept across
+// config reloads in a caddy.UsagePool: Provision loads (or makes) it,
+// Cleanup deletes its key, and when the last config lets go, close runs.
+type pooled[T any] struct {
+	v     T
+	close func() error
+}
+
+func (p pooled[T]) Destruct() error { return p.close() }
+
+// loadPooled returns the value under key, made by open (which also says
+// how to close it) if no config holds one yet. loaded reports reuse.
+func loadPooled[T any](pool *caddy.UsagePool, key string, open func() (T, func() error, error)) (v T, loaded bool, err error) {
+	d, loaded, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
+		v, closeFn, err := open()
+		if err != nil {
+			return nil, err
+		}
+		return pooled[T]{v, closeFn}, nil
+	})
+	if err != nil {
+		return v, false, err
+	}
+	return d.(pooled[T]).v, loaded, nil
+}
+
+// eachPooled calls fn with every value live in pool.
+func eachPooled[T any](pool *caddy.UsagePool, fn func(T)) {
+	pool.Range(func(_, d any) bool {
+		fn(d.(pooled[T]).v)
+		return true
+	})
+}
