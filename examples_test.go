@@ -2,8 +2,6 @@ package imgedge_test
 
 import (
 	"fmt"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,7 +68,7 @@ func TestExampleOriginReplacementResizesThroughReverseProxy(t *testing.T) {
 
 func TestExampleMultiZoneScriptShowsForwarding(t *testing.T) {
 	root := testenv.ModuleRoot(t)
-	base := freePortBlock(t, 100)
+	base := testenv.FreePortBlock(t, 100)
 	cmd := exec.Command(filepath.Join(root, "examples", "multizone", "run.sh"), "--once")
 	cmd.Env = append(os.Environ(), fmt.Sprintf("PORT_BASE=%d", base))
 	out, err := cmd.CombinedOutput()
@@ -90,34 +88,6 @@ func TestExampleMultiZoneScriptShowsForwarding(t *testing.T) {
 	if total != 24 || served["a"] == 0 || served["b"]+served["c"] == 0 {
 		t.Errorf("served %v (total %d): want all 24 answered, some by zone a and some forwarded\n%s", served, total, out)
 	}
-}
-
-// freePortBlock finds n consecutive loopback ports free for TCP and UDP.
-func freePortBlock(t *testing.T, n int) int {
-	t.Helper()
-	for attempt := 0; attempt < 50; attempt++ {
-		base := 20000 + rand.IntN(400)*100
-		free := true
-		for p := base; p < base+n && free; p++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-			u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", p))
-			if err != nil {
-				free = false
-				break
-			}
-			u.Close()
-		}
-		if free {
-			return base
-		}
-	}
-	t.Fatal("no block of free ports")
-	return 0
 }
 
 func TestExampleCollectorWithPostgreSQLCountsTheEdgesTraffic(t *testing.T) {

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -126,6 +127,37 @@ func (c *Consul) Client() *api.Client {
 		c.t.Fatal(err)
 	}
 	return client
+}
+
+// FreePortBlock finds n consecutive loopback ports free for TCP and UDP,
+// for programs that take a base port (examples/multizone/run.sh).
+func FreePortBlock(t testing.TB, n int) int {
+	t.Helper()
+	for range 50 {
+		base := 20000 + rand.IntN(400)*100
+		if portsFree(base, n) {
+			return base
+		}
+	}
+	t.Fatal("no block of free ports")
+	return 0
+}
+
+func portsFree(base, n int) bool {
+	for p := base; p < base+n; p++ {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(p))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return false
+		}
+		l.Close()
+		u, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return false
+		}
+		u.Close()
+	}
+	return true
 }
 
 // FreeTCPUDPPorts returns n distinct loopback ports free for both TCP and UDP
