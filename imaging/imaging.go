@@ -6,9 +6,9 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
 	"github.com/imgedge/imgedge/internal/vips"
@@ -148,12 +148,18 @@ var pipeline = []func(*job) error{
 // Process transforms the source into format out. The caller has checked the
 // source with Inspect.
 func Process(src *Source, o transform.Options, out transform.Format, cfg Config) (Result, error) {
-	// libvips keeps per-thread buffers; pin the goroutine to its thread for
-	// the run and free them at the end, so RSS stays flat.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	defer vips.ThreadShutdown()
+	return ProcessContext(context.Background(), src, o, out, cfg)
+}
 
+// ProcessContext is Process that gives up when ctx is done: between steps,
+// and during the evaluation, where libvips is stopped within about one
+// tile's work. It then returns ctx.Err() itself, not an *Error: nobody
+// is waiting for a refusal.
+//
+// libvips' per-thread buffers live on its own worker threads, which free
+// them after every task; the calling goroutine holds none, so it is not
+// locked to its thread (vips_thread_shutdown on it would free nothing).
+func ProcessContext(ctx context.Context, src *Source, o transform.Options, out transform.Format, cfg Config) (Result, error) {
 	w, h := src.Header.OrientedSize()
 	j := &job{
 		src:      src,
@@ -169,6 +175,9 @@ func Process(src *Source, o transform.Options, out transform.Format, cfg Config)
 	}
 	defer func() { j.img.Close() }()
 	for _, step := range pipeline {
+		if err := ctx.Err(); err != nil {
+			return Result{}, err
+		}
 		if err := step(j); err != nil {
 			return Result{}, &Error{Kind: Undecodable, Msg: "source image cannot be processed", Err: err}
 		}
@@ -180,7 +189,7 @@ func Process(src *Source, o transform.Options, out transform.Format, cfg Config)
 			res.Height = ph
 		}
 	}
-	body, err := j.img.Save(vips.SaveOptions{
+	body, err := j.img.Save(ctx, vips.SaveOptions{
 		Format:   out,
 		Quality:  j.quality(),
 		Effort:   cfg.Effort[out],
@@ -188,6 +197,9 @@ func Process(src *Source, o transform.Options, out transform.Format, cfg Config)
 		Timeout:  cfg.Timeout,
 	})
 	j.img = nil // Save consumed it
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		return Result{}, err
+	}
 	if errors.Is(err, vips.ErrTimeout) {
 		return Result{}, &Error{Kind: TooSlow, Msg: fmt.Sprintf("processing the source took longer than the limit of %s", cfg.Timeout)}
 	}
@@ -272,7 +284,10 @@ func (j *job) pad() (err error) {
 
 func (j *job) blur() (err error) {
 	if j.opts.Blur > 0 {
-		j.img, err = j.img.Blur(j.opts.Blur)
+		// Wide blurs run at a reduced scale (transform.EffectiveBlur),
+		// the scale CheckCost prices them at.
+		_, shrink := transform.EffectiveBlur(j.opts.Blur)
+		j.img, err = j.img.Blur(j.opts.Blur, shrink)
 	}
 	return err
 }

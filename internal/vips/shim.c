@@ -88,23 +88,39 @@ imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, int all_pages,
 	const char *export_profile)
 {
+	// libvips reads the source lazily, on its worker threads, for as long
+	// as any image of the pipeline lives, and vips_thumbnail_buffer keeps
+	// a bare pointer to the bytes it is given. The bytes are copied into
+	// a blob libvips owns and frees with its last reference, so no caller
+	// memory has to outlive this call.
+	VipsBlob *blob = vips_blob_copy(buf, len);
+	VipsSource *source = vips_source_new_from_blob(blob);
+	int res;
+
+	vips_area_unref(VIPS_AREA(blob));
+	if (!source)
+		return -1;
+
 	// fail_on=truncated: a truncated or corrupt source is an error, not a
 	// grey-filled picture.
 	const char *opts = all_pages ? "n=-1,fail_on=truncated" : "fail_on=truncated";
 	if (export_profile)
-		return vips_thumbnail_buffer((void *) buf, len, out, width,
+		res = vips_thumbnail_source(source, out, width,
 			"height", height,
 			"size", size,
 			"crop", crop,
 			"option_string", opts,
 			"export_profile", export_profile,
 			NULL);
-	return vips_thumbnail_buffer((void *) buf, len, out, width,
-		"height", height,
-		"size", size,
-		"crop", crop,
-		"option_string", opts,
-		NULL);
+	else
+		res = vips_thumbnail_source(source, out, width,
+			"height", height,
+			"size", size,
+			"crop", crop,
+			"option_string", opts,
+			NULL);
+	g_object_unref(source);
+	return res;
 }
 
 int
@@ -149,9 +165,31 @@ imgedge_flatten(VipsImage *in, VipsImage **out, double r, double g, double b)
 }
 
 int
-imgedge_gaussblur(VipsImage *in, VipsImage **out, double sigma)
+imgedge_gaussblur(VipsImage *in, VipsImage **out, double sigma, double shrink)
 {
-	return vips_gaussblur(in, out, sigma, NULL);
+	// A Gaussian's cost grows with the square of sigma; a wide one is run
+	// on the image shrunk by shrink, at sigma, and scaled back to the exact
+	// size, which the blur itself makes indistinguishable.
+	int w = in->Xsize, h = in->Ysize;
+	int ph = vips_image_get_page_height(in);
+
+	// Keep at least two pixels a side.
+	shrink = VIPS_MIN(shrink, VIPS_MIN(w, ph > 0 ? ph : h) / 2.0);
+	if (shrink <= 1)
+		return vips_gaussblur(in, out, sigma, NULL);
+	sigma /= shrink;
+	VipsImage *t[4] = { NULL, NULL, NULL, NULL };
+	int res = vips_resize(in, &t[0], 1.0 / shrink, NULL) ||
+		vips_gaussblur(t[0], &t[1], sigma, NULL) ||
+		vips_resize(t[1], &t[2], (double) w / t[1]->Xsize, "vscale", (double) h / t[1]->Ysize, NULL) ||
+		vips_embed(t[2], &t[3], 0, 0, w, h, "extend", VIPS_EXTEND_COPY, NULL) ||
+		vips_copy(t[3], out, NULL);
+	for (int i = 0; i < 4; i++)
+		if (t[i])
+			g_object_unref(t[i]);
+	if (res == 0 && ph > 0 && ph < h)
+		vips_image_set_int(*out, VIPS_META_PAGE_HEIGHT, ph);
+	return res;
 }
 
 int
@@ -185,58 +223,41 @@ drop_field(VipsImage *image, const char *field, GValue *value, void *a)
 	return NULL;
 }
 
-int
-imgedge_keep_metadata(VipsImage *in, VipsImage **out, int mode)
+void
+imgedge_kill(VipsImage *in)
 {
-	// Metadata is changed on a copy: the input may be shared.
-	if (vips_copy(in, out, NULL))
-		return -1;
-	vips_image_map(*out, drop_field, &mode);
-	return 0;
+	// vips_image_set_kill as an atomic store: worker threads read the
+	// flag while they evaluate.
+	g_atomic_int_set(&in->kill, TRUE);
 }
 
-// A deadline for one evaluation: libvips computes lazily, so decoding and
-// every operation run while the image is saved; its progress signal lets us
-// stop them.
-typedef struct {
-	gint64 deadline_us;
-	int fired;
-} deadline;
-
-static void
-on_eval(VipsImage *image, VipsProgress *progress, void *a)
+int
+imgedge_take_kill(VipsImage *in)
 {
-	deadline *d = a;
-	if (g_get_monotonic_time() > d->deadline_us) {
-		d->fired = 1;
-		vips_image_set_kill(image, TRUE);
-	}
+	return g_atomic_int_exchange(&in->kill, FALSE);
 }
 
 static int save(VipsImage *in, int format, int quality, int effort, int strip, void **buf, size_t *len);
 
 int
-imgedge_save(VipsImage *in, int format, int quality, int effort, int strip,
-	int timeout_ms, int *timed_out, void **buf, size_t *len)
+imgedge_save(VipsImage *in, int format, int quality, int effort, int metadata,
+	void **buf, size_t *len)
 {
-	deadline d;
-	gulong handler = 0;
+	// The encoder evaluates a copy of in, never in itself: a sink clears
+	// the kill flag of the image it starts on (vips_sink_base_init), so a
+	// kill that landed on in just before the encoder started would be
+	// lost. Upstream of the sink the flag stays set until a worker
+	// preparing a region of in picks it up and fails its tile. The copy
+	// is also where the metadata policy is applied: in may be shared.
+	VipsImage *top;
 	int res;
 
-	*timed_out = 0;
-	if (timeout_ms > 0) {
-		d.deadline_us = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
-		d.fired = 0;
-		vips_image_set_progress(in, TRUE);
-		handler = g_signal_connect(in, "eval", G_CALLBACK(on_eval), &d);
-	}
-	res = save(in, format, quality, effort, strip, buf, len);
-	if (handler) {
-		g_signal_handler_disconnect(in, handler);
-		if (res && d.fired)
-			*timed_out = 1;
-		vips_image_set_kill(in, FALSE);
-	}
+	if (vips_copy(in, &top, NULL))
+		return -1;
+	if (metadata == META_COPYRIGHT)
+		vips_image_map(top, drop_field, &metadata);
+	res = save(top, format, quality, effort, metadata == META_NONE, buf, len);
+	g_object_unref(top);
 	return res;
 }
 

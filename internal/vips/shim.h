@@ -32,12 +32,13 @@ int imgedge_extract_pages(VipsImage *in, VipsImage **out, int left, int top, int
 int imgedge_embed(VipsImage *in, VipsImage **out, int left, int top, int width, int height,
 	double r, double g, double b, double a);
 int imgedge_flatten(VipsImage *in, VipsImage **out, double r, double g, double b);
-int imgedge_gaussblur(VipsImage *in, VipsImage **out, double sigma);
+int imgedge_gaussblur(VipsImage *in, VipsImage **out, double sigma, double shrink);
 int imgedge_sharpen(VipsImage *in, VipsImage **out, double sigma);
-int imgedge_keep_metadata(VipsImage *in, VipsImage **out, int mode);
 
-int imgedge_save(VipsImage *in, int format, int quality, int effort, int strip,
-	int timeout_ms, int *timed_out, void **buf, size_t *len);
+void imgedge_kill(VipsImage *in);
+int imgedge_take_kill(VipsImage *in);
+int imgedge_save(VipsImage *in, int format, int quality, int effort, int metadata,
+	void **buf, size_t *len);
 
 int imgedge_page_height(VipsImage *in);
 int imgedge_has_alpha(VipsImage *in);

@@ -10,6 +10,15 @@
 // An *Image owns a libvips reference. Every operation consumes its receiver
 // and returns a new Image, so a pipeline reads as a chain of steps and each
 // intermediate is released exactly once; Close releases the last one.
+//
+// libvips computes lazily: decoding and every step run on its worker
+// threads while Save encodes. Two rules keep that safe. No Go memory is
+// lent to libvips past a call: Thumbnail copies the source into a blob
+// that libvips owns and frees with its last reference. And an evaluation
+// is stopped (timeout, cancellation) only by setting the kill flag of an
+// image upstream of the encoder, from Go, under a lock that Save takes
+// back before it releases the image: no signal handler, no C state on a
+// stack, nothing that outlives the call.
 package vips
 
 /*
@@ -19,10 +28,12 @@ package vips
 import "C"
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -144,11 +155,9 @@ func vipsSize(r transform.Resize) C.int {
 	return C.VIPS_SIZE_BOTH
 }
 
-// Image is a libvips image in a pipeline. The source bytes stay pinned while
-// the image lives, since libvips reads them lazily.
+// Image is a libvips image in a pipeline.
 type Image struct {
-	im  *C.VipsImage
-	pin *runtime.Pinner
+	im *C.VipsImage
 }
 
 // ThumbnailOptions configure Thumbnail.
@@ -162,13 +171,12 @@ type ThumbnailOptions struct {
 
 // Thumbnail loads buf and resizes it in one pass: the decoder shrinks on load
 // where it can (JPEG, WebP, HEIF, SVG), EXIF orientation is applied, and the
-// result is sRGB. buf must not change until the returned Image is closed.
+// result is sRGB. The bytes are copied: buf is free to change or go once
+// Thumbnail returns.
 func Thumbnail(buf []byte, o ThumbnailOptions) (*Image, error) {
 	if len(buf) == 0 {
 		return nil, ErrUnsupported
 	}
-	pin := new(runtime.Pinner)
-	pin.Pin(&buf[0])
 	var profile *C.char
 	if o.ToSRGB {
 		profile = C.CString("srgb")
@@ -182,10 +190,9 @@ func Thumbnail(buf []byte, o ThumbnailOptions) (*Image, error) {
 	if C.imgedge_thumbnail(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
 		C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop,
 		cbool(o.AllPages), profile) != 0 {
-		pin.Unpin()
 		return nil, lastError("thumbnail")
 	}
-	return &Image{im: out, pin: pin}, nil
+	return &Image{im: out}, nil
 }
 
 // Width of the image in pixels.
@@ -207,10 +214,6 @@ func (i *Image) Close() {
 	}
 	C.g_object_unref(C.gpointer(i.im))
 	i.im = nil
-	if i.pin != nil {
-		i.pin.Unpin()
-		i.pin = nil
-	}
 }
 
 // step replaces the image with out, or closes it and reports the error.
@@ -254,10 +257,13 @@ func (i *Image) Flatten(bg RGBA) (*Image, error) {
 	return i.step("flatten", C.imgedge_flatten(i.im, &out, C.double(bg.R), C.double(bg.G), C.double(bg.B)), out)
 }
 
-// Blur applies a Gaussian blur of the given sigma.
-func (i *Image) Blur(sigma float64) (*Image, error) {
+// Blur applies a Gaussian blur of the given sigma. With shrink above 1,
+// the blur runs on the image shrunk by that factor (at most to two pixels
+// a side), at sigma/shrink, and the result is scaled back to the image's
+// size: a wide blur at a fraction of its cost.
+func (i *Image) Blur(sigma, shrink float64) (*Image, error) {
 	var out *C.VipsImage
-	return i.step("blur", C.imgedge_gaussblur(i.im, &out, C.double(sigma)), out)
+	return i.step("blur", C.imgedge_gaussblur(i.im, &out, C.double(sigma), C.double(shrink)), out)
 }
 
 // Sharpen applies an unsharp mask of the given sigma.
@@ -283,32 +289,69 @@ type SaveOptions struct {
 // ErrTimeout is returned by Save when the evaluation ran past its Timeout.
 var ErrTimeout = errors.New("processing took longer than allowed")
 
-// Save encodes the image and closes it.
-func (i *Image) Save(o SaveOptions) ([]byte, error) {
+// Save encodes the image and closes it. The evaluation stops when
+// o.Timeout passes (ErrTimeout) or ctx is done (ctx.Err()); libvips notices
+// at the start of its next tile, so a stop takes about one tile's work.
+func (i *Image) Save(ctx context.Context, o SaveOptions) ([]byte, error) {
 	defer i.Close()
-	im := i.im
-	if o.Metadata == transform.MetadataCopyright {
-		var out *C.VipsImage
-		if C.imgedge_keep_metadata(im, &out, C.int(o.Metadata)) != 0 {
-			return nil, lastError("metadata")
-		}
-		defer C.g_object_unref(C.gpointer(out))
-		im = out
-	}
-	var ptr unsafe.Pointer
-	var n C.size_t
-	strip := cbool(o.Metadata == transform.MetadataNone)
-	var timedOut C.int
-	if C.imgedge_save(im, C.int(o.Format), C.int(o.Quality), C.int(o.Effort), strip,
-		C.int(o.Timeout.Milliseconds()), &timedOut, &ptr, &n) != 0 {
-		err := lastError("encode " + o.Format.String())
-		if timedOut != 0 {
-			return nil, ErrTimeout
-		}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	defer C.g_free(C.gpointer(ptr))
+	k := &killer{im: i.im}
+	if o.Timeout > 0 {
+		t := time.AfterFunc(o.Timeout, func() { k.kill(ErrTimeout) })
+		defer t.Stop()
+	}
+	defer context.AfterFunc(ctx, func() { k.kill(ctx.Err()) })()
+
+	var ptr unsafe.Pointer
+	var n C.size_t
+	rc := C.imgedge_save(i.im, C.int(o.Format), C.int(o.Quality), C.int(o.Effort), C.int(o.Metadata), &ptr, &n)
+	if rc == 0 {
+		defer C.g_free(C.gpointer(ptr))
+	}
+	if err := k.stop(); err != nil {
+		// A flag nobody picked up means every tile was computed before
+		// it was set. One that was picked up failed a tile, even when
+		// libvips 8.14 reports success: its threadpool reads the error
+		// before the last workers finish (fixed in 8.15.4, b3ce0a900).
+		if rc != 0 || C.imgedge_take_kill(i.im) == 0 {
+			C.vips_error_clear()
+			return nil, err
+		}
+	}
+	if rc != 0 {
+		return nil, lastError("encode " + o.Format.String())
+	}
 	return C.GoBytes(ptr, C.int(n)), nil
+}
+
+// killer stops one evaluation from other goroutines (a timer, a context).
+// Its lock orders every kill before Save takes the image back, so the
+// flag is never set on an image that may be gone.
+type killer struct {
+	mu     sync.Mutex
+	im     *C.VipsImage // nil once the evaluation is over
+	reason error
+}
+
+// kill asks libvips to stop; the first reason wins.
+func (k *killer) kill(reason error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.im != nil && k.reason == nil {
+		k.reason = reason
+		C.imgedge_kill(k.im)
+	}
+}
+
+// stop ends the evaluation's exposure to kill and reports why it was
+// killed, if it was.
+func (k *killer) stop() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.im = nil
+	return k.reason
 }
 
 // Trim gives the free memory inside glibc's heaps back to the kernel
@@ -316,10 +359,6 @@ func (i *Image) Save(o SaveOptions) ([]byte, error) {
 // glibc only returns its top on its own; call this now and then, off the
 // request path.
 func Trim() { C.malloc_trim(0) }
-
-// ThreadShutdown frees libvips' per-thread buffers of the calling OS thread.
-// Call it at the end of a pipeline run with the goroutine locked to its thread.
-func ThreadShutdown() { C.vips_thread_shutdown() }
 
 // Error is a libvips failure. Its message is libvips' own and may name
 // internals; show users a summary, log the detail.
@@ -331,8 +370,10 @@ type Error struct {
 func (e *Error) Error() string { return fmt.Sprintf("vips %s: %s", e.Op, e.Detail) }
 
 func lastError(op string) error {
-	detail := strings.TrimSpace(C.GoString(C.vips_error_buffer()))
-	C.vips_error_clear()
+	// The buffer is shared by every thread: take and clear it at once.
+	buf := C.vips_error_buffer_copy()
+	detail := strings.TrimSpace(C.GoString(buf))
+	C.g_free(C.gpointer(buf))
 	if detail == "" {
 		detail = "unknown error"
 	}
