@@ -16,9 +16,13 @@ import (
 // and returns the query to hand to transform.Parse with the same limits
 // (s.Limits of the handler's). The query given is not modified. In order:
 //
+//   - with RequireSignature, expires (checked by Verify) is removed, so it
+//     neither reaches the origin nor keys the cache;
 //   - preset=name is replaced by the preset's parameters; a request
 //     parameter the preset also sets is refused, and with PresetsOnly every
-//     image parameter but preset and s is refused and preset is required;
+//     parameter but preset, s and (with RequireSignature) expires is
+//     refused, the origin's own included, so that no query can make another
+//     cache entry, and preset is required;
 //   - DefaultQuality fills in q when the request gives no quality;
 //   - the parameters are parsed against lim, so out-of-range values are
 //     refused here as transform.Parse would refuse them;
@@ -34,6 +38,9 @@ func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, erro
 	q := make(url.Values, len(query)+1)
 	for k, v := range query {
 		q[k] = slices.Clone(v)
+	}
+	if s.RequireSignature {
+		del(q, ExpiresParam)
 	}
 	preset, err := s.expandPreset(q)
 	if err != nil {
@@ -85,7 +92,7 @@ func (s Settings) expandPreset(q url.Values) (expanded bool, err error) {
 	}
 	if s.PresetsOnly {
 		for _, k := range sortedKeys(q) {
-			if transform.IsImageParam(k) && !isParam(k, SignatureParam) {
+			if !isParam(k, SignatureParam) {
 				return false, &transform.Error{Param: k, Msg: "not allowed here: only preset=name is"}
 			}
 		}

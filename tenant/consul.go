@@ -19,10 +19,16 @@ type ConsulConfig struct {
 	// Token is the ACL token, if Consul needs one. Never logged.
 	Token string
 	// Prefix holds one JSON document per tenant: Prefix+tenant is the key,
-	// Settings as JSON the value. Default: "imgedge/tenants/".
+	// Settings as JSON the value. Prefix+"*" holds the Default settings of
+	// every tenant not listed. Default: "imgedge/tenants/".
 	Prefix string
 	// Fallback answers for tenants Consul has no document for.
 	Fallback Store
+	// ByHost keys the tenants the way a tenant taken from the request's
+	// host is named: each name as Canonical gives it ("IMG.example.com."
+	// is keyed "img.example.com"). When false, names are only trimmed, as
+	// Normalize(name, false). Default: false.
+	ByHost bool
 	// Logger; default: none.
 	Logger *zap.Logger
 }
@@ -31,7 +37,9 @@ type ConsulConfig struct {
 // queries and answers from memory, so a tenant change reaches every node
 // within a second or so, without a config reload, and a Consul outage
 // keeps the last settings seen. A document that does not parse or
-// validate is logged and ignored (the tenant keeps its previous settings).
+// validate, a name Normalize refuses and two names that normalise to the
+// same tenant are logged and ignored (the tenant keeps its previous
+// settings).
 type Watched struct {
 	cfg    ConsulConfig
 	client *api.Client
@@ -69,19 +77,45 @@ func NewWatched(cfg ConsulConfig) (*Watched, error) {
 	return w, nil
 }
 
-// Get answers from the last settings read from Consul, then Fallback.
+// Get answers from the last settings read from Consul, then Fallback; for
+// a tenant neither lists, Consul's Default settings, then Fallback's.
 func (w *Watched) Get(tenant string) (Settings, bool) {
 	if w == nil {
 		return Settings{}, false
 	}
 	w.mu.RLock()
 	s, ok := w.settings[tenant]
+	def, hasDef := w.settings[Default]
 	w.mu.RUnlock()
-	if ok {
+	if ok && tenant != Default {
 		return s, true
 	}
+	var fb Settings
 	if w.cfg.Fallback != nil {
-		return w.cfg.Fallback.Get(tenant)
+		var listed bool
+		if fb, listed = w.cfg.Fallback.Get(tenant); listed {
+			return fb, true
+		}
+	}
+	if hasDef {
+		return def, false
+	}
+	return fb, false
+}
+
+// Defaults returns Consul's Default settings, else Fallback's.
+func (w *Watched) Defaults() (Settings, bool) {
+	if w == nil {
+		return Settings{}, false
+	}
+	w.mu.RLock()
+	def, ok := w.settings[Default]
+	w.mu.RUnlock()
+	if ok {
+		return def, true
+	}
+	if d, isDef := w.cfg.Fallback.(Defaulter); isDef {
+		return d.Defaults()
 	}
 	return Settings{}, false
 }
@@ -142,14 +176,39 @@ func (w *Watched) poll(ctx context.Context) (err error) {
 		w.index = meta.LastIndex
 	}
 	w.mu.Lock()
+	next := w.parse(pairs)
+	w.settings = next
+	w.mu.Unlock()
+	w.once.Do(func() { close(w.synced) })
+	return nil
+}
+
+// parse reads the documents under the prefix. A bad document, or one whose
+// name clashes with another's, leaves its tenant with the settings it had
+// (in w.settings, which the caller holds locked).
+func (w *Watched) parse(pairs api.KVPairs) map[string]Settings {
 	next := make(map[string]Settings, len(pairs))
+	keyOf := make(map[string]string, len(pairs)) // normalised name -> KV key
+	clashed := map[string]bool{}
 	for _, p := range pairs {
-		name := strings.TrimPrefix(p.Key, w.cfg.Prefix)
-		if name == "" || strings.Contains(name, "/") {
+		raw := strings.TrimPrefix(p.Key, w.cfg.Prefix)
+		if raw == "" || strings.Contains(raw, "/") {
 			continue
 		}
+		name, err := configName(raw, w.cfg.ByHost)
+		if err != nil {
+			w.cfg.Logger.Error("ignoring tenant settings in Consul under a bad name", zap.String("key", p.Key), zap.Error(err))
+			continue
+		}
+		if first, dup := keyOf[name]; dup {
+			w.cfg.Logger.Error("ignoring tenant settings in Consul: two keys name the same tenant; keeping its previous settings",
+				zap.String("key", first), zap.String("other_key", p.Key), zap.String("tenant", name))
+			clashed[name] = true
+			continue
+		}
+		keyOf[name] = p.Key
 		var s Settings
-		err := json.Unmarshal(p.Value, &s)
+		err = json.Unmarshal(p.Value, &s)
 		if err == nil {
 			err = s.Validate()
 		}
@@ -162,10 +221,17 @@ func (w *Watched) poll(ctx context.Context) (err error) {
 		}
 		next[name] = s
 	}
-	w.settings = next
-	w.mu.Unlock()
-	w.once.Do(func() { close(w.synced) })
-	return nil
+	for name := range clashed {
+		if old, ok := w.settings[name]; ok {
+			next[name] = old
+		} else {
+			delete(next, name)
+		}
+	}
+	return next
 }
 
-var _ Store = (*Watched)(nil)
+var (
+	_ Store     = (*Watched)(nil)
+	_ Defaulter = (*Watched)(nil)
+)

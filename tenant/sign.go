@@ -7,13 +7,21 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // SignatureParam is the query parameter that carries a URL signature.
 const SignatureParam = "s"
 
-// Signature errors. Both are answered 403; they differ for logs and tests.
+// ExpiresParam is the query parameter that bounds a signed URL's life: the
+// Unix time, in seconds, from which Verify refuses it. Like every other
+// parameter it is covered by the signature.
+const ExpiresParam = "expires"
+
+// Signature errors. All are answered 403; they differ for the message, logs
+// and tests.
 var (
 	// ErrMissingSignature: the tenant requires signed URLs and the request
 	// has no s parameter.
@@ -21,7 +29,13 @@ var (
 	// ErrBadSignature: the s parameter is malformed, names an unknown key
 	// or does not match the URL.
 	ErrBadSignature = errors.New("the URL signature does not match")
+	// ErrExpired: the signature matches, but the URL's expires time has
+	// passed.
+	ErrExpired = errors.New("the signed URL has expired")
 )
+
+// now is the clock Verify checks expires against.
+var now = time.Now
 
 // macLen is the length of an HMAC-SHA256 in unpadded base64url.
 var macLen = base64.RawURLEncoding.EncodedLen(sha256.Size)
@@ -42,8 +56,16 @@ var macLen = base64.RawURLEncoding.EncodedLen(sha256.Size)
 // of a repeated key in the order given, "key=value" pairs joined by '&',
 // keys and values escaped as by url.QueryEscape (space as '+', every byte
 // except A-Z a-z 0-9 - . _ ~ as %XX). Parameter order in the URL thus does
-// not matter; names are signed as written, so w=400 and width=400 are
-// different URLs.
+// not matter; names are signed as written, so w=400 and width=400 (and
+// W=400) are different URLs, and a parameter added to a signed URL, in
+// any case, or a repeated value reordered, changes the string.
+// An expires parameter is part of the query like any other.
+//
+// The scheme and host are not part of it, on purpose: one signed URL is
+// good on every host name the tenant is served under and through every CDN
+// layer in front of imgedge, which may rewrite the Host. What binds a URL to
+// a tenant is the key: only a tenant whose SigningKeys hold it accepts it.
+// Give each tenant its own keys.
 //
 // For /photos/cat.jpg?w=400&fit=cover&s=... the string is
 // "/photos/cat.jpg?fit=cover&w=400".
@@ -67,8 +89,22 @@ func Sign(key Key, path string, query url.Values) string {
 
 // SignURL signs a URL (absolute, or a path with its query) with key and
 // returns it with its s parameter set; any s it had is replaced. The query
-// comes back in canonical order.
+// comes back in canonical order. The signature covers the path and the
+// query, not the scheme or host: the URL is valid on every host name of
+// the tenant. An expires parameter already in the URL is signed with it;
+// SignURLExpires sets one.
 func SignURL(rawURL string, key Key) (string, error) {
+	return signURL(rawURL, key, nil)
+}
+
+// SignURLExpires is SignURL for a URL that Verify refuses (ErrExpired)
+// from the time expires on: it sets the expires parameter to its Unix
+// time in seconds, replacing any the URL had, and signs it.
+func SignURLExpires(rawURL string, key Key, expires time.Time) (string, error) {
+	return signURL(rawURL, key, &expires)
+}
+
+func signURL(rawURL string, key Key, expires *time.Time) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return "", err
@@ -81,9 +117,12 @@ func SignURL(rawURL string, key Key) (string, error) {
 		return "", fmt.Errorf("URL %q: %w", rawURL, err)
 	}
 	for k := range q {
-		if isParam(k, SignatureParam) {
+		if isParam(k, SignatureParam) || expires != nil && isParam(k, ExpiresParam) {
 			delete(q, k)
 		}
+	}
+	if expires != nil {
+		q.Set(ExpiresParam, strconv.FormatInt(expires.Unix(), 10))
 	}
 	sig := Sign(key, u.Path, q)
 	// The signature goes last, after the parameters it covers.
@@ -99,8 +138,11 @@ func SignURL(rawURL string, key Key) (string, error) {
 // tenant requires one, and returns nil otherwise. path is the decoded
 // request path (URL.Path) and query the whole query, s included, both as
 // the client sent them: before any rewrite or preset expansion. The MAC is
-// compared in constant time. Errors wrap ErrMissingSignature or
-// ErrBadSignature and never contain a secret.
+// compared in constant time. A URL with an expires parameter (any case)
+// whose signature matches is refused with ErrExpired from that second on;
+// an expires that is repeated or not a whole number is ErrBadSignature.
+// Errors wrap ErrMissingSignature, ErrBadSignature or ErrExpired and never
+// contain a secret.
 func Verify(s Settings, path string, query url.Values) error {
 	if !s.RequireSignature {
 		return nil
@@ -127,16 +169,41 @@ func Verify(s Settings, path string, query url.Values) error {
 	}
 	for _, k := range s.SigningKeys {
 		if k.ID == id {
-			if hmac.Equal(got, mac(k.Secret, SigningString(path, query))) {
-				return nil
+			if !hmac.Equal(got, mac(k.Secret, SigningString(path, query))) {
+				return ErrBadSignature
 			}
-			return ErrBadSignature
+			return checkExpires(query)
 		}
 	}
 	if !idPattern.MatchString(id) {
 		return fmt.Errorf("%w: malformed key id", ErrBadSignature)
 	}
 	return fmt.Errorf("%w: unknown key id %q", ErrBadSignature, id)
+}
+
+// checkExpires refuses a URL whose expires time has come.
+func checkExpires(query url.Values) error {
+	var vals []string
+	for k, v := range query {
+		if isParam(k, ExpiresParam) {
+			vals = append(vals, v...)
+		}
+	}
+	switch len(vals) {
+	case 0:
+		return nil
+	case 1:
+	default:
+		return fmt.Errorf("%w: %s is given more than once", ErrBadSignature, ExpiresParam)
+	}
+	exp, err := strconv.ParseInt(vals[0], 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: %s must be a Unix time in seconds", ErrBadSignature, ExpiresParam)
+	}
+	if now().Unix() >= exp {
+		return ErrExpired
+	}
+	return nil
 }
 
 func mac(secret []byte, msg string) []byte {

@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/imgedge/imgedge/transform"
 )
 
 var (
@@ -178,5 +181,102 @@ func TestKeysDoNotPrintTheirSecret(t *testing.T) {
 		if out := fmt.Sprintf(verb, s); strings.Contains(out, string(newKey.Secret)) {
 			t.Errorf("%s of settings prints the secret: %s", verb, out)
 		}
+	}
+}
+
+func TestVerifyExpires(t *testing.T) {
+	defer func(f func() time.Time) { now = f }(now)
+	clock := time.Unix(1_900_000_000, 0)
+	now = func() time.Time { return clock }
+	settings := Settings{RequireSignature: true, SigningKeys: []Key{newKey}}
+	const base = "https://img.example.com/photos/cat.jpg?w=400"
+
+	signed, err := SignURLExpires(base, newKey, clock.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(signed, "expires=1900003600&") {
+		t.Fatalf("SignURLExpires = %s, want expires=1900003600 before s", signed)
+	}
+	tests := []struct {
+		name string
+		at   time.Time
+		url  string
+		want error
+	}{
+		{"a URL before its expiry is accepted", clock, signed, nil},
+		{"a URL a second before its expiry is accepted", clock.Add(time.Hour - time.Second), signed, nil},
+		{"a URL at its expiry is refused as expired", clock.Add(time.Hour), signed, ErrExpired},
+		{"a URL after its expiry is refused as expired", clock.Add(48 * time.Hour), signed, ErrExpired},
+		{"a later expiry is refused as tampered", clock, strings.Replace(signed, "expires=1900003600", "expires=1999999999", 1), ErrBadSignature},
+		{"an expiry removed is refused as tampered", clock, strings.Replace(signed, "expires=1900003600&", "", 1), ErrBadSignature},
+		{"an expiry added in another case is refused", clock, signed + "&Expires=1999999999", ErrBadSignature},
+		{"an expiry added to a URL signed without one is refused", clock, mustSign(t, base, newKey) + "&expires=1999999999", ErrBadSignature},
+		{"a URL signed without an expiry never expires", clock.Add(100 * 365 * 24 * time.Hour), mustSign(t, base, newKey), nil},
+		{"a signed expiry given twice is refused", clock, mustSign(t, base+"&expires=1900003600&EXPIRES=1900003600", newKey), ErrBadSignature},
+		{"a signed expiry that is not a number is refused", clock, mustSign(t, base+"&expires=tomorrow", newKey), ErrBadSignature},
+		{"an expired URL with a bad MAC is refused as tampered, not expired", clock.Add(48 * time.Hour), strings.Replace(signed, "w=400", "w=401", 1), ErrBadSignature},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := tt.at
+			now = func() time.Time { return clock }
+			path, q := request(t, tt.url)
+			err := Verify(settings, path, q)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Verify(%s) at %d = %v, want %v", tt.url, clock.Unix(), err, tt.want)
+			}
+		})
+	}
+	t.Run("SignURLExpires replaces an expiry in any case", func(t *testing.T) {
+		got, err := SignURLExpires(base+"&EXPIRES=5", newKey, clock.Add(time.Minute))
+		if err != nil || strings.Contains(got, "EXPIRES") || !strings.Contains(got, "expires=1900000060") {
+			t.Errorf("SignURLExpires = %s, %v", got, err)
+		}
+	})
+}
+
+// TestVerifyRepeatedAndMixedCaseParameters: transform.Parse reads names in
+// any case and refuses a parameter given twice (under one name or two), and
+// the signature covers every name as written and every value in order. A
+// signed URL therefore cannot be altered by repeating, reordering or
+// re-casing its parameters, and none can be added.
+func TestVerifyRepeatedAndMixedCaseParameters(t *testing.T) {
+	settings := Settings{RequireSignature: true, SigningKeys: []Key{newKey}}
+	const path = "/photos/cat.jpg"
+	signedDup := mustSign(t, path+"?w=100&w=2000", newKey)
+	signedOne := mustSign(t, path+"?w=100", newKey)
+	signedUpper := mustSign(t, path+"?W=100", newKey)
+	tests := []struct {
+		name string
+		url  string
+		want error
+	}{
+		{"a signed repeated parameter verifies as signed", signedDup, nil},
+		{"its values reordered are refused", strings.Replace(signedDup, "w=100&w=2000", "w=2000&w=100", 1), ErrBadSignature},
+		{"one of its values dropped is refused", strings.Replace(signedDup, "w=100&", "", 1), ErrBadSignature},
+		{"the same parameter added again is refused", signedOne + "&w=2000", ErrBadSignature},
+		{"the same parameter added in upper case is refused", signedOne + "&W=2000", ErrBadSignature},
+		{"the parameter re-cased is refused", strings.Replace(signedOne, "w=100", "W=100", 1), ErrBadSignature},
+		{"an upper-case name signed as written verifies", signedUpper, nil},
+		{"a percent-encoded name is the same name", strings.Replace(signedOne, "w=100", "%77=100", 1), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, q := request(t, tt.url)
+			err := Verify(settings, p, q)
+			if tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+				t.Errorf("Verify(%s) = %v, want %v", tt.url, err, tt.want)
+			}
+		})
+	}
+	// What verifies with a repeated parameter is still refused by Parse.
+	_, q := request(t, signedDup)
+	if _, err := Apply(settings, q, transform.DefaultLimits); err == nil {
+		t.Error("Apply accepted w given twice")
+	}
+	_, q = request(t, signedUpper+"&w=100")
+	if err := Verify(settings, path, q); !errors.Is(err, ErrBadSignature) {
+		t.Errorf("w added next to a signed W: Verify = %v", err)
 	}
 }

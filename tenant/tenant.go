@@ -2,14 +2,17 @@
 // the protections each one chooses: signed URLs, allow-lists that stop
 // cache busting, output limits and a request rate limit.
 //
-// A tenant is a name (by default the site's host). Its Settings come from a
-// Store: Static for settings written in the Caddyfile; a store that watches
-// Consul KV can implement the same interface later. The HTTP handler runs
-// the checks in this order, each with its own status:
+// A tenant is a name (by default the site's host, in the form Canonical
+// gives). Its Settings come from a Store: Static for settings written in
+// the Caddyfile, Watched for settings in Consul KV, Layered for both. A
+// tenant named "*" (Default) holds the settings of every tenant not listed
+// by name. The HTTP handler runs the checks in this order, each with its
+// own status:
 //
-//	settings, _ := store.Get(name)                    // unknown: the site's defaults
-//	ok, wait := limiter.Allow(name, settings.RateLimit) // 429 + Retry-After
-//	err := Verify(settings, path, query)              // 403
+//	name, err := Normalize(host, true)                // 400
+//	settings, listed := store.Get(name)               // unlisted: the "*" settings
+//	ok, wait := limiter.Allow(bucket, settings.RateLimit) // 429 + Retry-After
+//	err := Verify(settings, path, query)              // 403 (every request when settings.Protects())
 //	lim := settings.Limits(handlerLimits)
 //	query, err = Apply(settings, query, lim)          // 400, naming the parameter
 //	opts, err := transform.Parse(query, lim)          // 400
@@ -118,27 +121,110 @@ type RateLimit struct {
 // A store backed by a remote source (Consul KV) keeps the last settings it
 // saw while the source is unreachable.
 type Store interface {
-	// Get returns the tenant's settings; false when it has none of its own.
+	// Get returns the settings of the tenant, named as Normalize gives
+	// it, and true when the store lists it by name. For any other name it
+	// returns the Default settings (the zero Settings when there are none)
+	// and false, so the caller can share one rate-limit bucket among
+	// unlisted tenants.
 	Get(tenant string) (Settings, bool)
 }
 
-// Static is a Store of fixed settings, such as those in a Caddyfile.
+// Defaulter is a Store that may hold Default settings for unlisted
+// tenants. Layered asks it when no store lists a tenant.
+type Defaulter interface {
+	// Defaults returns the Default settings; false when there are none.
+	Defaults() (Settings, bool)
+}
+
+// Static is a Store of fixed settings, such as those in a Caddyfile, keyed
+// by tenant name. The name Default ("*") holds the settings of every
+// tenant not listed. Lookups compare names exactly: use Normalized once to
+// key a configured Static the way requests name their tenants.
 type Static map[string]Settings
 
-// Get returns the settings stored under the tenant's exact name.
+// Get returns the settings stored under the tenant's exact name, or the
+// Default settings and false.
 func (s Static) Get(tenant string) (Settings, bool) {
-	set, ok := s[tenant]
+	if tenant != Default {
+		if set, ok := s[tenant]; ok {
+			return set, true
+		}
+	}
+	return s[Default], false
+}
+
+// Defaults returns the settings stored under Default.
+func (s Static) Defaults() (Settings, bool) {
+	set, ok := s[Default]
 	return set, ok
 }
 
-// Validate checks every tenant's settings.
+// Normalized returns a copy of s keyed by the names requests will look it
+// up by: each name as Normalize(name, fromHost) gives it, where fromHost
+// says the tenant is the request's host (then "IMG.example.com." is keyed
+// "img.example.com"); Default stays as it is. It refuses a name Normalize
+// refuses, and two names that become the same, naming both.
+func (s Static) Normalized(fromHost bool) (Static, error) {
+	out := make(Static, len(s))
+	from := make(map[string]string, len(s))
+	for _, name := range slices.Sorted(maps.Keys(s)) {
+		n, err := configName(name, fromHost)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %q: %w", name, err)
+		}
+		if first, dup := from[n]; dup {
+			return nil, fmt.Errorf("tenants %q and %q are the same tenant %q", first, name, n)
+		}
+		from[n] = name
+		out[n] = s[name]
+	}
+	return out, nil
+}
+
+// Validate checks every tenant's settings, and that no two names differ
+// only in surrounding white space (Normalized also refuses names that
+// become the same host name).
 func (s Static) Validate() error {
+	seen := make(map[string]string, len(s))
 	for _, name := range slices.Sorted(maps.Keys(s)) {
 		if err := s[name].Validate(); err != nil {
 			return fmt.Errorf("tenant %q: %w", name, err)
 		}
+		n := strings.TrimSpace(name)
+		if first, dup := seen[n]; dup {
+			return fmt.Errorf("tenants %q and %q are the same tenant %q", first, name, n)
+		}
+		seen[n] = name
 	}
 	return nil
+}
+
+// Layered is a Store made of others, in order of precedence: the first
+// that lists a tenant by name answers; for an unlisted tenant, the Default
+// settings of the first store that has them.
+type Layered []Store
+
+// Get implements Store.
+func (l Layered) Get(tenant string) (Settings, bool) {
+	for _, st := range l {
+		if set, ok := st.Get(tenant); ok {
+			return set, true
+		}
+	}
+	set, _ := l.Defaults()
+	return set, false
+}
+
+// Defaults implements Defaulter.
+func (l Layered) Defaults() (Settings, bool) {
+	for _, st := range l {
+		if d, ok := st.(Defaulter); ok {
+			if set, ok := d.Defaults(); ok {
+				return set, true
+			}
+		}
+	}
+	return Settings{}, false
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -241,6 +327,13 @@ func (s Settings) WantsImage(q url.Values) bool {
 	return false
 }
 
+// Protects reports whether the tenant guards every request, not only
+// those that WantsImage: with RequireSignature or PresetsOnly, a request
+// without image parameters (the original, or the origin's own query
+// parameters) must pass Verify and Apply too, or a client could fetch
+// unsigned originals and vary the query to bust the cache.
+func (s Settings) Protects() bool { return s.RequireSignature || s.PresetsOnly }
+
 // isParam reports whether query key k is one of names, ignoring case as
 // transform.Parse does.
 func isParam(k string, names ...string) bool {
@@ -257,3 +350,10 @@ func formatOf(name string) (transform.Format, bool) {
 	o, err := transform.Parse(url.Values{"f": {name}}, transform.DefaultLimits)
 	return o.Format, err == nil && o.Format != transform.FormatSource
 }
+
+var (
+	_ Store     = Static(nil)
+	_ Defaulter = Static(nil)
+	_ Store     = Layered(nil)
+	_ Defaulter = Layered(nil)
+)
