@@ -4,6 +4,7 @@ import (
 	"embed"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -26,6 +27,11 @@ func init() {
 // idempotently: a replayed batch or event changes nothing. Paths ending
 // in "/" get the usage dashboard (charts per tenant over time); other
 // paths go on to the next handler.
+//
+// The collector does no authentication of its own: run it behind Caddy's
+// basic_auth (or a matcher on a bearer token) for both the ingest and the
+// read endpoints, and give the edges the credentials (metering `token`, or
+// a user and password in the collector URL).
 type UsageCollector struct {
 	// Storage is "sqlite" (default) or "postgres".
 	Storage string `json:"storage,omitempty"`
@@ -37,6 +43,11 @@ type UsageCollector struct {
 	// MaxBodyBytes is the largest batch accepted; larger ones get 413.
 	// Default: 10 MiB.
 	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+
+	// MaxEvents is the most events one batch may hold; larger ones get
+	// 413. The body is read one event at a time, so a batch costs memory
+	// in proportion to the events kept, never more. Default: 10000.
+	MaxEvents int `json:"max_events,omitempty"`
 
 	collector *metering.Collector
 }
@@ -67,7 +78,7 @@ func (uc *UsageCollector) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("usage_collector: opening %s storage: %v", firstNonEmpty(uc.Storage, "sqlite"), err)
 	}
-	uc.collector = &metering.Collector{Store: store, MaxBodyBytes: uc.MaxBodyBytes, Logger: ctx.Logger()}
+	uc.collector = &metering.Collector{Store: store, MaxBodyBytes: uc.MaxBodyBytes, MaxEvents: uc.MaxEvents, Logger: ctx.Logger()}
 	return nil
 }
 
@@ -124,16 +135,22 @@ func parseCollector(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 // UnmarshalCaddyfile sets up the collector. Syntax:
 //
 //	usage_collector {
-//		storage  sqlite <path> | postgres <dsn>
-//		max_body <bytes>
+//		storage    sqlite <path> | postgres <dsn>
+//		max_body   <bytes>
+//		max_events <count>
 //	}
 func (uc *UsageCollector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()
 	if d.NextArg() {
 		return d.ArgErr()
 	}
+	seen := map[string]bool{}
 	for d.NextBlock(0) {
 		opt := d.Val()
+		if seen[opt] {
+			return d.Errf("usage_collector option %q given more than once", opt)
+		}
+		seen[opt] = true
 		args := d.RemainingArgs()
 		switch opt {
 		case "storage":
@@ -150,6 +167,15 @@ func (uc *UsageCollector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			uc.MaxBodyBytes = n
+		case "max_events":
+			if err := wantArgs(d, args, 1, 1); err != nil {
+				return err
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 {
+				return d.Errf("max_events must be a whole number of at least 1, got %q", args[0])
+			}
+			uc.MaxEvents = n
 		default:
 			return d.Errf("unknown usage_collector option %q", opt)
 		}

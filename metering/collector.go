@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 )
@@ -21,29 +23,55 @@ import (
 //	GET  .../api/v1/usage    ?tenant=&from=&to=&step= (RFC 3339 times,
 //	                         Go durations; defaults: the last 24h, step 1h)
 //
-// An ingested batch is answered 2xx only once it is committed; a bad batch
-// is refused whole with 400 and {"error": ..., "event": <index>}.
+// A batch is read as a stream, one event at a time, and bounded in bytes
+// and in events before anything is kept. Events that are well-formed are
+// stored, committed together, and answered 200 only once committed; an
+// event that is not is refused alone and named in the answer's "refused"
+// list. A batch whose events are all refused, or more than a thousand of
+// them, gets 400, one that is not a JSON array 400, and one over the
+// bounds 413; none of those stores anything. The Collector does no authentication: put it behind Caddy's
+// basic_auth or a bearer-token matcher (see the README).
 type Collector struct {
 	// Store keeps the events (required).
 	Store Store
 	// MaxBodyBytes limits a batch body; larger ones get 413. Default 10 MiB.
 	MaxBodyBytes int64
+	// MaxEvents limits the events of one batch; more get 413. Default
+	// 10000 (an edge sends one rollup per tenant and minute, so a batch
+	// rarely holds more than a few hundred).
+	MaxEvents int
 	// Logger receives store failures. Default zap.NewNop().
 	Logger *zap.Logger
 	// Now is the clock for the default usage range. Default time.Now.
 	Now func() time.Time
 }
 
+// Defaults of the Collector's bounds.
+const (
+	DefaultMaxBodyBytes = 10 << 20
+	DefaultMaxEvents    = 10000
+)
+
 // problem is the JSON body of every error answer.
 type problem struct {
-	Error string `json:"error"`
-	Event *int   `json:"event,omitempty"` // index of the offending event
+	Error   string    `json:"error"`
+	Event   *int      `json:"event,omitempty"`   // index of the offending event
+	Refused []Refusal `json:"refused,omitempty"` // every refused event
 }
 
-// ingestResult is the JSON body of an accepted batch.
-type ingestResult struct {
-	Received int `json:"received"`
-	New      int `json:"new"`
+// Refusal names an event of a batch that was not stored, and why.
+type Refusal struct {
+	Event int    `json:"event"` // index in the batch, from 0
+	Error string `json:"error"`
+}
+
+// IngestResult is the JSON body of an accepted batch: how many events it
+// held, how many of them were stored for the first time (a replayed event
+// counts once, on its first delivery), and the events refused.
+type IngestResult struct {
+	Received int       `json:"received"`
+	New      int       `json:"new"`
+	Refused  []Refusal `json:"refused,omitempty"`
 }
 
 func (c *Collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -86,24 +114,33 @@ func (c *Collector) ingest(w http.ResponseWriter, r *http.Request) {
 	}
 	limit := c.MaxBodyBytes
 	if limit <= 0 {
-		limit = 10 << 20
+		limit = DefaultMaxBodyBytes
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			writeJSON(w, http.StatusRequestEntityTooLarge, problem{Error: fmt.Sprintf("batch larger than %d bytes", limit)})
-			return
-		}
-		writeJSON(w, http.StatusBadRequest, problem{Error: "reading body: " + err.Error()})
+	maxEvents := c.MaxEvents
+	if maxEvents <= 0 {
+		maxEvents = DefaultMaxEvents
+	}
+	tooLarge := problem{Error: fmt.Sprintf("batch larger than %d bytes", limit)}
+	if r.ContentLength > limit {
+		writeJSON(w, http.StatusRequestEntityTooLarge, tooLarge)
 		return
 	}
-	events, idx, err := DecodeBatch(body)
+	events, refused, err := decodeBatch(http.MaxBytesReader(w, r.Body, limit), maxEvents)
 	if err != nil {
-		p := problem{Error: err.Error()}
-		if idx >= 0 {
-			p.Event = &idx
+		_, isTooLarge := errors.AsType[*http.MaxBytesError](err)
+		switch {
+		case isTooLarge:
+			writeJSON(w, http.StatusRequestEntityTooLarge, tooLarge)
+		case errors.Is(err, errTooManyEvents):
+			writeJSON(w, http.StatusRequestEntityTooLarge, problem{Error: fmt.Sprintf("batch of more than %d events", maxEvents)})
+		default:
+			writeJSON(w, http.StatusBadRequest, problem{Error: err.Error()})
 		}
-		writeJSON(w, http.StatusBadRequest, p)
+		return
+	}
+	if len(events) == 0 && len(refused) > 0 {
+		first := refused[0]
+		writeJSON(w, http.StatusBadRequest, problem{Error: "no event accepted: " + first.Error, Event: &first.Event, Refused: refused})
 		return
 	}
 	n, err := c.Store.Insert(r.Context(), events)
@@ -113,7 +150,12 @@ func (c *Collector) ingest(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, problem{Error: "storing the batch failed; retry"})
 		return
 	}
-	writeJSON(w, http.StatusOK, ingestResult{Received: len(events), New: n})
+	if len(refused) > 0 {
+		c.logger().Warn("metering: refused some events of a usage batch; stored the rest",
+			zap.Int("events", len(events)+len(refused)), zap.Int("refused", len(refused)),
+			zap.Int("first_refused", refused[0].Event), zap.String("reason", refused[0].Error))
+	}
+	writeJSON(w, http.StatusOK, IngestResult{Received: len(events) + len(refused), New: n, Refused: refused})
 }
 
 func (c *Collector) usage(w http.ResponseWriter, r *http.Request) {
@@ -191,29 +233,112 @@ type wireEvent struct {
 // maxAttr bounds ids, sources and tenants.
 const maxAttr = 512
 
-// DecodeBatch parses and checks a CloudEvents JSON batch of usage events.
-// On error, index is the offending event, or -1 for the batch as a whole.
-func DecodeBatch(body []byte) (events []Event, index int, err error) {
-	if !json.Valid(body) {
-		return nil, -1, errors.New("body is not JSON")
-	}
-	if trimmed := bytes.TrimSpace(body); trimmed[0] != '[' {
-		return nil, -1, errors.New("batch must be a JSON array of CloudEvents")
-	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(body, &raws); err != nil {
-		return nil, -1, fmt.Errorf("body is not a JSON array: %v", err)
-	}
-	events = make([]Event, len(raws))
-	for i, raw := range raws {
-		if err := decodeEvent(raw, &events[i]); err != nil {
-			return nil, i, err
+// maxReason bounds the text of one refusal, which may quote the event.
+const maxReason = 200
+
+// maxRefused is how many bad events a batch may hold before it is refused
+// whole: a producer that sends that many is broken, and the list of
+// refusals must not grow with the body.
+const maxRefused = 1000
+
+var (
+	errTooManyEvents = errors.New("too many events")
+	errNotObject     = errors.New("event is not a JSON object")
+)
+
+// batchError is a batch that cannot be read at all.
+type batchError struct{ msg string }
+
+func (e *batchError) Error() string { return e.msg }
+
+// decodeBatch reads a CloudEvents JSON batch from r one event at a time,
+// so memory grows with the events kept, not with the body, and stops with
+// errTooManyEvents past maxEvents. Events that do not decode or check are
+// refused one by one. An error is for the batch as a whole: not a JSON
+// array (a *batchError), too many events, or r's own error (such as
+// *http.MaxBytesError).
+func decodeBatch(r io.Reader, maxEvents int) (events []Event, refused []Refusal, err error) {
+	dec := json.NewDecoder(r)
+	readErr := func(err error) error {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return err
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return &batchError{"body is not JSON: it ends early"}
+		}
+		if _, ok := errors.AsType[*json.SyntaxError](err); ok {
+			return &batchError{"body is not JSON: " + err.Error()}
+		}
+		return err
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, nil, readErr(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, nil, &batchError{"batch must be a JSON array of CloudEvents"}
+	}
+	for i := 0; dec.More(); i++ {
+		if i >= maxEvents {
+			return nil, nil, errTooManyEvents
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, nil, readErr(err)
+		}
+		var e Event
+		if err := decodeEvent(raw, &e); err != nil {
+			if len(refused) == maxRefused {
+				return nil, nil, &batchError{fmt.Sprintf("more than %d bad events; the first, event %d: %s", maxRefused, refused[0].Event, refused[0].Error)}
+			}
+			refused = append(refused, Refusal{Event: i, Error: truncate(err.Error(), maxReason)})
+			continue
+		}
+		events = append(events, e)
+	}
+	if _, err := dec.Token(); err != nil { // the closing ']'
+		return nil, nil, readErr(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if err != nil {
+			return nil, nil, readErr(err)
+		}
+		return nil, nil, &batchError{"body is not JSON: data after the batch"}
+	}
+	return events, refused, nil
+}
+
+// DecodeBatch parses and checks a CloudEvents JSON batch of usage events,
+// all or nothing. On error, index is the offending event, or -1 for the
+// batch as a whole. The Collector itself stores the good events of a batch
+// and refuses the others one by one.
+func DecodeBatch(body []byte) (events []Event, index int, err error) {
+	events, refused, err := decodeBatch(bytes.NewReader(body), math.MaxInt)
+	if err != nil {
+		return nil, -1, err
+	}
+	if len(refused) > 0 {
+		return nil, refused[0].Event, errors.New(refused[0].Error)
 	}
 	return events, -1, nil
 }
 
+// truncate cuts s to at most n bytes, on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 func decodeEvent(raw json.RawMessage, e *Event) error {
+	if len(raw) == 0 || raw[0] != '{' {
+		return errNotObject
+	}
 	var w wireEvent
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return fmt.Errorf("event is not a JSON object: %v", err)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -54,30 +56,20 @@ func TestCollectorIngestsBatchesIdempotently(t *testing.T) {
 
 func TestCollectorRefusesBadBatchesWhole(t *testing.T) {
 	good := fmt.Sprintf(goodEvent, "g1")
-	with := func(old, new string) string { return strings.Replace(fmt.Sprintf(goodEvent, "x1"), old, new, 1) }
 	tests := []struct {
 		name        string
 		contentType string
 		body        string
-		event       any // index in the answer, nil for none
 		msg         string
 	}{
-		{"a body that is not JSON", BatchContentType, `[{"id":`, nil, "not JSON"},
-		{"a single event instead of an array", BatchContentType, good, nil, "array"},
-		{"the wrong content type", "application/json", "[" + good + "]", nil, "Content-Type"},
-		{"no content type", "", "[" + good + "]", nil, "Content-Type"},
-		{"a missing id", BatchContentType, "[" + good + "," + with(`"id":"x1",`, "") + "]", 1.0, "missing id"},
-		{"a missing subject", BatchContentType, "[" + with(`"subject":"acme",`, "") + "]", 0.0, "missing subject"},
-		{"a missing time", BatchContentType, "[" + with(`"time":"2026-03-01T10:15:00.5Z",`, "") + "]", 0.0, "missing time"},
-		{"a missing specversion", BatchContentType, "[" + with(`"specversion":"1.0",`, "") + "]", 0.0, "missing specversion"},
-		{"a missing type", BatchContentType, "[" + with(`"type":"com.imgedge.usage.request",`, "") + "]", 0.0, "missing type"},
-		{"an unknown event type", BatchContentType, "[" + good + "," + good + "," + with("usage.request", "usage.other") + "]", 2.0, "unknown event type"},
-		{"a negative byte count", BatchContentType, "[" + with(`"output_bytes":100`, `"output_bytes":-1`) + "]", 0.0, "negative"},
-		{"a negative cpu time", BatchContentType, "[" + with(`"cpu_ms":1.5`, `"cpu_ms":-0.5`) + "]", 0.0, "negative"},
-		{"a time that is not RFC 3339", BatchContentType, "[" + with(`2026-03-01T10:15:00.5Z`, `yesterday`) + "]", 0.0, "RFC 3339"},
-		{"a tenant other than the subject", BatchContentType, "[" + with(`"tenant":"acme"`, `"tenant":"evil"`) + "]", 0.0, "subject"},
-		{"a rollup without requests", BatchContentType, "[" + with("usage.request", "usage.rollup") + "]", 0.0, "requests"},
-		{"an event without data", BatchContentType, `[{"specversion":"1.0","id":"a","source":"s","type":"com.imgedge.usage.request","time":"2026-03-01T10:15:00Z","subject":"acme"}]`, 0.0, "missing data"},
+		{"a body that is not JSON", BatchContentType, `[{"id":`, "not JSON"},
+		{"a body cut inside an event", BatchContentType, "[" + good + "," + good[:40], "not JSON"},
+		{"a body with a syntax error after good events", BatchContentType, "[" + good + ",}" + good + "]", "not JSON"},
+		{"data after the array", BatchContentType, "[" + good + "] []", "after the batch"},
+		{"an empty body", BatchContentType, "", "not JSON"},
+		{"a single event instead of an array", BatchContentType, good, "array"},
+		{"the wrong content type", "application/json", "[" + good + "]", "Content-Type"},
+		{"no content type", "", "[" + good + "]", "Content-Type"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,12 +81,86 @@ func TestCollectorRefusesBadBatchesWhole(t *testing.T) {
 			if msg, _ := out["error"].(string); !strings.Contains(msg, tt.msg) {
 				t.Errorf("error %q does not mention %q", msg, tt.msg)
 			}
-			if out["event"] != tt.event {
-				t.Errorf("event index %v, want %v", out["event"], tt.event)
+			if b := usage(t, s, Query{From: t0.Add(-time.Hour), To: t0.Add(time.Hour), Step: time.Hour}); len(b) != 0 {
+				t.Errorf("a refused batch stored %+v", b)
+			}
+		})
+	}
+}
+
+// badEvents are events the collector refuses one by one.
+var badEvents = []struct {
+	name, event, msg string
+}{
+	{"a missing id", with("x1", `"id":"x1",`, ""), "missing id"},
+	{"a missing subject", with("x2", `"subject":"acme",`, ""), "missing subject"},
+	{"a missing time", with("x3", `"time":"2026-03-01T10:15:00.5Z",`, ""), "missing time"},
+	{"a missing specversion", with("x4", `"specversion":"1.0",`, ""), "missing specversion"},
+	{"a missing type", with("x5", `"type":"com.imgedge.usage.request",`, ""), "missing type"},
+	{"an unknown event type", with("x6", "usage.request", "usage.other"), "unknown event type"},
+	{"a negative byte count", with("x7", `"output_bytes":100`, `"output_bytes":-1`), "negative"},
+	{"a negative cpu time", with("x8", `"cpu_ms":1.5`, `"cpu_ms":-0.5`), "negative"},
+	{"a time that is not RFC 3339", with("x9", `2026-03-01T10:15:00.5Z`, `yesterday`), "RFC 3339"},
+	{"a tenant other than the subject", with("x10", `"tenant":"acme"`, `"tenant":"evil"`), "subject"},
+	{"a tenant of 600 bytes", with("x11", `"acme"`, `"`+strings.Repeat("t", 600)+`"`), "longer than 512"},
+	{"a rollup without requests", with("x12", "usage.request", "usage.rollup"), "requests"},
+	{"an event without data", `{"specversion":"1.0","id":"a","source":"s","type":"com.imgedge.usage.request","time":"2026-03-01T10:15:00Z","subject":"acme"}`, "missing data"},
+	{"a number instead of an event", `0`, "not a JSON object"},
+	{"a string of bad data", strings.Replace(fmt.Sprintf(goodEvent, "x13"), `"data":{`, `"data":{"status":"`+strings.Repeat("x", 5000)+`",`, 1), "bad data"},
+}
+
+// with is goodEvent with id, the first old replaced by new (every one, for
+// a subject and tenant both named old).
+func with(id, old, new string) string {
+	n := 1
+	if old == `"acme"` {
+		n = -1
+	}
+	return strings.Replace(fmt.Sprintf(goodEvent, id), old, new, n)
+}
+
+func TestCollectorRefusesBadEventsAlone(t *testing.T) {
+	for _, tt := range badEvents {
+		t.Run(tt.name+" among good events is refused, the rest stored", func(t *testing.T) {
+			c, s := newTestCollector(t)
+			body := "[" + fmt.Sprintf(goodEvent, "g1") + "," + tt.event + "," + fmt.Sprintf(goodEvent, "g2") + "]"
+			rec, out := post(t, c, BatchContentType, body)
+			if rec.Code != http.StatusOK || out["received"] != 3.0 || out["new"] != 2.0 {
+				t.Fatalf("status %d %v, want 200 with 3 received and 2 new", rec.Code, out)
+			}
+			refused, _ := out["refused"].([]any)
+			if len(refused) != 1 {
+				t.Fatalf("refused %v, want one event", out["refused"])
+			}
+			r := refused[0].(map[string]any)
+			if msg, _ := r["error"].(string); r["event"] != 1.0 || !strings.Contains(msg, tt.msg) || len(msg) > maxReason+4 {
+				t.Errorf("refusal %v, want event 1 and an error of at most %d bytes mentioning %q", r, maxReason, tt.msg)
 			}
 			b := usage(t, s, Query{From: t0.Add(-time.Hour), To: t0.Add(time.Hour), Step: time.Hour})
-			if len(b) != 0 {
-				t.Errorf("a refused batch stored %+v", b)
+			if len(b) != 1 || b[0].Requests != 2 {
+				t.Errorf("stored %+v, want the 2 good requests", b)
+			}
+
+			// A replay stores nothing new and refuses the same event.
+			rec, out = post(t, c, BatchContentType, body)
+			if rec.Code != http.StatusOK || out["new"] != 0.0 || len(out["refused"].([]any)) != 1 {
+				t.Errorf("replay: %d %v", rec.Code, out)
+			}
+			if b := usage(t, s, Query{From: t0.Add(-time.Hour), To: t0.Add(time.Hour), Step: time.Hour}); len(b) != 1 || b[0].Requests != 2 {
+				t.Errorf("after a replay %+v, want the 2 requests counted once", b)
+			}
+		})
+		t.Run(tt.name+" alone is a 400 naming it", func(t *testing.T) {
+			c, s := newTestCollector(t)
+			rec, out := post(t, c, BatchContentType, "["+tt.event+"]")
+			if rec.Code != http.StatusBadRequest || out["event"] != 0.0 || len(out["refused"].([]any)) != 1 {
+				t.Fatalf("status %d %v, want 400 naming event 0", rec.Code, out)
+			}
+			if msg, _ := out["error"].(string); !strings.Contains(msg, tt.msg) {
+				t.Errorf("error %q does not mention %q", msg, tt.msg)
+			}
+			if b := usage(t, s, Query{From: t0.Add(-time.Hour), To: t0.Add(time.Hour), Step: time.Hour}); len(b) != 0 {
+				t.Errorf("stored %+v", b)
 			}
 		})
 	}
@@ -106,6 +172,89 @@ func TestCollectorRefusesLargeBodies(t *testing.T) {
 	rec, out := post(t, c, BatchContentType, "["+fmt.Sprintf(goodEvent, "big")+"]")
 	if rec.Code != http.StatusRequestEntityTooLarge {
 		t.Fatalf("status %d, want 413: %v", rec.Code, out)
+	}
+
+	// A declared length over the limit is refused before the body is read.
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/events", failingReader{t})
+	req.Header.Set("Content-Type", BatchContentType)
+	req.ContentLength = 101
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, req)
+	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), `"error"`) {
+		t.Errorf("Content-Length over the limit: %d %s", w.Code, w.Body)
+	}
+}
+
+// failingReader fails the test when read.
+type failingReader struct{ t *testing.T }
+
+func (f failingReader) Read([]byte) (int, error) {
+	f.t.Error("the body was read")
+	return 0, io.EOF
+}
+
+func TestCollectorBoundsEventsPerBatch(t *testing.T) {
+	c, s := newTestCollector(t)
+	c.MaxEvents = 3
+	events := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, goodEvent, fmt.Sprint("m", i))
+		}
+		return "[" + b.String() + "]"
+	}
+	if rec, out := post(t, c, BatchContentType, events(3)); rec.Code != http.StatusOK || out["new"] != 3.0 {
+		t.Fatalf("3 events: %d %v", rec.Code, out)
+	}
+	rec, out := post(t, c, BatchContentType, events(4))
+	if msg, _ := out["error"].(string); rec.Code != http.StatusRequestEntityTooLarge || !strings.Contains(msg, "more than 3 events") {
+		t.Fatalf("4 events: %d %v, want 413", rec.Code, out)
+	}
+	if b := usage(t, s, Query{From: t0.Add(-time.Hour), To: t0.Add(time.Hour), Step: time.Hour}); len(b) != 1 || b[0].Requests != 3 {
+		t.Errorf("stored %+v, want only the first batch's 3", b)
+	}
+}
+
+// TestCollectorStreamsHugeArrays posts 10 MiB of [0,0,0,...]: the batch is
+// refused (413 for too many events or bytes, 400 for too many bad events)
+// without the memory a decoded array would take.
+func TestCollectorStreamsHugeArrays(t *testing.T) {
+	c, _ := newTestCollector(t)
+	zeros := "[" + strings.Repeat("0,", 5<<20-1) + "0]"
+	for _, tt := range []struct {
+		name      string
+		body      string
+		maxEvents int
+		maxBody   int64
+		msg       string
+	}{
+		{"with the default bounds", zeros, 0, 0, "more than 1000 bad events"},
+		{"with a bound on events below the bad ones", zeros, 10, 0, "more than 10 events"},
+		{"with a body limit below the body", "[" + strings.Repeat(" ", 10<<20) + "0]", 0, 1 << 20, "larger than 1048576 bytes"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c.MaxEvents, c.MaxBodyBytes = tt.maxEvents, tt.maxBody
+			req := httptest.NewRequest(http.MethodPost, "/api/v1/events", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", BatchContentType)
+			req.ContentLength = -1 // unknown, as with chunked encoding
+			rec := httptest.NewRecorder()
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			c.ServeHTTP(rec, req)
+			runtime.ReadMemStats(&after)
+			if rec.Code/100 != 4 || !strings.Contains(rec.Body.String(), tt.msg) {
+				t.Fatalf("status %d %s, want 400 or 413 mentioning %q", rec.Code, rec.Body, tt.msg)
+			}
+			// Decoding the array whole would take hundreds of MiB.
+			const bound = 16 << 20
+			if alloc := after.TotalAlloc - before.TotalAlloc; alloc > bound {
+				t.Errorf("allocated %d MiB answering it, want under %d MiB", alloc>>20, bound>>20)
+			}
+		})
 	}
 }
 

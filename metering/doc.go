@@ -23,10 +23,13 @@
 // segment id and a digest of its group, so aggregating the segment again gives
 // the same ids, and the collector, which keys events by (source, id), counts
 // a re-sent batch once. The shipper POSTs the events as a CloudEvents 1.0 JSON
-// batch and deletes the file only after a 2xx; network errors, 408, 429 and
-// 5xx are retried with exponential backoff and full jitter (Retry-After
-// honoured); any other 4xx moves the file to Dir/rejected/. Deleting the file
-// is the acknowledgement.
+// batch and deletes the file only after a 2xx; network errors, 401, 403
+// (credentials to fix), 408, 429 and 5xx are retried with exponential backoff
+// and full jitter (Retry-After honoured); any other 4xx moves the file to
+// Dir/rejected/. Deleting the file is the acknowledgement. Events of an
+// acknowledged batch that the collector refused one by one (its answer's
+// "refused" list) are logged and written to Dir/rejected/ as
+// <segment>.<part>.refused.json.
 //
 // Rollups carry the start of their minute as event time, so usage queries
 // give the same totals as per-request events would whenever the step is a
@@ -55,6 +58,7 @@
 //	Dir/LOCK                         flock held by the owning process
 //	Dir/seg-<start>-<run>-<seq>.jnl  journal segments, oldest first
 //	Dir/rejected/seg-*.jnl           batches the collector refused (kept)
+//	Dir/rejected/seg-*.refused.json  events the collector refused one by one
 //
 // A segment's id, the part of its name between "seg-" and ".jnl", is the
 // start time of the Meter that created it (Unix milliseconds, 12 hex digits),

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,7 +23,14 @@ type Config struct {
 
 	// Collector is the URL of the collector's POST /api/v1/events. Empty
 	// means spool only: batches are sealed and kept, nothing is shipped.
+	// A user and password in it (https://user:pass@host/...) are sent as
+	// HTTP basic authentication; they are never logged.
 	Collector string
+
+	// Token, when set, is sent as "Authorization: Bearer <token>" with
+	// every batch, in place of any basic authentication from Collector.
+	// It is never logged. Default: none.
+	Token string
 
 	// Source is the CloudEvents source of every event, e.g. "imgedge/edge-1".
 	// Default "imgedge".
@@ -73,6 +81,7 @@ type Stats struct {
 	ShippedRequests int64 // requests those events stand for
 	Retries         int64 // failed shipping attempts that will be retried
 	Rejected        int64 // batches the collector refused, moved to Dir/rejected
+	RefusedEvents   int64 // events the collector refused in batches it took, kept in Dir/rejected
 	SpoolBytes      int64 // bytes of journal on disk (rejected batches excluded)
 	Degraded        int64 // records that were counted only in memory (spool full or disk error)
 	DegradedPending int64 // of those, records not yet written back to the spool as rollups
@@ -178,8 +187,14 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Collector != "" {
 		u, err := url.Parse(c.Collector)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("metering: Config.Collector %q is not an http(s) URL", c.Collector)
+		if err != nil {
+			return errors.New("metering: Config.Collector is not a URL") // the error may hold a password
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("metering: Config.Collector %q is not an http(s) URL", u.Redacted())
+		}
+		if strings.ContainsAny(c.Token, "\r\n") {
+			return errors.New("metering: Config.Token must be one line")
 		}
 	}
 	if c.BatchInterval < 0 || c.BatchRecords < 0 || c.BatchBytes < 0 || c.SpoolMaxBytes < 0 || c.MinBackoff < 0 || c.MaxBackoff < 0 {

@@ -3,6 +3,7 @@ package metering
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -99,9 +100,14 @@ func (m *Meter) ship(s *segment) bool {
 			}
 		}
 		for b != nil && sent < len(b.parts) {
-			var snippet string
-			status, retryAfter, hasRA, snippet, err = m.post(b.parts[sent])
+			var (
+				snippet string
+				answer  []byte
+			)
+			status, retryAfter, hasRA, answer, err = m.post(b.parts[sent])
+			snippet = strings.TrimSpace(string(answer[:min(len(answer), 512)]))
 			if err == nil && status/100 == 2 {
+				m.keepRefused(s, sent, b.parts[sent], answer)
 				sent++
 				attempt = 0
 				continue
@@ -110,7 +116,11 @@ func (m *Meter) ship(s *segment) bool {
 				m.reject(s, status, snippet)
 				return true
 			}
-			if err == nil {
+			switch {
+			case err == nil && (status == http.StatusUnauthorized || status == http.StatusForbidden):
+				m.log.Error("metering: the collector refuses this edge's credentials (metering token, or user and password in the collector URL); retrying",
+					zap.String("batch", s.id), zap.Int("status", status), zap.String("response", snippet))
+			case err == nil:
 				m.log.Warn("metering: collector refused batch for now, retrying",
 					zap.String("batch", s.id), zap.Int("status", status), zap.String("response", snippet))
 			}
@@ -205,27 +215,100 @@ func (m *Meter) wait(d time.Duration) bool {
 	}
 }
 
-// post sends one batch body and reports the collector's answer.
-func (m *Meter) post(body []byte) (status int, retryAfter time.Duration, hasRA bool, snippet string, err error) {
+// maxAnswer bounds how much of the collector's answer is read: enough for
+// the refusals of a batch's events.
+const maxAnswer = 1 << 20
+
+// post sends one batch body and reports the collector's answer: its
+// status, Retry-After and body (up to maxAnswer bytes).
+func (m *Meter) post(body []byte) (status int, retryAfter time.Duration, hasRA bool, answer []byte, err error) {
 	req, err := http.NewRequestWithContext(m.shipCtx, http.MethodPost, m.cfg.Collector, bytes.NewReader(body))
 	if err != nil {
-		return 0, 0, false, "", err
+		return 0, 0, false, nil, err
 	}
 	req.Header.Set("Content-Type", BatchContentType)
+	if m.cfg.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+m.cfg.Token)
+	} else if u := req.URL.User; u != nil {
+		// http.Client does this too; done here so it does not depend on the
+		// client a caller passes in.
+		pass, _ := u.Password()
+		req.SetBasicAuth(u.Username(), pass)
+	}
 	resp, err := m.cfg.Client.Do(req)
 	if err != nil {
-		return 0, 0, false, "", err
+		return 0, 0, false, nil, err
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	answer, _ = io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	retryAfter, hasRA = parseRetryAfter(resp.Header.Get("Retry-After"), m.now())
-	return resp.StatusCode, retryAfter, hasRA, strings.TrimSpace(string(msg)), nil
+	return resp.StatusCode, retryAfter, hasRA, answer, nil
 }
 
-// retryable reports whether a non-2xx status is worth another try.
+// keepRefused handles the events of an acknowledged part that the
+// collector refused (its answer's "refused" list): they cannot succeed on
+// a retry, so they are logged and written, as a CloudEvents batch of their
+// own, to Dir/rejected/<segment>.<part>.refused.json for a person to look
+// at. The events the collector took are not affected.
+func (m *Meter) keepRefused(s *segment, part int, body, answer []byte) {
+	var res IngestResult
+	if json.Unmarshal(answer, &res) != nil || len(res.Refused) == 0 {
+		return
+	}
+	var events []json.RawMessage
+	if err := json.Unmarshal(body, &events); err != nil { // cannot happen: render wrote it
+		m.log.Error("metering: reading back a shipped batch", zap.String("segment", s.path), zap.Error(err))
+		return
+	}
+	var kept []json.RawMessage
+	for _, r := range res.Refused {
+		if r.Event >= 0 && r.Event < len(events) {
+			kept = append(kept, events[r.Event])
+		}
+	}
+	to := filepath.Join(m.cfg.Dir, rejectedDir, fmt.Sprintf("%s.%d.refused.json", filepath.Base(s.path), part))
+	data, err := json.Marshal(kept)
+	if err == nil {
+		err = writeFileSync(to, data)
+	}
+	m.log.Error("metering: collector refused events of a batch it took; kept them aside",
+		zap.String("batch", s.id), zap.Int("refused", len(res.Refused)), zap.Int("event", res.Refused[0].Event),
+		zap.String("reason", res.Refused[0].Error), zap.String("kept_in", to), zap.NamedError("write_error", err))
+	m.mu.Lock()
+	m.stats.RefusedEvents += int64(len(res.Refused))
+	m.mu.Unlock()
+}
+
+// writeFileSync writes a new file and syncs it and its directory.
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	return err
+}
+
+// retryable reports whether a non-2xx status is worth another try. 401
+// and 403 are: the batch is fine, the edge's credentials are not, and once
+// they are fixed (or the collector's auth is) the spool drains by itself
+// instead of every batch going to rejected/.
 func retryable(status int) bool {
-	return status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500
+	switch status {
+	case http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusUnauthorized, http.StatusForbidden:
+		return true
+	}
+	return status >= 500
 }
 
 // done removes a batch from the queue; with remove, its file is deleted,
