@@ -608,3 +608,32 @@ func TestPrivateTellsOneClientsAnswersFromSharedOnes(t *testing.T) {
 		}
 	}
 }
+
+func TestShareableFollowsRFC9111ForSharedCaches(t *testing.T) {
+	tests := []struct {
+		name        string
+		credentials bool
+		header      http.Header
+		want        bool
+	}{
+		{"an anonymous answer without Cache-Control is shared", false, http.Header{}, true},
+		{"an answer to a request with credentials and no Cache-Control is not", true, http.Header{}, false},
+		{"with credentials, max-age alone is not enough", true, http.Header{"Cache-Control": {"max-age=3600"}}, false},
+		{"with credentials, public allows sharing", true, http.Header{"Cache-Control": {"public, max-age=60"}}, true},
+		{"with credentials, s-maxage allows sharing", true, http.Header{"Cache-Control": {"s-maxage=60"}}, true},
+		{"with credentials, must-revalidate allows sharing", true, http.Header{"Cache-Control": {"max-age=60, must-revalidate"}}, true},
+		{"private is never shared", false, http.Header{"Cache-Control": {"private"}}, false},
+		{"no-store in a second header line is never shared", false, http.Header{"Cache-Control": {"max-age=60", "no-store"}}, false},
+		{"Vary on Cookie is not shared", false, http.Header{"Vary": {"Cookie"}}, false},
+		{"Vary: * is not shared", false, http.Header{"Vary": {"*"}}, false},
+		{"Vary on Accept-Encoding alone is shared", false, http.Header{"Vary": {"accept-encoding"}}, true},
+		{"Vary on Origin next to Accept-Encoding is not shared", false, http.Header{"Vary": {"Accept-Encoding, Origin"}}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Shareable(tt.credentials, tt.header); got != tt.want {
+				t.Fatalf("Shareable(%v, %v) = %v, want %v", tt.credentials, tt.header, got, tt.want)
+			}
+		})
+	}
+}

@@ -21,19 +21,31 @@ import (
 //   - a panic in the function is recovered and returned to every caller as a
 //     *PanicError, and the key is freed;
 //   - results, errors included, are not remembered: a call that arrives after
-//     a run has finished starts a new run.
+//     a run has finished starts a new run;
+//   - with StopWhenAbandoned, a run whose callers have all gone (their
+//     contexts ended) is cancelled: its context ends and its key is freed, so
+//     work nobody waits for stops and a later call starts afresh.
 //
 // The zero value is ready to use. A Group must not be copied after first use.
 type Group[T any] struct {
+	// StopWhenAbandoned cancels a run's context once every caller waiting
+	// for it has returned because its own context ended. Leave it false for
+	// runs that must finish whoever waits (they hold a caller's request, or
+	// their result is kept). Set it before first use.
+	StopWhenAbandoned bool
+
 	mu        sync.Mutex
 	calls     map[string]*call[T]
 	collapsed atomic.Uint64
+	abandoned atomic.Uint64
 }
 
 type call[T any] struct {
-	done chan struct{} // closed when val and err are set
-	val  T
-	err  error
+	done    chan struct{} // closed when val and err are set
+	val     T
+	err     error
+	waiters int                // callers still waiting; guarded by Group.mu
+	cancel  context.CancelFunc // ends the run's context
 }
 
 // Do runs fn once for all concurrent callers with the same key and returns
@@ -46,19 +58,21 @@ func (g *Group[T]) Do(ctx context.Context, key string, fn func(ctx context.Conte
 	}
 	g.mu.Lock()
 	if c, ok := g.calls[key]; ok {
+		c.waiters++
 		g.mu.Unlock()
 		g.collapsed.Add(1)
-		return c.wait(ctx, true)
+		return g.wait(ctx, key, c, true)
 	}
 	if g.calls == nil {
 		g.calls = make(map[string]*call[T])
 	}
-	c := &call[T]{done: make(chan struct{})}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c := &call[T]{done: make(chan struct{}), waiters: 1, cancel: cancel}
 	g.calls[key] = c
 	g.mu.Unlock()
 
-	go g.run(context.WithoutCancel(ctx), key, c, fn)
-	return c.wait(ctx, false)
+	go g.run(runCtx, key, c, fn)
+	return g.wait(ctx, key, c, false)
 }
 
 // Collapsed returns how many callers have waited for a run started by
@@ -67,14 +81,35 @@ func (g *Group[T]) Collapsed() uint64 {
 	return g.collapsed.Load()
 }
 
-func (c *call[T]) wait(ctx context.Context, shared bool) (T, bool, error) {
+// Abandoned returns how many runs were cancelled because every caller
+// had gone (StopWhenAbandoned).
+func (g *Group[T]) Abandoned() uint64 {
+	return g.abandoned.Load()
+}
+
+func (g *Group[T]) wait(ctx context.Context, key string, c *call[T], shared bool) (T, bool, error) {
 	select {
 	case <-c.done:
 		return c.val, shared, c.err
 	case <-ctx.Done():
-		var zero T
-		return zero, shared, ctx.Err()
 	}
+	g.mu.Lock()
+	c.waiters--
+	stop := c.waiters == 0 && g.StopWhenAbandoned
+	if stop && g.calls[key] == c {
+		delete(g.calls, key) // a new caller must not join a cancelled run
+	}
+	g.mu.Unlock()
+	if stop {
+		select {
+		case <-c.done:
+		default:
+			g.abandoned.Add(1)
+			c.cancel()
+		}
+	}
+	var zero T
+	return zero, shared, ctx.Err()
 }
 
 func (g *Group[T]) run(ctx context.Context, key string, c *call[T], fn func(context.Context) (T, error)) {
@@ -93,6 +128,7 @@ func (g *Group[T]) run(ctx context.Context, key string, c *call[T], fn func(cont
 		}
 		g.mu.Unlock()
 		close(c.done)
+		c.cancel()
 	}()
 	c.val, c.err = fn(ctx)
 	returned = true

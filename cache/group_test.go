@@ -248,6 +248,43 @@ func TestGroupCancellation(t *testing.T) {
 		}
 	})
 
+	t.Run("with StopWhenAbandoned the run is cancelled when its last waiter has gone", func(t *testing.T) {
+		g := Group[string]{StopWhenAbandoned: true}
+		stopped := make(chan error, 1)
+		fn := func(ctx context.Context) (string, error) {
+			<-ctx.Done()
+			stopped <- ctx.Err()
+			return "", ctx.Err()
+		}
+		ctx1, cancel1 := context.WithCancel(context.Background())
+		ctx2, cancel2 := context.WithCancel(context.Background())
+		first, second := make(chan result, 1), make(chan result, 1)
+		go func() { v, s, err := g.Do(ctx1, "k", fn); first <- result{v, s, err} }()
+		waitForRun(t, &g, "k")
+		go func() { v, s, err := g.Do(ctx2, "k", fn); second <- result{v, s, err} }()
+		waitCollapsed(t, &g, 1)
+		cancel1()
+		within(t, first, "the first caller returning")
+		select {
+		case err := <-stopped:
+			t.Fatalf("the run stopped (%v) while a caller still waited", err)
+		case <-time.After(50 * time.Millisecond):
+		}
+		cancel2()
+		within(t, second, "the second caller returning")
+		if err := within(t, stopped, "the abandoned run stopping"); !errors.Is(err, context.Canceled) {
+			t.Fatalf("run context ended with %v, want context.Canceled", err)
+		}
+		if g.Abandoned() != 1 {
+			t.Fatalf("Abandoned() = %d, want 1", g.Abandoned())
+		}
+		// A new caller starts a new run rather than joining the cancelled one.
+		v, shared, err := g.Do(context.Background(), "k", func(context.Context) (string, error) { return "fresh", nil })
+		if v != "fresh" || shared || err != nil {
+			t.Fatalf("after abandonment got %q shared=%v err=%v", v, shared, err)
+		}
+	})
+
 	t.Run("a caller with an already ended context does not start a run", func(t *testing.T) {
 		var g Group[string]
 		ctx, cancel := context.WithCancel(context.Background())

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -54,9 +55,33 @@ func Private(cacheControl string) bool {
 	return parseCacheControl(cacheControl).private
 }
 
+// Shareable reports whether a shared cache may store an origin's answer
+// and hand it to other clients (RFC 9111 sections 3 and 3.5). It may not
+// when the answer is private or no-store; when its Vary names any request
+// header but Accept-Encoding (the cache does not key on them); and when the
+// request carried credentials (Authorization, or a Cookie, which a shared
+// cache in front of a login treats the same way) unless the answer says
+// public, s-maxage or must-revalidate.
+func Shareable(credentials bool, header http.Header) bool {
+	d := parseCacheControl(strings.Join(header.Values("Cache-Control"), ","))
+	if d.private {
+		return false
+	}
+	for _, v := range header.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "Accept-Encoding") {
+				return false
+			}
+		}
+	}
+	return !credentials || d.public || d.hasSMaxAge || d.mustRevalidate
+}
+
 // directives are the parts of a Cache-Control value a shared cache acts on.
 type directives struct {
 	private               bool // private or no-store: one client's answer
+	public                bool // public: storable even for a request with credentials
+	mustRevalidate        bool
 	noCache               bool // no-cache: reusable only after revalidation
 	maxAge, sMaxAge       time.Duration
 	hasMaxAge, hasSMaxAge bool
@@ -73,6 +98,10 @@ func parseCacheControl(v string) directives {
 			d.private = true
 		case "no-cache":
 			d.noCache = true
+		case "public":
+			d.public = true
+		case "must-revalidate":
+			d.mustRevalidate = true
 		case "max-age":
 			if !d.hasMaxAge {
 				d.maxAge, d.hasMaxAge = parseDeltaSeconds(value)
