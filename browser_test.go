@@ -107,6 +107,9 @@ func TestInARealBrowserTheDemoShowsModernImagesAndTheDashboardChartsThem(t *test
 	mu.Unlock()
 
 	// The dashboard: once the usage arrives, the chart shows it.
+	if err := chromedp.Run(ctx, network.SetExtraHTTPHeaders(network.Headers{"Authorization": exampleUsageAuth})); err != nil {
+		t.Fatal(err)
+	}
 	dashboard := c.Base + "/usage/"
 	deadline := time.Now().Add(30 * time.Second)
 	var points string

@@ -1,6 +1,7 @@
 package imgedge_test
 
 import (
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -90,6 +91,10 @@ func TestExampleMultiZoneScriptShowsForwarding(t *testing.T) {
 	}
 }
 
+// exampleUsageAuth is the examples' demo login for the collector's
+// dashboard and usage API (demo, demo-password).
+var exampleUsageAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte("demo:demo-password"))
+
 func TestExampleCollectorWithPostgreSQLCountsTheEdgesTraffic(t *testing.T) {
 	t.Setenv("IMGEDGE_PG_DSN", pgtest.DSN(t))
 	t.Setenv("IMGEDGE_SPOOL", filepath.Join(t.TempDir(), "spool"))
@@ -105,7 +110,7 @@ func TestExampleCollectorWithPostgreSQLCountsTheEdgesTraffic(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	var body string
 	for time.Now().Before(deadline) {
-		body = string(get(t, "http://"+collector+"/api/v1/usage?step=24h").body)
+		body = string(get(t, "http://"+collector+"/api/v1/usage?step=24h", "Authorization", exampleUsageAuth).body)
 		if strings.Contains(body, fmt.Sprintf(`"requests":%d`, n)) {
 			break
 		}
@@ -114,7 +119,10 @@ func TestExampleCollectorWithPostgreSQLCountsTheEdgesTraffic(t *testing.T) {
 	if !strings.Contains(body, fmt.Sprintf(`"requests":%d`, n)) || !strings.Contains(body, `"hits":8`) {
 		t.Fatalf("the collector's usage %s: want %d requests, 8 of them hits", body, n)
 	}
-	if page := get(t, "http://"+collector+"/"); page.status != 200 || !strings.Contains(string(page.body), "imgedge usage") {
+	if page := get(t, "http://"+collector+"/", "Authorization", exampleUsageAuth); page.status != 200 || !strings.Contains(string(page.body), "imgedge usage") {
 		t.Errorf("dashboard: %d", page.status)
+	}
+	if page := get(t, "http://"+collector+"/"); page.status != 401 {
+		t.Errorf("dashboard without the password: %d, want 401", page.status)
 	}
 }

@@ -14,6 +14,11 @@ repo=$(cd "$here/../.." && pwd)
 base=${PORT_BASE:-18000}
 once=false; [ "${1:-}" = "--once" ] && once=true
 work=$(mktemp -d)
+# The zones authenticate the requests they forward to each other with a
+# shared secret; a real cluster keeps it in a secret store.
+secret=${IMGEDGE_SECRET:-$(head -c 24 /dev/urandom | base64 | tr -d "/+=")}
+secret=${secret}-multizone-example
+usage_token=$(head -c 18 /dev/urandom | base64 | tr -d "/+=")
 pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -44,6 +49,16 @@ cat >"$work/collector" <<CF
 	admin 127.0.0.1:$((base + 91))
 }
 http://127.0.0.1:$collector {
+	# The zones' batches come in with their token; everything else (the
+	# dashboard, the usage API) needs the demo login, demo / demo-password.
+	@people not {
+		method POST
+		path /api/v1/events
+		header Authorization "Bearer $usage_token"
+	}
+	basic_auth @people {
+		demo \$2a\$10\$IAC8ls0haZL1GusjoMHD7upk5oWeWnn00meE6jJciErzV50Hq8J6i
+	}
 	usage_collector {
 		storage sqlite $work/usage.db
 	}
@@ -61,9 +76,11 @@ start_zone() { # zone port admin prefer options
 		node node-$1
 		consul http://127.0.0.1:$consul_http
 		advertise http://127.0.0.1:$2
+		secret $secret
 		prefer $4
 		metering {
 			collector http://127.0.0.1:$collector/api/v1/events
+			token $usage_token
 			spool $work/spool-$1
 			batch 500ms
 		}
@@ -98,7 +115,7 @@ Consul UI/API     http://127.0.0.1:$consul_http/ui/
 zone a (1 slot)   http://127.0.0.1:$((base + 10))/photos/kite.jpg?w=400&f=auto
 zone b            http://127.0.0.1:$((base + 20))/
 zone c            http://127.0.0.1:$((base + 30))/
-usage dashboard   http://127.0.0.1:$collector/
+usage dashboard   http://127.0.0.1:$collector/   (demo / demo-password)
 metrics           http://127.0.0.1:$((base + 11))/metrics   (imgedge_forwards_total, imgedge_zone_peers)
 logs              $work/*.log
 TXT
