@@ -52,12 +52,14 @@ test: build consul fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 
-## fuzz: the parameter parser and the whole decode-resize-encode pipeline,
-## each for FUZZTIME (make fuzz FUZZTIME=10m for a longer run). Crashers are
+## fuzz: the parameter parser, the whole decode-resize-encode pipeline, the
+## forwarding address and the request-target check, each for FUZZTIME (make fuzz FUZZTIME=10m for a longer run). Crashers are
 ## kept under */testdata/fuzz/ and replayed by every go test.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./transform/
 	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) ./imaging/
+	$(GO) test -run '^$$' -fuzz '^FuzzPeerURL$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzCheckTarget$$' -fuzztime $(FUZZTIME) .
 
 vet:
 	$(GO) vet ./...

@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/imgedge/imgedge/tenant"
 )
 
 func init() {
@@ -17,7 +20,8 @@ func init() {
 //	POST /imgedge/purge  {"tenant": "img.example.com", "source": "/photos/cat.jpg"}
 //
 // drops every cached variant and original of that source (every query
-// string and format); without "source" it drops everything of the tenant.
+// string and format), source being the path clients request; without
+// "source" it drops everything of the tenant.
 // It answers {"purged": N}.
 type adminAPI struct{}
 
@@ -52,12 +56,21 @@ func purge(w http.ResponseWriter, r *http.Request) error {
 	if req.Tenant == "" {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf(`"tenant" is required (the site host, unless image_resize sets tenant)`)}
 	}
-	tag := tenantTag(req.Tenant)
-	if req.Source != "" {
-		tag = sourceTag(req.Tenant, req.Source)
+	// The tenant as the cache names it: a host in its canonical form
+	// (IMG.Example.com. and img.example.com are one tenant), or another
+	// tenant name as written, trimmed.
+	names := []string{strings.TrimSpace(req.Tenant)}
+	if host, err := tenant.Canonical(req.Tenant); err == nil && host != names[0] {
+		names = append(names, host)
 	}
 	n := 0
-	eachStore(func(s *variantStore) { n += s.cache.Purge(tag) })
+	for _, name := range names {
+		tag := tenantTag(name)
+		if req.Source != "" {
+			tag = sourceTag(name, req.Source)
+		}
+		eachStore(func(s *variantStore) { n += s.cache.Purge(tag) })
+	}
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(map[string]int{"purged": n})
 }

@@ -66,6 +66,21 @@ type App struct {
 	// a reload. They take precedence over image_resize's tenants.
 	TenantsKV string `json:"tenants_kv,omitempty"`
 
+	// Secret is the key the nodes of a cluster share to authenticate the
+	// requests they send each other (an HMAC over each forwarded request):
+	// only a request that carries a valid one counts as forwarded by a
+	// peer. At least 32 characters; required with Consul. Keep it out of
+	// the config file: `secret {env.IMGEDGE_SECRET}`.
+	Secret string `json:"secret,omitempty"`
+	secret string // Secret with placeholders replaced
+
+	// SourceBudget bounds the bytes of originals this process fetches and
+	// holds for processing at once, and MaxFetches how many originals are
+	// in flight at once. A request waits for room up to its handler's
+	// queue_timeout, then gets 503. Defaults: 256 MiB, and 16 per core.
+	SourceBudget int64 `json:"source_budget,omitempty"`
+	MaxFetches   int   `json:"max_fetches,omitempty"`
+
 	tenants     *tenant.Watched
 	tenantsKey  string
 	meter       *metering.Meter
@@ -78,8 +93,18 @@ type App struct {
 // MeteringConfig configures usage recording and shipping.
 type MeteringConfig struct {
 	// Collector is the URL of a usage_collector's POST /api/v1/events.
-	// Empty: records are kept in the spool only.
+	// A user and password in it (https://edge:secret@usage.example.net/...)
+	// are sent as HTTP basic authentication; placeholders such as
+	// {env.IMGEDGE_USAGE_PASSWORD} are replaced. Empty: records are kept
+	// in the spool only.
 	Collector string `json:"collector,omitempty"`
+
+	// Token, when set, is sent as "Authorization: Bearer <token>" with
+	// every batch, for a collector that checks a bearer token; it takes
+	// the place of a user and password in Collector. Placeholders are
+	// replaced: {env.IMGEDGE_USAGE_TOKEN} keeps it out of the config.
+	// Default: none.
+	Token string `json:"token,omitempty"`
 
 	// Spool is the directory where records wait, durably, until the
 	// collector acknowledges them. Required. One process owns it; it is
@@ -125,6 +150,14 @@ func closeMeter(m *metering.Meter, logger *zap.Logger) error {
 // Provision opens (or reuses) the usage meter.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
+	// The secret may come from a placeholder ({env.IMGEDGE_SECRET}).
+	a.secret = caddy.NewReplacer().ReplaceAll(a.Secret, "")
+	if a.Consul != "" && len(a.secret) < minSecretLen {
+		return fmt.Errorf("secret: the nodes of a cluster (consul is set) must share a secret of at least %d characters, to authenticate the requests they forward to each other", minSecretLen)
+	}
+	if a.SourceBudget < 0 || a.MaxFetches < 0 {
+		return fmt.Errorf("source_budget and max_fetches must not be negative")
+	}
 	if err := a.provisionBalancer(); err != nil {
 		return err
 	}
@@ -139,10 +172,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("metering: spool directory is required")
 	}
 	source := "imgedge/" + a.Node
+	// Credentials may come from placeholders ({env.IMGEDGE_USAGE_TOKEN}).
+	repl := caddy.NewReplacer()
+	collector, token := repl.ReplaceAll(m.Collector, ""), repl.ReplaceAll(m.Token, "")
 	meter, loaded, err := loadPooled(meters, m.Spool, func() (*metering.Meter, func() error, error) {
 		meter, err := metering.New(metering.Config{
 			Dir:           m.Spool,
-			Collector:     m.Collector,
+			Collector:     collector,
+			Token:         token,
 			Source:        source,
 			BatchInterval: time.Duration(m.BatchInterval),
 			BatchRecords:  m.BatchRecords,
@@ -165,6 +202,9 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.meter, a.meterKey = meter, m.Spool
 	return nil
 }
+
+// minSecretLen is the shortest cluster secret accepted.
+const minSecretLen = 32
 
 // balancers holds the process's zone registration, so a reload keeps the
 // node registered (and its discovered peers) instead of flapping.
@@ -214,7 +254,7 @@ func (a *App) provisionTenants() error {
 	w, _, err := loadPooled(tenantStores, key, func() (*tenant.Watched, func() error, error) {
 		w, err := tenant.NewWatched(tenant.ConsulConfig{
 			Address: a.Consul, Token: a.ConsulToken, Prefix: a.TenantsKV,
-			Logger: a.logger.Named("tenants"),
+			ByHost: true, Logger: a.logger.Named("tenants"),
 		})
 		if err != nil {
 			return nil, nil, err
@@ -259,9 +299,12 @@ func (a *App) Cleanup() error {
 //		service   <name>
 //		advertise <url>
 //		prefer    <zone>...
+//		secret    <shared secret, 32+ characters>
+//		source_budget <bytes> [<fetches>]
 //		tenants_kv [<prefix>]
 //		metering {
 //			collector <url>
+//			token     <bearer token>
 //			spool     <dir>
 //			batch     <interval> [<records, 0: no limit> [<bytes>]]
 //			spool_max <bytes>
@@ -307,6 +350,28 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 			if d.NextArg() {
 				return nil, d.ArgErr()
 			}
+		case "secret":
+			if !d.AllArgs(&app.Secret) {
+				return nil, d.ArgErr()
+			}
+		case "source_budget":
+			// source_budget <bytes> [<fetches>]
+			args := d.RemainingArgs()
+			if len(args) < 1 || len(args) > 2 {
+				return nil, d.ArgErr()
+			}
+			n, err := parseBytes(d, "source_budget", args[0])
+			if err != nil {
+				return nil, err
+			}
+			app.SourceBudget = n
+			if len(args) == 2 {
+				f, err := strconv.Atoi(args[1])
+				if err != nil || f < 1 {
+					return nil, d.Errf("source_budget: bad number of fetches %q", args[1])
+				}
+				app.MaxFetches = f
+			}
 		case "prefer":
 			app.Prefer = d.RemainingArgs()
 			if len(app.Prefer) == 0 {
@@ -333,8 +398,13 @@ func parseMetering(d *caddyfile.Dispenser) (*MeteringConfig, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	seen := map[string]bool{}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		opt := d.Val()
+		if seen[opt] {
+			return nil, d.Errf("metering option %q given more than once", opt)
+		}
+		seen[opt] = true
 		args := d.RemainingArgs()
 		var err error
 		switch opt {
@@ -342,6 +412,11 @@ func parseMetering(d *caddyfile.Dispenser) (*MeteringConfig, error) {
 			err = wantArgs(d, args, 1, 1)
 			if err == nil {
 				m.Collector = args[0]
+			}
+		case "token":
+			err = wantArgs(d, args, 1, 1)
+			if err == nil {
+				m.Token = args[0]
 			}
 		case "spool":
 			err = wantArgs(d, args, 1, 1)

@@ -2,11 +2,15 @@ package imgedge
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/imgedge/imgedge/internal/budget"
 )
 
 // errSourceTooLarge stops the next handler from writing past the limit.
@@ -20,6 +24,7 @@ const (
 	buffering             // an image to transform: kept in memory, up to the limit
 	passthrough           // anything else: streamed to the client as it is
 	tooLarge              // an image over the limit: dropped
+	overBudget            // the process's budget for originals had no room: dropped
 )
 
 // fetchWriter is the ResponseWriter the next handler writes the original
@@ -27,6 +32,11 @@ const (
 // limit bytes), anything else goes straight to the client, byte for byte,
 // with its status and headers. Without a client (a fetch shared by several
 // requests) anything else stops the route instead.
+//
+// The bytes buffered are leased from the process's budget: the lease grows
+// to the Content-Length (waiting up to wait for room, since it holds
+// little yet), or step by step while a body of unknown length arrives
+// (without waiting); without room the original is dropped (overBudget).
 type fetchWriter struct {
 	client http.ResponseWriter
 	header http.Header
@@ -34,10 +44,13 @@ type fetchWriter struct {
 	limit  int64
 	mode   fetchMode
 	body   bytes.Buffer
+	ctx    context.Context
+	lease  *budget.Lease
+	wait   time.Duration
 }
 
-func newFetchWriter(client http.ResponseWriter, limit int64) *fetchWriter {
-	return &fetchWriter{client: client, header: http.Header{}, limit: limit}
+func newFetchWriter(ctx context.Context, client http.ResponseWriter, limit int64, lease *budget.Lease, wait time.Duration) *fetchWriter {
+	return &fetchWriter{ctx: ctx, client: client, header: http.Header{}, limit: limit, lease: lease, wait: wait}
 }
 
 func (f *fetchWriter) Header() http.Header { return f.header }
@@ -65,6 +78,12 @@ func (f *fetchWriter) WriteHeader(status int) {
 			f.mode = tooLarge
 			return
 		}
+		ctx, cancel := context.WithTimeout(f.ctx, f.wait)
+		defer cancel()
+		if f.lease.GrowTo(ctx, n) != nil {
+			f.mode = overBudget
+			return
+		}
 		f.body.Grow(int(n))
 	}
 }
@@ -83,8 +102,15 @@ func (f *fetchWriter) Write(p []byte) (int, error) {
 		}
 		return f.client.Write(p)
 	case buffering:
-		if int64(f.body.Len()+len(p)) > f.limit {
+		need := int64(f.body.Len() + len(p))
+		if need > f.limit {
 			f.mode = tooLarge
+			f.body = bytes.Buffer{}
+			return 0, errSourceTooLarge
+		}
+		// bytes.Buffer doubles as it grows: lease what it may allocate.
+		if size := f.lease.Size(); need > size && !f.lease.TryGrowTo(min(max(2*need, 2*size), f.limit)) {
+			f.mode = overBudget
 			f.body = bytes.Buffer{}
 			return 0, errSourceTooLarge
 		}

@@ -2,13 +2,14 @@ package imgedge
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
-	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
@@ -67,15 +68,17 @@ func (rq *imageRequest) forwardTo(peer balancer.Peer) bool {
 	// (it applies the same config), with every end-to-end header: the same
 	// site, tenant, signature, credentials and Accept.
 	// (Caddy keeps the original URL; headers and Host are the request's.)
-	uri := rq.r.URL.RequestURI()
-	if or, ok := rq.r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && or.URL != nil {
-		uri = or.URL.RequestURI()
-	}
 	orig := rq.r
-	req, err := http.NewRequestWithContext(ctx, rq.r.Method, peer.URL+uri, nil)
+	target, err := peerURL(peer.URL, rq.client.URL)
+	if err != nil {
+		ir.logger.Warn("not forwarding", zap.String("peer", peer.ID), zap.Error(err))
+		return false
+	}
+	req, err := http.NewRequestWithContext(ctx, rq.r.Method, peer.URL, nil)
 	if err != nil {
 		return false
 	}
+	req.URL = target
 	req.Header = orig.Header.Clone()
 	if req.Header == nil {
 		req.Header = http.Header{}
@@ -90,6 +93,7 @@ func (rq *imageRequest) forwardTo(peer balancer.Peer) bool {
 	}
 	req.Host = orig.Host
 	req.Header.Set("CDN-Loop", balancer.AppendLoop(strings.Join(orig.Header.Values("CDN-Loop"), ","), loopToken))
+	signPeerRequest(req, ir.peerSecret, time.Now())
 	if ip, _, err := net.SplitHostPort(rq.r.RemoteAddr); err == nil {
 		if prior := strings.Join(orig.Header.Values("X-Forwarded-For"), ", "); prior != "" {
 			ip = prior + ", " + ip
@@ -116,6 +120,24 @@ func (rq *imageRequest) forwardTo(peer balancer.Peer) bool {
 		ir.logger.Debug("streaming a forwarded answer", zap.Error(err))
 	}
 	return true
+}
+
+// peerURL is the address of a request forwarded to peer: the peer's own
+// scheme and host, and the request's path and query, nothing else of the
+// request target. Whatever a client puts in its request line (user-info,
+// an absolute or opaque target) can never choose where the request goes.
+func peerURL(peer string, target *url.URL) (*url.URL, error) {
+	base, err := url.Parse(peer)
+	if err != nil {
+		return nil, fmt.Errorf("peer address %q: %v", peer, err)
+	}
+	if (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.User != nil {
+		return nil, fmt.Errorf("peer address %q is not an http(s)://host[:port] URL", peer)
+	}
+	if target.Opaque != "" || !strings.HasPrefix(target.Path, "/") {
+		return nil, fmt.Errorf("request target %q is not a path", target)
+	}
+	return &url.URL{Scheme: base.Scheme, Host: base.Host, Path: target.Path, RawPath: target.RawPath, RawQuery: target.RawQuery, ForceQuery: target.ForceQuery}, nil
 }
 
 // zonesCollector exports what the node knows of its zones, from the live

@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
@@ -20,6 +20,7 @@ import (
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/internal/budget"
 	"github.com/imgedge/imgedge/internal/vips"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/tenant"
@@ -35,40 +36,61 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return next.ServeHTTP(w, r)
 	}
-	query := r.URL.Query()
-	name := ir.Tenant
-	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
-		name = repl.ReplaceAll(ir.Tenant, "")
+	client := clientRequest(r)
+	name, err := ir.tenantName(r)
+	if err != nil {
+		return ir.refuseEarly(w, http.StatusBadRequest, "the Host header is not a valid host name: "+err.Error(), "")
 	}
 	settings, known := ir.tenants.Get(name)
-	if !settings.WantsImage(query) {
+	query := r.URL.Query()
+	// A protected tenant's every request is checked, image or not: a
+	// signature or preset requirement that plain GETs skipped would hand
+	// out the original, metadata and all.
+	if !settings.WantsImage(query) && !settings.Protects() {
 		return next.ServeHTTP(w, r)
 	}
-	rq := &imageRequest{ir: ir, w: w, r: r, next: next, start: time.Now(), tenant: name, settings: settings, known: known,
-		forwarded: balancer.HasLoop(strings.Join(r.Header.Values("CDN-Loop"), ","), loopToken)}
+	if err := checkTarget(client); err != nil {
+		return ir.refuseEarly(w, http.StatusBadRequest, err.Error(), "")
+	}
+	rq := &imageRequest{ir: ir, w: w, r: r, client: client, next: next, start: time.Now(), tenant: name, settings: settings, known: known}
+	// Only a peer that proves it holds the cluster secret can mark a
+	// request as forwarded: a client's CDN-Loop alone counts for nothing.
+	rq.forwarded = balancer.HasLoop(strings.Join(r.Header.Values("CDN-Loop"), ","), loopToken) &&
+		peerAuthenticated(client, ir.peerSecret, rq.start)
 	outcome := rq.serve(query)
 	ir.metrics.requests.WithLabelValues(outcome).Inc()
 	return rq.err
 }
 
+// refuseEarly refuses a request before it has a tenant: nothing is
+// recorded, since there is nobody to bill.
+func (ir *ImageResize) refuseEarly(w http.ResponseWriter, status int, msg, param string) error {
+	writeProblem(w, status, msg, param)
+	ir.metrics.requests.WithLabelValues(outcomeBadRequest).Inc()
+	return nil
+}
+
 // imageRequest is the state of one image request as it moves through
 // parsing, the cache, fetching and processing.
 type imageRequest struct {
-	ir    *ImageResize
-	w     http.ResponseWriter
-	r     *http.Request
-	next  caddyhttp.Handler
-	start time.Time
-	err   error // returned to Caddy: a passed-through handler error
+	ir     *ImageResize
+	w      http.ResponseWriter
+	r      *http.Request
+	client *http.Request // r as the client sent it, before any rewrite
+	next   caddyhttp.Handler
+	start  time.Time
+	err    error // returned to Caddy: a passed-through handler error
 
 	opts      transform.Options
 	tenant    string
 	settings  tenant.Settings
-	known     bool     // the tenant has settings of its own
-	forwarded bool     // another node forwarded it: serve it here or refuse
-	source    string   // path and the query without image parameters
-	srcQuery  string   // the query the origin is asked with
-	tags      []string // purge tags of everything cached for this request
+	known     bool          // the tenant has settings of its own
+	forwarded bool          // another node forwarded it: serve it here or refuse
+	site      string        // the site and port: the first part of every key
+	source    string        // the resource: client path, route path, query without image parameters
+	lease     *budget.Lease // memory of the original this request fetched
+	srcQuery  string        // the query the origin is asked with
+	tags      []string      // purge tags of everything cached for this request
 	timing    timings
 	usage     usage
 }
@@ -98,12 +120,21 @@ var errNotImage = errors.New("the answer is not an image")
 // serve runs the request flow and returns its outcome label.
 func (rq *imageRequest) serve(query url.Values) string {
 	ir, st := rq.ir, rq.ir.store
+	defer func() { rq.lease.Release() }()
 	rq.usage.cacheStatus = "miss"
 	if st.cache == nil {
 		rq.usage.cacheStatus = "bypass"
 	}
 	if refused, outcome := rq.admitTenant(); refused {
 		return outcome
+	}
+	if !rq.settings.WantsImage(query) {
+		// A protected tenant's request without image parameters.
+		if rq.settings.PresetsOnly {
+			return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, "this tenant serves presets only: add preset=<name>"}, "preset")
+		}
+		rq.err = rq.next.ServeHTTP(rq.w, rq.r) // signed: the original as the route serves it
+		return outcomePassthrough
 	}
 	lim := rq.settings.Limits(ir.pipeline.Limits)
 	query, err := tenant.Apply(rq.settings, query, lim)
@@ -112,26 +143,19 @@ func (rq *imageRequest) serve(query url.Values) string {
 		opts, err = transform.Parse(query, lim)
 	}
 	if err != nil {
-		var pe *transform.Error
-		if errors.As(err, &pe) {
-			return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, pe.Msg}, pe.Param)
-		}
-		return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, err.Error()}, "")
+		return rq.refuseParam(err)
 	}
 	rq.opts = opts
 	rq.srcQuery = transform.SourceQuery(query).Encode()
-	rq.source = rq.r.URL.Path
-	if rq.srcQuery != "" {
-		rq.source += "?" + rq.srcQuery
-	}
-	rq.tags = []string{sourceTag(rq.tenant, rq.r.URL.Path), tenantTag(rq.tenant)}
+	rq.site, rq.source = resourceKey(rq.tenant, rq.r, rq.client, rq.srcQuery)
+	rq.tags = []string{sourceTag(rq.tenant, rq.client.URL.Path), tenantTag(rq.tenant)}
 	accept := rq.r.Header.Get("Accept")
 	canonical := opts.Canonical()
 
 	// Warm: the source is known, so the variant's key is too.
-	if info, ok := st.cache.Get(infoKey(rq.tenant, rq.source)); ok {
+	if info, ok := st.cache.Get(infoKey(rq.site, rq.source)); ok {
 		format, negotiated := transform.OutputFormat(opts, accept, sourceInfoFrom(info))
-		if v, ok := st.cache.Get(variantKey(rq.tenant, rq.source, canonical+ir.fingerprint, format, negotiated)); ok {
+		if v, ok := st.cache.Get(variantKey(rq.site, rq.source, canonical+ir.fingerprint, format, negotiated)); ok {
 			rq.usage.cacheStatus = "hit"
 			return rq.answer(v, "hit"+ttlParam(v.Expires))
 		}
@@ -141,13 +165,20 @@ func (rq *imageRequest) serve(query url.Values) string {
 	if err != nil {
 		return rq.refuseError(err)
 	}
+	// Effects are priced on the output they will run on, before a slot
+	// is taken: an expensive blur is refused, not queued.
+	srcW, srcH := orig.src.Header.OrientedSize()
+	outW, outH := transform.NewPlan(opts, srcW, srcH, lim).OutputSize(srcW, srcH)
+	if err := transform.CheckCost(opts, outW, outH); err != nil {
+		return rq.refuseParam(err)
+	}
 	format, negotiated := transform.OutputFormat(opts, accept, orig.src.Info())
 	etag := variantETag(orig.sum, canonical+ir.fingerprint, format)
 	if etagMatches(rq.r.Header.Get("If-None-Match"), etag) {
-		return rq.notModified(etag, orig.cacheControl(ir.CacheControl), negotiated)
+		return rq.notModified(etag, orig.cacheControl(ir.CacheControl), negotiated, orig.header)
 	}
 
-	key := variantKey(rq.tenant, rq.source, canonical+ir.fingerprint, format, negotiated)
+	key := variantKey(rq.site, rq.source, canonical+ir.fingerprint, format, negotiated)
 	var t timings
 	spec := renderSpec{
 		opts: opts, format: format, negotiated: negotiated, etag: etag, key: key,
@@ -160,6 +191,7 @@ func (rq *imageRequest) serve(query url.Values) string {
 	if orig.private {
 		entry, err = ir.render(rq.r.Context(), orig, spec, &t) // one client's own: never shared
 	} else {
+		// The run stops if every request waiting for it goes away.
 		entry, shared, err = st.variants.Do(rq.r.Context(), key, func(ctx context.Context) (*cache.Entry, error) {
 			if e, ok := st.cache.Get(key); ok {
 				return e, nil
@@ -186,10 +218,31 @@ func (rq *imageRequest) serve(query url.Values) string {
 	return rq.answer(entry, status)
 }
 
-// admitTenant applies the tenant's rate limit (429) and signature (403).
-// Unlisted tenants share one rate-limit bucket, so a client cannot get a
-// fresh bucket by changing the Host header.
+// refuseParam answers a refused parameter with 400, naming it.
+func (rq *imageRequest) refuseParam(err error) string {
+	var pe *transform.Error
+	if errors.As(err, &pe) {
+		return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, pe.Msg}, pe.Param)
+	}
+	return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, err.Error()}, "")
+}
+
+// admitTenant checks the tenant's signature (403), then its rate limit
+// (429): unsigned junk is refused before it can use up the tenant's
+// bucket. Unlisted tenants share one rate-limit bucket, so a client cannot
+// get a fresh bucket by changing the Host header.
 func (rq *imageRequest) admitTenant() (refused bool, outcome string) {
+	// Signatures cover the URL as the client sent it, before any rewrite.
+	if err := tenant.Verify(rq.settings, rq.client.URL.Path, rq.client.URL.Query()); err != nil {
+		msg := "the URL signature does not match"
+		switch {
+		case errors.Is(err, tenant.ErrMissingSignature):
+			msg = "this tenant requires signed URLs: the s parameter is missing"
+		case errors.Is(err, tenant.ErrExpired):
+			msg = "the signed URL has expired"
+		}
+		return true, rq.refuse(&refusal{http.StatusForbidden, outcomeForbidden, msg}, "s")
+	}
 	bucket := rq.tenant
 	if !rq.known {
 		bucket = "\x00unlisted"
@@ -198,45 +251,35 @@ func (rq *imageRequest) admitTenant() (refused bool, outcome string) {
 		rq.w.Header().Set("Retry-After", tenant.RetryAfter(wait))
 		return true, rq.refuse(&refusal{http.StatusTooManyRequests, outcomeRateLimited, "too many image requests for this tenant; retry later"}, "")
 	}
-	// Signatures cover the URL as the client sent it, before any rewrite.
-	orig := rq.r
-	if or, ok := rq.r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
-		orig = &or
-	}
-	if err := tenant.Verify(rq.settings, orig.URL.Path, orig.URL.Query()); err != nil {
-		msg := "the URL signature does not match"
-		if errors.Is(err, tenant.ErrMissingSignature) {
-			msg = "this tenant requires signed URLs: the s parameter is missing"
-		}
-		return true, rq.refuse(&refusal{http.StatusForbidden, outcomeForbidden, msg}, "s")
-	}
 	return false, ""
 }
 
 // original returns the request's source: from the originals cache, or
 // fetched through the rest of the route, one fetch for all concurrent
-// requests of the source. status is the Cache-Status of a miss.
+// requests of the source that carry the same credentials. status is the
+// Cache-Status of a miss.
 func (rq *imageRequest) original() (o *original, status string, err error) {
 	st := rq.ir.store
 	if st.cache == nil {
 		status = "fwd=bypass"
 	}
-	key := originalKey(rq.tenant, rq.source)
+	key := originalKey(rq.site, rq.source)
 	if e, ok := st.cache.GetOriginal(key); ok {
-		o, err = rq.ir.inspect(e.Body, e.Header)
+		o, err = rq.ir.inspect(e.Body, e.Header, false)
 		return o, "fwd=miss; detail=original", err
 	}
 	if status == "" {
 		status = "fwd=uri-miss"
 	}
 	req := rq.fetchRequest()
+	creds := credentialsOf(rq.r)
 	began := time.Now()
 	// Every caller waits for the fetch to finish, even one whose client
 	// went away: the fetch runs on the first caller's request (its Caddy
 	// variables, its body), which must outlive it. fetch_timeout bounds
-	// the wait.
-	o, shared, err := st.originals.Do(context.WithoutCancel(rq.r.Context()), key, func(ctx context.Context) (*original, error) {
-		o, err := rq.ir.fetch(ctx, req, rq.next, nil)
+	// the wait. Clients with other credentials never share a fetch.
+	o, shared, err := st.originals.Do(context.WithoutCancel(rq.r.Context()), key+creds, func(ctx context.Context) (*original, error) {
+		o, err := rq.ir.fetch(ctx, req, rq.next, nil, creds != "")
 		if err == nil {
 			rq.ir.keepOriginal(key, o, rq.tags)
 		}
@@ -246,11 +289,13 @@ func (rq *imageRequest) original() (o *original, status string, err error) {
 	switch {
 	case errors.Is(err, errNotImage):
 		// Stream the route's answer to this client as it is.
-		o, err = rq.fetchDirect(req)
+		o, err = rq.fetchDirect(req, creds != "")
 	case err == nil && shared && o.private:
 		// The origin answered for the first caller only (private,
 		// no-store): this client fetches its own.
-		o, err = rq.fetchDirect(req)
+		o, err = rq.fetchDirect(req, creds != "")
+	case err == nil && !shared:
+		rq.lease = o.lease // this request's fetch: its memory is ours to free
 	}
 	return o, status, err
 }
@@ -272,32 +317,81 @@ func (rq *imageRequest) fetchRequest() *http.Request {
 // and returns it inspected. With a client, an answer that is not an image
 // goes to it as it is (*passedThrough); without one (a fetch shared by
 // several requests) such an answer is errNotImage and nothing is written.
-func (ir *ImageResize) fetch(ctx context.Context, req *http.Request, next caddyhttp.Handler, client http.ResponseWriter) (*original, error) {
+//
+// The fetch first takes a lease on the process's budget for originals in
+// flight (waiting at most queue_timeout), grown as the original's size
+// becomes known: the bytes buffered by every request of the process stay
+// within it. The lease comes back with the original; whoever ends up
+// owning it releases it.
+func (ir *ImageResize) fetch(ctx context.Context, req *http.Request, next caddyhttp.Handler, client http.ResponseWriter, credentials bool) (*original, error) {
+	waitCtx, cancelWait := context.WithTimeout(ctx, time.Duration(ir.QueueTimeout))
+	lease, err := ir.sources.Acquire(waitCtx, fetchLeaseStart)
+	cancelWait()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		ir.metrics.budgetRefusals.Inc()
+		return nil, &refusal{http.StatusServiceUnavailable, outcomeBusy, "too many originals are being fetched; retry shortly"}
+	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
 	defer cancel()
-	fw := newFetchWriter(client, ir.MaxSourceBytes)
+	fw := newFetchWriter(ctx, client, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
 	began := time.Now()
-	err := serveNext(next, fw, req.WithContext(ctx))
+	err = serveNext(next, fw, req.WithContext(ctx))
 	ir.metrics.fetchDuration.Observe(time.Since(began).Seconds())
 	if fw.mode == passthrough {
+		lease.Release()
 		if client == nil {
 			return nil, errNotImage
 		}
 		return nil, &passedThrough{routeErr: err}
 	}
 	if err := ir.fetchError(ctx, fw, err); err != nil {
+		lease.Release()
 		return nil, err
 	}
 	ir.metrics.sourceBytes.Add(float64(fw.body.Len()))
-	return ir.inspect(fw.body.Bytes(), fw.header)
+	o, err := ir.inspect(fw.body.Bytes(), fw.header, credentials)
+	if err != nil {
+		lease.Release()
+		return nil, err
+	}
+	o.lease = lease
+	return o, nil
 }
 
+// fetchLeaseStart is what a fetch holds of the budget before the
+// original's size is known.
+const fetchLeaseStart = 64 << 10
+
 // fetchDirect fetches the original for this request alone.
-func (rq *imageRequest) fetchDirect(req *http.Request) (*original, error) {
+func (rq *imageRequest) fetchDirect(req *http.Request, credentials bool) (*original, error) {
 	began := time.Now()
-	o, err := rq.ir.fetch(rq.r.Context(), req, rq.next, rq.w)
+	o, err := rq.ir.fetch(rq.r.Context(), req, rq.next, rq.w, credentials)
 	rq.timing.fetch += time.Since(began)
+	if err == nil {
+		rq.lease = o.lease
+	}
 	return o, err
+}
+
+// credentialsOf identifies the credentials a request carries (its
+// Authorization and Cookie headers), hashed, or "" for none: requests
+// with different credentials never share a fetch.
+func credentialsOf(r *http.Request) string {
+	auth, cookie := r.Header.Values("Authorization"), r.Header.Values("Cookie")
+	if len(auth) == 0 && len(cookie) == 0 {
+		return ""
+	}
+	h := xxhash.New()
+	for _, v := range auth {
+		h.WriteString("a\x00" + v + "\x00")
+	}
+	for _, v := range cookie {
+		h.WriteString("c\x00" + v + "\x00")
+	}
+	return "\x00cred:" + strconv.FormatUint(h.Sum64(), 16)
 }
 
 // passedThrough means the route's answer was streamed to the client as it
@@ -312,6 +406,9 @@ func (ir *ImageResize) fetchError(ctx context.Context, fw *fetchWriter, err erro
 	switch {
 	case fw.mode == tooLarge:
 		return &refusal{http.StatusRequestEntityTooLarge, outcomeTooLarge, "the original is larger than the limit of " + ir.maxSourceString()}
+	case fw.mode == overBudget:
+		ir.metrics.budgetRefusals.Inc()
+		return &refusal{http.StatusServiceUnavailable, outcomeBusy, "the node's memory for originals in flight is in use; retry shortly"}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &refusal{http.StatusGatewayTimeout, outcomeOriginTimeout, fmt.Sprintf("the origin did not answer within %s", time.Duration(ir.FetchTimeout))}
 	case ctx.Err() != nil:
@@ -330,19 +427,21 @@ func (ir *ImageResize) fetchError(ctx context.Context, fw *fetchWriter, err erro
 }
 
 // inspect checks a fetched original's header against the limits.
-func (ir *ImageResize) inspect(body []byte, header http.Header) (*original, error) {
+// credentials says the request it was fetched for carried some: its
+// answer is then shared only if the origin says it may be.
+func (ir *ImageResize) inspect(body []byte, header http.Header, credentials bool) (*original, error) {
 	src, err := imaging.Inspect(body, ir.pipeline)
 	if err != nil {
 		return nil, err
 	}
-	return &original{body: body, header: header, src: src, sum: xxhash.Sum64(body), private: cache.Private(header.Get("Cache-Control"))}, nil
+	return &original{body: body, header: header, src: src, sum: xxhash.Sum64(body), private: !cache.Shareable(credentials, header)}, nil
 }
 
 // keepOriginal stores an original and what its variants' keys need, for as
 // long as the origin allows.
 func (ir *ImageResize) keepOriginal(key string, o *original, tags []string) {
 	c := ir.store.cache
-	if c == nil {
+	if c == nil || o.private {
 		return
 	}
 	ttl, ok := c.TTL(o.header.Get("Cache-Control"))
@@ -371,7 +470,7 @@ func trimSoon() {
 
 // process runs the libvips job in the slot it was given, and gives the
 // slot back however the job ends (a panic included).
-func (ir *ImageResize) process(o *original, s renderSpec, release func()) (imaging.Result, error) {
+func (ir *ImageResize) process(ctx context.Context, o *original, s renderSpec, release func()) (imaging.Result, error) {
 	ir.metrics.jobs.Inc()
 	defer func() {
 		ir.metrics.jobs.Dec()
@@ -381,7 +480,7 @@ func (ir *ImageResize) process(o *original, s renderSpec, release func()) (imagi
 		}
 		trimSoon()
 	}()
-	return imaging.Process(o.src, s.opts, s.format, ir.pipeline)
+	return imaging.ProcessContext(ctx, o.src, s.opts, s.format, ir.pipeline)
 }
 
 // renderSpec is one variant to make.
@@ -405,7 +504,7 @@ func (ir *ImageResize) render(ctx context.Context, o *original, s renderSpec, t 
 		return nil, err
 	}
 	began := time.Now()
-	res, err := ir.process(o, s, release)
+	res, err := ir.process(ctx, o, s, release)
 	t.resize = time.Since(began)
 	ir.metrics.resizes.Inc()
 	ir.metrics.resizeDuration.Observe(t.resize.Seconds())
@@ -418,12 +517,10 @@ func (ir *ImageResize) render(ctx context.Context, o *original, s renderSpec, t 
 	hdr.Set("Content-Type", res.Format.MIME())
 	hdr.Set("ETag", s.etag)
 	hdr.Set("Cache-Control", cc)
-	if s.negotiated {
-		hdr.Set("Vary", "Accept")
-	}
+	setVary(hdr, s.negotiated, o.header)
 	copyOriginHeaders(hdr, o.header)
 	e := &cache.Entry{Body: res.Body, Header: hdr, Width: res.Width, Height: res.Height, Tags: s.tags}
-	if c := ir.store.cache; c != nil {
+	if c := ir.store.cache; c != nil && !o.private {
 		if ttl, ok := c.TTL(cc); ok {
 			e.Expires = time.Now().Add(ttl)
 			c.Set(s.key, e)
@@ -465,13 +562,11 @@ func (rq *imageRequest) answer(e *cache.Entry, status string) string {
 }
 
 // notModified answers a conditional request for a variant not yet made.
-func (rq *imageRequest) notModified(etag, cacheControl string, negotiated bool) string {
+func (rq *imageRequest) notModified(etag, cacheControl string, negotiated bool, origin http.Header) string {
 	h := rq.w.Header()
 	h.Set("ETag", etag)
 	h.Set("Cache-Control", cacheControl)
-	if negotiated {
-		h.Set("Vary", "Accept")
-	}
+	setVary(h, negotiated, origin)
 	rq.setNodeHeaders()
 	rq.setServerTiming()
 	rq.record(http.StatusNotModified, 0, 0)
@@ -610,9 +705,38 @@ func serveNext(next caddyhttp.Handler, fw *fetchWriter, req *http.Request) (err 
 	return next.ServeHTTP(fw, req)
 }
 
-// cacheControl is what a variant of the original may be cached for.
+// cacheControl is what a variant of the original may be cached for: the
+// origin's own Cache-Control, else fallback (cache_control) for an answer
+// anyone may share, else "private": a default never makes one client's
+// answer public.
 func (o *original) cacheControl(fallback string) string {
-	return firstNonEmpty(o.header.Get("Cache-Control"), fallback)
+	if cc := strings.Join(o.header.Values("Cache-Control"), ", "); cc != "" {
+		return cc
+	}
+	if o.private {
+		return "private"
+	}
+	return fallback
+}
+
+// setVary sets a variant's Vary: Accept when its format was negotiated,
+// and whatever the origin's answer varied on (but Accept-Encoding, which a
+// re-encoded image no longer depends on).
+func setVary(h http.Header, negotiated bool, origin http.Header) {
+	var fields []string
+	if negotiated {
+		fields = append(fields, "Accept")
+	}
+	for _, v := range origin.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "Accept-Encoding") && !slices.ContainsFunc(fields, func(g string) bool { return strings.EqualFold(f, g) }) {
+				fields = append(fields, f)
+			}
+		}
+	}
+	if len(fields) > 0 {
+		h.Set("Vary", strings.Join(fields, ", "))
+	}
 }
 
 // variantETag names a variant by its original's content hash, the canonical

@@ -107,13 +107,19 @@ type totals struct{ requests, bytesOut, pixels, hits int64 }
 
 func (rig *usageRig) totals(t *testing.T) totals {
 	t.Helper()
+	return usageTotals(t, rig.collector, "127.0.0.1")
+}
+
+// usageTotals is what the collector has counted for tenant.
+func usageTotals(t *testing.T, collector *testenv.Caddy, tenant string) totals {
+	t.Helper()
 	q := url.Values{
-		"tenant": {"127.0.0.1"},
+		"tenant": {tenant},
 		"from":   {time.Now().Add(-2 * time.Hour).UTC().Format(time.RFC3339)},
 		"to":     {time.Now().Add(2 * time.Hour).UTC().Format(time.RFC3339)},
 		"step":   {"24h"},
 	}
-	a := get(t, rig.collector.Base+"/api/v1/usage?"+q.Encode())
+	a := get(t, collector.Base+"/api/v1/usage?"+q.Encode())
 	if a.status != 200 {
 		t.Fatalf("usage query: %d %s", a.status, a.body)
 	}

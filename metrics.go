@@ -19,6 +19,8 @@ type metrics struct {
 	outputBytes    prometheus.Counter
 	resizes        prometheus.Counter
 	forwards       *prometheus.CounterVec
+	budgetRefusals prometheus.Counter
+	budget         *budgetCollector
 	cache          *cacheCollector
 	zones          *zonesCollector
 }
@@ -90,14 +92,19 @@ func newMetrics() *metrics {
 			Namespace: ns, Name: "forwards_total",
 			Help: "Requests handed to another zone because this node was busy, by result (ok, failed).",
 		}, []string{"result"}),
-		cache: newCacheCollector(),
-		zones: newZonesCollector(),
+		budgetRefusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "source_budget_refusals_total",
+			Help: "Fetches refused (503) because the process's budget for originals in flight had no room.",
+		}),
+		budget: newBudgetCollector(),
+		cache:  newCacheCollector(),
+		zones:  newZonesCollector(),
 	}
 	return m
 }
 
 func (m *metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.resizeDuration, m.fetchDuration, m.queueDepth, m.jobs, m.sourceBytes, m.outputBytes, m.resizes, m.forwards, m.cache, m.zones}
+	return []prometheus.Collector{m.requests, m.resizeDuration, m.fetchDuration, m.queueDepth, m.jobs, m.sourceBytes, m.outputBytes, m.resizes, m.forwards, m.budgetRefusals, m.budget, m.cache, m.zones}
 }
 
 // registerMetrics registers the process's collectors with reg, tolerating

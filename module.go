@@ -6,6 +6,7 @@
 package imgedge
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -19,6 +20,7 @@ import (
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/internal/budget"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
@@ -166,6 +168,9 @@ type ImageResize struct {
 	balancer    *balancer.Balancer // nil: this node works alone
 	zone        string
 	meter       *metering.Meter // nil without metering
+	sources     *budget.Budget  // the process's originals in flight
+	sourcesKey  string
+	peerSecret  []byte // the cluster's shared secret; nil alone
 }
 
 // CaddyModule returns the Caddy module information.
@@ -219,9 +224,24 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	}
 	app := appModule.(*App)
 	ir.zone, ir.meter, ir.balancer = app.Zone, app.meter, app.balancer
-	ir.tenants = ir.Tenants
+	if app.secret != "" {
+		ir.peerSecret = []byte(app.secret)
+	}
+	// Tenant names are canonical everywhere: the configured ones too.
+	fromHost := ir.Tenant == "" || ir.Tenant == hostPlaceholder
+	tenants, err := ir.Tenants.Normalized(fromHost)
+	if err != nil {
+		return fmt.Errorf("tenants: %v", err)
+	}
+	ir.tenants = tenants
 	if app.tenants != nil {
-		ir.tenants = layered{app.tenants, ir.Tenants}
+		ir.tenants = tenant.Layered{app.tenants, tenants}
+	}
+	if ir.sources, ir.sourcesKey, err = loadSourceBudget(app.SourceBudget, app.MaxFetches); err != nil {
+		return err
+	}
+	if ir.MaxSourceBytes > ir.sources.Limit() {
+		return fmt.Errorf("max_source (%d bytes) is larger than the imgedge source_budget (%d bytes): no original that large could ever be fetched", ir.MaxSourceBytes, ir.sources.Limit())
 	}
 	ir.node = firstNonEmpty(ir.Node, app.Node)
 	if ir.node == "" {
@@ -286,11 +306,16 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 // Cleanup releases this config's hold on the shared cache; the cache
 // itself lives on while another config (the next one, on a reload) uses it.
 func (ir *ImageResize) Cleanup() error {
-	if ir.storeKey == "" {
-		return nil
+	var errs []error
+	if ir.sourcesKey != "" {
+		_, err := sourceBudgets.Delete(ir.sourcesKey)
+		errs = append(errs, err)
 	}
-	_, err := variantStores.Delete(ir.storeKey)
-	return err
+	if ir.storeKey != "" {
+		_, err := variantStores.Delete(ir.storeKey)
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}
@@ -335,18 +360,6 @@ func (ir *ImageResize) Validate() error {
 // maxSourceString is the byte limit as people write it, for messages.
 func (ir *ImageResize) maxSourceString() string {
 	return humanize.IBytes(uint64(ir.MaxSourceBytes))
-}
-
-// layered answers from the first store that knows the tenant.
-type layered []tenant.Store
-
-func (l layered) Get(name string) (tenant.Settings, bool) {
-	for _, s := range l {
-		if set, ok := s.Get(name); ok {
-			return set, true
-		}
-	}
-	return tenant.Settings{}, false
 }
 
 // Interface guards

@@ -155,6 +155,7 @@ func TestATenantChangeInConsulKVReachesARunningNodeWithoutAReload(t *testing.T) 
 		zone a
 		consul %s
 		advertise http://127.0.0.1:{{PORT}}
+		secret test-cluster-secret-0123456789abcdef
 		tenants_kv imgedge/tenants/
 	}
 }

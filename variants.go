@@ -2,6 +2,7 @@ package imgedge
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/internal/budget"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -40,6 +42,7 @@ func loadVariantStore(cfg cache.Config, off bool) (key string, s *variantStore, 
 	}
 	v, _, err := variantStores.LoadOrNew(key, func() (caddy.Destructor, error) {
 		s := new(variantStore)
+		s.variants.StopWhenAbandoned = true // a resize nobody waits for stops
 		if off {
 			return s, nil
 		}
@@ -71,7 +74,8 @@ type original struct {
 	header  http.Header // the origin's headers
 	src     *imaging.Source
 	sum     uint64 // xxhash of body: the source's identity in ETags
-	private bool   // the origin said private or no-store: never shared
+	private bool   // one client's answer (see cache.Shareable): never stored or shared
+	lease   *budget.Lease
 }
 
 // sourceInfo is what choosing a variant's format needs to know about its
@@ -99,10 +103,29 @@ func sourceInfoFrom(e *cache.Entry) transform.Source {
 	}
 }
 
+// resourceKey names what a request's original is, for cache keys: the site
+// (the tenant and the port the request came in on), and the resource (the
+// path the client asked for, the path the route resolved it to, after any
+// rewrite or handle_path, and the query the origin is asked with). Two
+// routes that serve different originals under one name never share a key.
+func resourceKey(tenant string, r, client *http.Request, srcQuery string) (site, source string) {
+	site = tenant
+	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		if _, port, err := net.SplitHostPort(addr.String()); err == nil {
+			site += ":" + port
+		}
+	}
+	source = client.URL.Path + "\x00" + r.URL.Path
+	if srcQuery != "" {
+		source += "?" + srcQuery
+	}
+	return site, source
+}
+
 // Cache keys. Parts are joined with NUL, which no part can contain.
-func infoKey(tenant, source string) string { return "info\x00" + tenant + "\x00" + source }
-func originalKey(tenant, source string) string {
-	return tenant + "\x00" + source
+func infoKey(site, source string) string { return "info\x00" + site + "\x00" + source }
+func originalKey(site, source string) string {
+	return site + "\x00" + source
 }
 
 // A negotiated variant differs from an explicitly asked one by its Vary

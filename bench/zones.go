@@ -34,6 +34,7 @@ const zoneNodeConfig = `{
 		node bench-%s
 		consul %s
 		advertise http://127.0.0.1:%d
+		secret bench-cluster-secret-0123456789abcdef
 	}
 }
 http://:%d {
