@@ -170,23 +170,52 @@ func (w *Watched) poll(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if meta.LastIndex < w.index {
-		w.index = 0 // Consul's index went back (restart): start over
-	} else {
-		w.index = meta.LastIndex
-	}
+	var pause bool
+	w.index, pause = nextIndex(w.index, meta.LastIndex)
+	// Only this goroutine writes w.settings, and never into a map it has
+	// published: the documents are parsed against the current map without
+	// the lock, so Get answers all along, and the new map is swapped in.
+	w.mu.RLock()
+	prev := w.settings
+	w.mu.RUnlock()
+	next := w.parse(prev, pairs)
 	w.mu.Lock()
-	next := w.parse(pairs)
 	w.settings = next
 	w.mu.Unlock()
 	w.once.Do(func() { close(w.synced) })
+	if pause {
+		select {
+		case <-ctx.Done():
+		case <-time.After(zeroIndexPause):
+		}
+	}
 	return nil
+}
+
+// zeroIndexPause is the wait before the next query when Consul answered
+// with index 0, so a broken index cannot spin the watcher.
+const zeroIndexPause = 500 * time.Millisecond
+
+// nextIndex is the WaitIndex of the query after one that waited on prev
+// and was answered with last, and whether to pause before it. Consul's
+// index is never 0 and never goes back: a 0 would make the next query
+// answer at once, again and again (so it is kept at 0, after a pause), and
+// an index that went back means Consul restarted (so start over from 0).
+func nextIndex(prev, last uint64) (next uint64, pause bool) {
+	switch {
+	case last == 0:
+		return 0, true
+	case last < prev:
+		return 0, false
+	default:
+		return last, false
+	}
 }
 
 // parse reads the documents under the prefix. A bad document, or one whose
 // name clashes with another's, leaves its tenant with the settings it had
-// (in w.settings, which the caller holds locked).
-func (w *Watched) parse(pairs api.KVPairs) map[string]Settings {
+// in prev, which parse does not change.
+func (w *Watched) parse(prev map[string]Settings, pairs api.KVPairs) map[string]Settings {
 	next := make(map[string]Settings, len(pairs))
 	keyOf := make(map[string]string, len(pairs)) // normalised name -> KV key
 	clashed := map[string]bool{}
@@ -214,7 +243,7 @@ func (w *Watched) parse(pairs api.KVPairs) map[string]Settings {
 		}
 		if err != nil {
 			w.cfg.Logger.Error("ignoring invalid tenant settings in Consul", zap.String("key", p.Key), zap.Error(err))
-			if old, ok := w.settings[name]; ok {
+			if old, ok := prev[name]; ok {
 				next[name] = old
 			}
 			continue
@@ -222,7 +251,7 @@ func (w *Watched) parse(pairs api.KVPairs) map[string]Settings {
 		next[name] = s
 	}
 	for name := range clashed {
-		if old, ok := w.settings[name]; ok {
+		if old, ok := prev[name]; ok {
 			next[name] = old
 		} else {
 			delete(next, name)

@@ -1,11 +1,14 @@
 package tenant
 
 import (
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/consul/api"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/imgedge/imgedge/internal/testenv"
@@ -119,5 +122,92 @@ func TestWatchedReadsTenantsFromConsul(t *testing.T) {
 	waitFor("the fallback's defaults", func() bool { q, _ := quality("other.example"); return q == 31 })
 	if q, ok := quality("img.example.com"); !ok || q != 70 {
 		t.Errorf("after the clash is resolved: %d, %v; want 70", q, ok)
+	}
+}
+
+// While the watcher parses a listing, Get answers from the last one: the
+// documents are parsed outside the lock. A logger that stops at the first
+// invalid document holds the watcher in the middle of a parse.
+func TestWatchedAnswersWhileItParses(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	kv := consul.Client().KV()
+	const prefix = "test/parsing/"
+	put := func(key, doc string) {
+		t.Helper()
+		if _, err := kv.Put(&api.KVPair{Key: prefix + key, Value: []byte(doc)}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parsing, release := make(chan struct{}), make(chan struct{})
+	var entered sync.Once
+	hold := func(e zapcore.Entry) error {
+		if strings.Contains(e.Message, "invalid tenant settings") {
+			entered.Do(func() { close(parsing) })
+			<-release
+		}
+		return nil
+	}
+	core, _ := observer.New(zap.ErrorLevel)
+	w, err := NewWatched(ConsulConfig{Address: consul.Addr, Prefix: prefix, Logger: zap.New(zapcore.RegisterHooks(core, hold))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var released sync.Once
+	defer released.Do(func() { close(release) }) // before Close, even on failure
+
+	put("a.example", `{"default_quality": 70}`)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, ok := w.Get("a.example"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("timed out waiting for the first tenant")
+		}
+	}
+
+	put("b.example", `{"default_quality": 1000}`)
+	select {
+	case <-parsing:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the watcher never read the invalid document")
+	}
+	got := make(chan Settings, 1)
+	go func() {
+		s, _ := w.Get("a.example")
+		got <- s
+	}()
+	select {
+	case s := <-got:
+		if s.DefaultQuality != 70 {
+			t.Errorf("Get during a parse = %+v, want the last settings (quality 70)", s)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Get waited for the watcher to finish parsing a listing")
+	}
+	released.Do(func() { close(release) })
+}
+
+func TestNextIndex(t *testing.T) {
+	cases := []struct {
+		name       string
+		prev, last uint64
+		next       uint64
+		pause      bool
+	}{
+		{"the first answer gives the index to wait on", 0, 42, 42, false},
+		{"a newer index is waited on", 42, 57, 57, false},
+		{"the same index (a timeout) is waited on again", 42, 42, 42, false},
+		{"an index that went back (a restarted Consul) starts over", 42, 7, 0, false},
+		{"an index of 0 is never waited on, and pauses", 42, 0, 0, true},
+		{"an index of 0 from the start pauses too", 0, 0, 0, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			next, pause := nextIndex(tc.prev, tc.last)
+			if next != tc.next || pause != tc.pause {
+				t.Errorf("nextIndex(%d, %d) = %d, %v; want %d, %v", tc.prev, tc.last, next, pause, tc.next, tc.pause)
+			}
+		})
 	}
 }
