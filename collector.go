@@ -37,7 +37,7 @@ type UsageCollector struct {
 	Storage string `json:"storage,omitempty"`
 
 	// DSN is the SQLite file path or the PostgreSQL connection string.
-	// Default for SQLite: usage.db in Caddy's data directory.
+	// Default for SQLite: imgedge-usage.db in Caddy's data directory.
 	DSN string `json:"dsn,omitempty"`
 
 	// MaxBodyBytes is the largest batch accepted; larger ones get 413.
@@ -50,6 +50,7 @@ type UsageCollector struct {
 	MaxEvents int `json:"max_events,omitempty"`
 
 	collector *metering.Collector
+	storeKey  string // in usageStores
 }
 
 // CaddyModule returns the Caddy module information.
@@ -57,27 +58,40 @@ func (UsageCollector) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "http.handlers.usage_collector", New: func() caddy.Module { return new(UsageCollector) }}
 }
 
-// Provision opens the store.
+// usageStores holds the collectors' open stores by storage and DSN. A
+// config reload reuses the store instead of closing it under the requests
+// the old config is still answering; the last config to let go closes it.
+var usageStores = caddy.NewUsagePool()
+
+// Provision opens the store, or shares the one already open.
 func (uc *UsageCollector) Provision(ctx caddy.Context) error {
-	var (
-		store metering.Store
-		err   error
-	)
-	switch uc.Storage {
-	case "", "sqlite":
-		dsn := uc.DSN
+	storage, dsn := firstNonEmpty(uc.Storage, "sqlite"), uc.DSN
+	var open func() (metering.Store, error)
+	switch storage {
+	case "sqlite":
 		if dsn == "" {
 			dsn = caddy.AppDataDir() + "/imgedge-usage.db"
 		}
-		store, err = metering.OpenSQLite(dsn)
+		open = func() (metering.Store, error) { return metering.OpenSQLite(dsn) }
 	case "postgres":
-		store, err = metering.OpenPostgres(ctx, uc.DSN)
+		// The context only bounds creating the schema: the store
+		// connects per request.
+		open = func() (metering.Store, error) { return metering.OpenPostgres(ctx, dsn) }
 	default:
 		return fmt.Errorf("usage_collector: unknown storage %q (want sqlite or postgres)", uc.Storage)
 	}
+	key := storage + "|" + dsn
+	store, _, err := loadPooled(usageStores, key, func() (metering.Store, func() error, error) {
+		s, err := open()
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s.Close, nil
+	})
 	if err != nil {
-		return fmt.Errorf("usage_collector: opening %s storage: %v", firstNonEmpty(uc.Storage, "sqlite"), err)
+		return fmt.Errorf("usage_collector: opening %s storage: %v", storage, err)
 	}
+	uc.storeKey = key
 	uc.collector = &metering.Collector{Store: store, MaxBodyBytes: uc.MaxBodyBytes, MaxEvents: uc.MaxEvents, Logger: ctx.Logger()}
 	return nil
 }
@@ -118,12 +132,14 @@ func dashboardFile(p string) (string, bool) {
 	return "", false
 }
 
-// Cleanup closes the store.
+// Cleanup lets go of the store; the last config to do so closes it.
 func (uc *UsageCollector) Cleanup() error {
-	if uc.collector == nil {
+	if uc.storeKey == "" {
 		return nil
 	}
-	return uc.collector.Store.Close()
+	_, err := usageStores.Delete(uc.storeKey)
+	uc.storeKey = ""
+	return err
 }
 
 func parseCollector(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
