@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strconv"
 	"time"
 
@@ -171,7 +172,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if m.Spool == "" {
 		return fmt.Errorf("metering: spool directory is required")
 	}
-	source := "imgedge/" + a.Node
+	source, err := meteringSource(a.Node)
+	if err != nil {
+		return fmt.Errorf("metering: %v", err)
+	}
 	// Credentials may come from placeholders ({env.IMGEDGE_USAGE_TOKEN}).
 	repl := caddy.NewReplacer()
 	collector, token := repl.ReplaceAll(m.Collector, ""), repl.ReplaceAll(m.Token, "")
@@ -201,6 +205,19 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.meter, a.meterKey = meter, m.Spool
 	return nil
+}
+
+// meteringSource is the CloudEvents source of this process's usage events:
+// "imgedge/" and the node name, by default the host name.
+func meteringSource(node string) (string, error) {
+	if node == "" {
+		host, err := os.Hostname()
+		if err != nil {
+			return "", fmt.Errorf("naming this node: %v (set node explicitly)", err)
+		}
+		node = host
+	}
+	return "imgedge/" + node, nil
 }
 
 // minSecretLen is the shortest cluster secret accepted.

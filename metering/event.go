@@ -47,7 +47,9 @@ type Event struct {
 
 // EventData is the data of a request or rollup event. Requests and Hits are
 // set on rollups only; a request event counts as one request, and as one hit
-// when CacheStatus is "hit".
+// when CacheStatus is "hit". Both are always written, 0 included, so a
+// meter that sums them (OpenMeter's SUM with a valueProperty) finds them in
+// every rollup.
 type EventData struct {
 	Tenant       string  `json:"tenant"`
 	Status       int     `json:"status,omitempty"`
@@ -60,8 +62,8 @@ type EventData struct {
 	Zone         string  `json:"zone,omitempty"`
 	Node         string  `json:"node,omitempty"`
 	Forwarded    bool    `json:"forwarded"`
-	Requests     int64   `json:"requests,omitempty"`
-	Hits         int64   `json:"hits,omitempty"`
+	Requests     int64   `json:"requests"`
+	Hits         int64   `json:"hits"`
 }
 
 // requests is how many requests the event stands for.
