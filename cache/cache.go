@@ -25,18 +25,20 @@
 //
 // # Purge index
 //
-// Ristretto cannot be iterated, and its eviction callbacks only carry 64-bit
-// key hashes. Purge needs tag -> keys, so each budget keeps a small index next
-// to ristretto: key -> *stored (the value stored in ristretto) and
-// tag -> set of keys. The value stored in ristretto is that *stored, which
-// carries its own key and tags, so every callback (OnEvict for capacity and
-// TTL evictions, OnReject for admission refusals, OnExit for deletes and
-// replacements) can drop exactly its own index entries. Removal is by pointer
-// identity: a callback for a value that has since been replaced under the same
-// key leaves the newer value's entries alone. Sets that ristretto drops before
-// they reach the policy are removed by Set itself. Every way a value can leave
-// ristretto therefore cleans the index, and the index never holds more than
-// the entries the cache holds plus the Sets in flight.
+// Ristretto keeps only 64-bit hashes of its keys, and the one way to find
+// entries by anything else is IterValues, a walk over every value in the
+// cache. Purge needs tag -> keys without that walk, so each budget keeps a
+// small index next to ristretto: key -> *stored (the value stored in
+// ristretto) and tag -> set of keys. The value stored in ristretto is that
+// *stored, which carries its own key and tags, so every callback (OnEvict for
+// capacity and TTL evictions, OnReject for admission refusals, OnExit for
+// deletes and replacements) can drop exactly its own index entries. Removal is
+// by pointer identity: a callback for a value that has since been replaced
+// under the same key leaves the newer value's entries alone. Sets that
+// ristretto drops before they reach the policy are removed by Set itself.
+// Every way a value can leave ristretto therefore cleans the index, and the
+// index never holds more than the entries the cache holds plus the Sets in
+// flight.
 //
 // Purge removes the tagged values from the index, marks them gone (so a Get
 // that races with the delete already misses) and deletes them from
