@@ -48,15 +48,28 @@ func (b *Budget) Acquire(ctx context.Context, n int64) (*Lease, error) {
 	if n > b.limit {
 		return nil, ErrExhausted
 	}
-	if err := b.count.Acquire(ctx, 1); err != nil {
-		return nil, errors.Join(ErrExhausted, err)
+	if err := acquire(ctx, b.count, 1); err != nil {
+		return nil, err
 	}
-	if err := b.bytes.Acquire(ctx, n); err != nil {
+	if err := acquire(ctx, b.bytes, n); err != nil {
 		b.count.Release(1)
-		return nil, errors.Join(ErrExhausted, err)
+		return nil, err
 	}
 	b.add(n, 1)
 	return &Lease{b: b, n: n}, nil
+}
+
+// acquire takes n of sem: at once when there is room, even if ctx is
+// already done (a zero wait means "do not wait", not "refuse"), else
+// waiting while ctx allows.
+func acquire(ctx context.Context, sem *semaphore.Weighted, n int64) error {
+	if sem.TryAcquire(n) {
+		return nil
+	}
+	if err := sem.Acquire(ctx, n); err != nil {
+		return errors.Join(ErrExhausted, err)
+	}
+	return nil
 }
 
 func (b *Budget) add(bytes, leases int64) {
@@ -100,8 +113,8 @@ func (l *Lease) GrowTo(ctx context.Context, n int64) error {
 	if n > l.b.limit {
 		return ErrExhausted
 	}
-	if err := l.b.bytes.Acquire(ctx, delta); err != nil {
-		return errors.Join(ErrExhausted, err)
+	if err := acquire(ctx, l.b.bytes, delta); err != nil {
+		return err
 	}
 	l.n = n
 	l.b.add(delta, 0)

@@ -27,6 +27,24 @@ func TestBudget(t *testing.T) {
 			t.Fatalf("after release: %v", err)
 		}
 	})
+	t.Run("a zero wait still takes what is free", func(t *testing.T) {
+		b := New(100, 2)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		l, err := b.Acquire(ctx, 10)
+		if err != nil {
+			t.Fatalf("Acquire with room and a done context: %v", err)
+		}
+		if err := l.GrowTo(ctx, 90); err != nil {
+			t.Fatalf("GrowTo with room and a done context: %v", err)
+		}
+		if err := l.GrowTo(ctx, 95); err != nil {
+			t.Fatalf("GrowTo with room and a done context: %v", err)
+		}
+		if _, err := b.Acquire(ctx, 10); !errors.Is(err, ErrExhausted) {
+			t.Fatalf("Acquire without room and a done context: %v, want ErrExhausted", err)
+		}
+	})
 	t.Run("growing past the bytes fails without waiting, and waits when asked", func(t *testing.T) {
 		b := New(100, 10)
 		a, _ := b.Acquire(context.Background(), 60)
