@@ -29,6 +29,9 @@ type runSpec struct {
 	// count, when set, makes the run a soak: exactly this many requests,
 	// no warm-up, and the RSS trend is reported.
 	count uint64
+	// limit, when set, is the run's length instead of -duration (no
+	// warm-up either).
+	limit time.Duration
 	// expect is the Cache-Status class every answer should have ("hit",
 	// "miss", "none"); others are counted as unexpected.
 	expect string
@@ -82,9 +85,12 @@ func (r *runner) measure(spec runSpec) (*runResult, error) {
 		pid = spec.pid
 	}
 	limit := r.duration
-	if spec.count > 0 {
+	switch {
+	case spec.count > 0:
 		limit = r.soakTimeout
-	} else if r.warmup > 0 {
+	case spec.limit > 0:
+		limit = spec.limit
+	case r.warmup > 0:
 		r.drive(spec, r.warmup, &recorder{})
 	}
 	if err := r.ctx.Err(); err != nil {

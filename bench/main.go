@@ -1,7 +1,8 @@
 // Command bench measures imgedge end to end, each scenario side by side
 // with its reference: the miss path against the in-process pipeline, the
 // hit path against file_server serving the same bytes, the output formats
-// against JPEG, a 22 MP source, and a mixed soak that watches caddy's RSS.
+// against JPEG, a 22 MP source, a mixed soak that watches caddy's RSS, and
+// a crash soak of distinct variants that caddy must survive.
 //
 // It builds a corpus from examples/site/photos, starts bin/caddy on free
 // loopback ports with a miss-path, a hit-path and a static site, drives
@@ -32,6 +33,7 @@ type options struct {
 	soakRequests               int
 	soakConcurrency            int
 	soakTimeout                time.Duration
+	crashSoak                  time.Duration
 }
 
 func main() {
@@ -46,6 +48,7 @@ func main() {
 	flag.IntVar(&o.soakRequests, "soak-requests", 20000, "requests in the mixed soak")
 	flag.IntVar(&o.soakConcurrency, "soak-concurrency", 16, "requests in flight in the mixed soak")
 	flag.DurationVar(&o.soakTimeout, "soak-timeout", 150*time.Second, "the most the soak may take")
+	flag.DurationVar(&o.crashSoak, "crash-soak", 60*time.Second, "length of the crash soak (scenario 7, distinct variants at 24 connections); 0 leaves it out")
 	flag.Parse()
 	if o.duration <= 0 || o.concurrency < 1 || o.soakRequests < 1 || o.soakConcurrency < 1 || o.soakTimeout <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: durations, concurrency and soak requests must be positive")

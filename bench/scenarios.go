@@ -65,7 +65,21 @@ func scenarios(o options, s *server, z *zoneCluster, corpus map[string]*source) 
 	if z != nil {
 		scs = append(scs, forwardingScenario(z, c))
 	}
+	if o.crashSoak > 0 {
+		scs = append(scs, scenario{ID: "7", Name: "crash soak: distinct variants, cache off", Runs: []runSpec{
+			{Name: fmt.Sprintf("%s, 24 connections", o.crashSoak), Workers: 24, limit: o.crashSoak,
+				About:  "/" + headline + "?w=300..699, every request a new variant (issue 18's load); caddy must stay up",
+				target: widths(s.miss, headline, 300, 400), expect: "miss"},
+		}})
+	}
 	return scs, nil
+}
+
+// widths asks for n widths from lo in turn, each request a new variant.
+func widths(base, file string, lo, n int) func(uint64) vegeta.Target {
+	return func(i uint64) vegeta.Target {
+		return vegeta.Target{Method: http.MethodGet, URL: fmt.Sprintf("%s/%s?w=%d&bench=%d", base, file, lo+int(i%uint64(n)), i)}
+	}
 }
 
 func formatRun(s *server, format, ref string, workers int) runSpec {
