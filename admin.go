@@ -9,6 +9,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/imgedge/imgedge/tenant"
+	"github.com/imgedge/imgedge/variant"
 )
 
 func init() {
@@ -65,11 +66,11 @@ func purge(w http.ResponseWriter, r *http.Request) error {
 	}
 	n := 0
 	for _, name := range names {
-		tag := tenantTag(name)
+		tag := variant.TenantTag(name)
 		if req.Source != "" {
-			tag = sourceTag(name, req.Source)
+			tag = variant.SourceTag(name, req.Source)
 		}
-		eachStore(func(s *variantStore) { n += s.cache.Purge(tag) })
+		eachStore(func(s *variant.Store) { n += s.Cache.Purge(tag) })
 	}
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(map[string]int{"purged": n})

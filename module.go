@@ -24,6 +24,7 @@ import (
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
+	"github.com/imgedge/imgedge/variant"
 )
 
 func init() {
@@ -156,11 +157,11 @@ type ImageResize struct {
 	Node string `json:"node,omitempty"`
 
 	pipeline    imaging.Config
-	slots       *slots
+	engine      *variant.Engine
+	slotsKey    string
 	node        string
 	logger      *zap.Logger
 	metrics     *metrics
-	store       *variantStore
 	storeKey    string
 	limiter     *tenant.Limiter
 	tenants     tenant.Store       // Consul KV (when configured), then Tenants
@@ -184,6 +185,14 @@ func (ImageResize) CaddyModule() caddy.ModuleInfo {
 // Provision sets defaults and builds the runtime state.
 func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	ir.logger = ctx.Logger()
+	// Caddy provisions before it validates: what would make runtime state
+	// impossible is refused here.
+	if ir.Concurrency < 0 {
+		return fmt.Errorf("concurrency must be at least 1, got %d", ir.Concurrency)
+	}
+	if ir.QueueLength != nil && *ir.QueueLength < 0 {
+		return fmt.Errorf("queue length must not be negative, got %d", *ir.QueueLength)
+	}
 	if ir.Concurrency == 0 {
 		ir.Concurrency = runtime.NumCPU()
 	}
@@ -282,16 +291,22 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	// Variants made with other settings are other variants: the
 	// settings that shape the bytes or headers are part of every cache key
 	// and ETag, so a reload that changes them never serves stale images.
-	ir.fingerprint = fmt.Sprintf("\x00%v/%v/%d/%d/%s/%s", ir.pipeline.Quality, ir.pipeline.Effort,
-		ir.MaxWidth, ir.MaxHeight, ir.CacheControl, time.Duration(ir.ProcessTimeout))
-	ir.slots = newSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.queueDepth)
+	// (The pixel and frame limits decide whether an animation keeps its
+	// frames.)
+	ir.fingerprint = fmt.Sprintf("\x00%v/%v/%d/%d/%s/%s/%d/%d", ir.pipeline.Quality, ir.pipeline.Effort,
+		ir.MaxWidth, ir.MaxHeight, ir.CacheControl, time.Duration(ir.ProcessTimeout), ir.MaxSourcePixels, ir.MaxFrames)
+	var slots *variant.Slots
+	if ir.slotsKey, slots, err = loadSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.queueDepth); err != nil {
+		return fmt.Errorf("processing slots: %v", err)
+	}
 	if ir.Tenant == "" {
 		ir.Tenant = "{http.request.host}"
 	}
 	if ir.limiter, err = tenant.NewLimiter(tenant.LimiterConfig{}); err != nil {
 		return err
 	}
-	ir.storeKey, ir.store, err = loadVariantStore(cache.Config{
+	var store *variant.Store
+	ir.storeKey, store, err = loadVariantStore(cache.Config{
 		MaxBytes:          ir.CacheBytes,
 		OriginalsMaxBytes: ir.OriginalsBytes,
 		MinTTL:            time.Duration(ir.CacheMinTTL),
@@ -300,6 +315,15 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("cache: %v", err)
 	}
+	m := ir.metrics
+	ir.engine = &variant.Engine{Store: store, Slots: slots, Hooks: variant.Hooks{
+		Job: func(d int) { m.jobs.Add(float64(d)) },
+		Done: func(took time.Duration) {
+			m.resizes.Inc()
+			m.resizeDuration.Observe(took.Seconds())
+		},
+		Busy: ir.balancer.SetBusy,
+	}}
 	return nil
 }
 
@@ -313,6 +337,10 @@ func (ir *ImageResize) Cleanup() error {
 	}
 	if ir.storeKey != "" {
 		_, err := variantStores.Delete(ir.storeKey)
+		errs = append(errs, err)
+	}
+	if ir.slotsKey != "" {
+		_, err := processSlots.Delete(ir.slotsKey)
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -360,6 +388,13 @@ func (ir *ImageResize) Validate() error {
 // maxSourceString is the byte limit as people write it, for messages.
 func (ir *ImageResize) maxSourceString() string {
 	return humanize.IBytes(uint64(ir.MaxSourceBytes))
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // Interface guards

@@ -2,18 +2,13 @@ package imgedge
 
 import (
 	"fmt"
-	"net"
-	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imgedge/imgedge/cache"
-	"github.com/imgedge/imgedge/imaging"
-	"github.com/imgedge/imgedge/internal/budget"
-	"github.com/imgedge/imgedge/transform"
+	"github.com/imgedge/imgedge/variant"
 )
 
 // variantStores holds the caches of this process, keyed by their budget, so
@@ -21,127 +16,49 @@ import (
 // Cleanup deletes; the pool frees a cache when no config uses it).
 var variantStores = caddy.NewUsagePool()
 
-// variantStore is one cache and the request collapsing around it, shared by
-// every image_resize handler configured with the same budget.
-type variantStore struct {
-	cache     *cache.Cache              // nil when caching is off
-	originals cache.Group[*original]    // concurrent fetches of one source
-	variants  cache.Group[*cache.Entry] // concurrent resizes of one variant
-}
-
-// Destruct closes the cache when the last config using it is gone.
-func (s *variantStore) Destruct() error {
-	s.cache.Close()
-	return nil
-}
-
-func loadVariantStore(cfg cache.Config, off bool) (key string, s *variantStore, err error) {
+// loadVariantStore returns the process's store for a cache configuration
+// (off: no cache, requests still collapsed), and its key in the pool.
+func loadVariantStore(cfg cache.Config, off bool) (key string, s *variant.Store, err error) {
 	key = "off"
 	if !off {
 		key = fmt.Sprintf("%d/%d/%s/%s", cfg.MaxBytes, cfg.OriginalsMaxBytes, cfg.MinTTL, cfg.MaxTTL)
 	}
-	v, _, err := variantStores.LoadOrNew(key, func() (caddy.Destructor, error) {
-		s := new(variantStore)
-		s.variants.StopWhenAbandoned = true // a resize nobody waits for stops
-		if off {
-			return s, nil
+	s, _, err = loadPooled(variantStores, key, func() (*variant.Store, func() error, error) {
+		var c *cache.Cache
+		if !off {
+			if c, err = cache.New(cfg); err != nil {
+				return nil, nil, err
+			}
 		}
-		c, err := cache.New(cfg)
-		if err != nil {
-			return nil, err
-		}
-		s.cache = c
-		return s, nil
+		s := variant.NewStore(c)
+		return s, func() error { s.Close(); return nil }, nil
 	})
-	if err != nil {
-		return "", nil, err
-	}
-	return key, v.(*variantStore), nil
+	return key, s, err
 }
 
 // eachStore calls fn for every live variant store.
-func eachStore(fn func(*variantStore)) {
-	variantStores.Range(func(_, v any) bool {
-		fn(v.(*variantStore))
-		return true
-	})
-}
+func eachStore(fn func(*variant.Store)) { eachPooled(variantStores, fn) }
 
-// original is a fetched source, inspected once and shared by every request
-// for one of its variants.
-type original struct {
-	body    []byte
-	header  http.Header // the origin's headers
-	src     *imaging.Source
-	sum     uint64 // xxhash of body: the source's identity in ETags
-	private bool   // one client's answer (see cache.Shareable): never stored or shared
-	lease   *budget.Lease
-}
+// processSlots holds the process's libvips job slots, keyed by their
+// settings: every image_resize with the same concurrency and queue shares
+// one budget of jobs, and a reload keeps it, so neither two sites nor a
+// reload double the work the process takes on.
+var processSlots = caddy.NewUsagePool()
 
-// sourceInfo is what choosing a variant's format needs to know about its
-// source; cached apart from the (much larger) original, so a warm request
-// finds its variant without the original.
-func sourceInfoEntry(src *imaging.Source, expires time.Time, tags []string) *cache.Entry {
-	info := src.Info()
-	return &cache.Entry{
-		Header: http.Header{
-			"Format":   {strconv.Itoa(int(info.Format))},
-			"Alpha":    {strconv.FormatBool(info.HasAlpha)},
-			"Animated": {strconv.FormatBool(info.Animated)},
-		},
-		Tags:    tags,
-		Expires: expires,
-	}
-}
-
-func sourceInfoFrom(e *cache.Entry) transform.Source {
-	f, _ := strconv.Atoi(e.Header.Get("Format"))
-	return transform.Source{
-		Format:   transform.Format(f),
-		HasAlpha: e.Header.Get("Alpha") == "true",
-		Animated: e.Header.Get("Animated") == "true",
-	}
-}
-
-// resourceKey names what a request's original is, for cache keys: the site
-// (the tenant and the port the request came in on), and the resource (the
-// path the client asked for, the path the route resolved it to, after any
-// rewrite or handle_path, and the query the origin is asked with). Two
-// routes that serve different originals under one name never share a key.
-func resourceKey(tenant string, r, client *http.Request, srcQuery string) (site, source string) {
-	site = tenant
-	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
-		if _, port, err := net.SplitHostPort(addr.String()); err == nil {
-			site += ":" + port
+// loadSlots returns the process's slots for n jobs and a queue of queue
+// waiters, each waiting at most wait, and their key in the pool.
+func loadSlots(n, queue int, wait time.Duration, depth prometheus.Gauge) (string, *variant.Slots, error) {
+	key := fmt.Sprintf("%d/%d/%s", n, queue, wait)
+	s, _, err := loadPooled(processSlots, key, func() (*variant.Slots, func() error, error) {
+		s, err := variant.NewSlots(n, queue, wait)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	source = client.URL.Path + "\x00" + r.URL.Path
-	if srcQuery != "" {
-		source += "?" + srcQuery
-	}
-	return site, source
+		s.OnWait = func(d int) { depth.Add(float64(d)) }
+		return s, func() error { return nil }, nil
+	})
+	return key, s, err
 }
-
-// Cache keys. Parts are joined with NUL, which no part can contain.
-func infoKey(site, source string) string { return "info\x00" + site + "\x00" + source }
-func originalKey(site, source string) string {
-	return site + "\x00" + source
-}
-
-// A negotiated variant differs from an explicitly asked one by its Vary
-// header, so the two are kept apart.
-func variantKey(tenant, source, canonical string, f transform.Format, negotiated bool) string {
-	k := tenant + "\x00" + source + "\x00" + canonical + "\x00" + f.String()
-	if negotiated {
-		k += "\x00auto"
-	}
-	return k
-}
-
-// Purge tags: every variant, original and info entry of a source carries
-// both, so an operator can drop one source or a whole tenant.
-func sourceTag(tenant, path string) string { return "src:" + tenant + "|" + path }
-func tenantTag(tenant string) string       { return "tenant:" + tenant }
 
 // cacheCollector exports the caches' statistics, summed over the live
 // caches of the process.
@@ -176,8 +93,8 @@ func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	var sum cache.Stats
 	var collapsed uint64
-	eachStore(func(s *variantStore) {
-		st := s.cache.Stats()
+	eachStore(func(s *variant.Store) {
+		st := s.Cache.Stats()
 		sum.Hits += st.Hits
 		sum.Misses += st.Misses
 		sum.Evictions += st.Evictions
@@ -187,7 +104,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		sum.OriginalMisses += st.OriginalMisses
 		sum.OriginalBytesHeld += st.OriginalBytesHeld
 		sum.Purged += st.Purged
-		collapsed += s.originals.Collapsed() + s.variants.Collapsed()
+		collapsed += s.Collapsed()
 	})
 	counter := func(d *prometheus.Desc, v uint64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))

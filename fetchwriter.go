@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/imgedge/imgedge/internal/budget"
+	"github.com/imgedge/imgedge/variant"
 )
 
 // errSourceTooLarge stops the next handler from writing past the limit.
@@ -98,7 +99,7 @@ func (f *fetchWriter) Write(p []byte) (int, error) {
 	switch f.mode {
 	case passthrough:
 		if f.client == nil {
-			return 0, errNotImage // stop the route: the caller fetches again
+			return 0, variant.ErrNotImage // stop the route: the caller fetches again
 		}
 		return f.client.Write(p)
 	case buffering:

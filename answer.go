@@ -1,0 +1,195 @@
+package imgedge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+
+	"github.com/imgedge/imgedge/cache"
+	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/metering"
+	"github.com/imgedge/imgedge/transform"
+	"github.com/imgedge/imgedge/variant"
+)
+
+// refusal is an answer decided on the way: status, outcome, message.
+type refusal struct {
+	status  int
+	outcome string
+	msg     string
+}
+
+func (e *refusal) Error() string { return e.msg }
+
+// answer sends a variant with its Cache-Status.
+func (rq *imageRequest) answer(res *variant.Result) string {
+	e := res.Entry
+	h := rq.w.Header()
+	for k, v := range e.Header {
+		h[k] = append([]string(nil), v...)
+	}
+	rq.setNodeHeaders()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Status", "imgedge; "+res.Status)
+	rq.setServerTiming()
+	outcome := outcomeResized
+	if res.CacheStatus == "hit" {
+		outcome = outcomeHit
+	}
+	if res.NotModified || variant.EtagMatches(rq.r.Header.Get("If-None-Match"), e.Header.Get("ETag")) {
+		h.Del("Content-Type")
+		rq.record(http.StatusNotModified, 0, 0)
+		rq.w.WriteHeader(http.StatusNotModified)
+		return outcomeNotModified
+	}
+	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	rq.record(http.StatusOK, len(e.Body), int64(e.Width)*int64(e.Height))
+	rq.w.WriteHeader(http.StatusOK)
+	if rq.r.Method != http.MethodHead {
+		if _, err := rq.w.Write(e.Body); err != nil {
+			rq.ir.logger.Debug("writing image", zap.Error(err))
+		}
+	}
+	rq.ir.metrics.outputBytes.Add(float64(len(e.Body)))
+	return outcome
+}
+
+// setNodeHeaders names the node, and zone, that did the work.
+func (rq *imageRequest) setNodeHeaders() {
+	h := rq.w.Header()
+	h.Set("Imgedge-Node", rq.ir.node)
+	if rq.ir.zone != "" {
+		h.Set("Imgedge-Zone", rq.ir.zone)
+	}
+}
+
+// record hands this request's usage to the meter. It runs before the
+// answer is written, so every request that got an answer has a record
+// (the meter journals it at once, without waiting on disk or network).
+func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
+	if rq.ir.meter == nil {
+		return
+	}
+	if rq.forwarded && status >= 500 {
+		return // the forwarding node tries elsewhere or answers (and records) itself
+	}
+	if rq.r.Method == http.MethodHead {
+		outputBytes = 0 // no body was sent
+	}
+	cacheStatus := rq.res.CacheStatus
+	if cacheStatus == "" {
+		cacheStatus = "miss"
+		if rq.ir.engine.Store.Cache == nil {
+			cacheStatus = "bypass"
+		}
+	}
+	rq.ir.meter.Record(metering.Record{
+		Tenant:       rq.tenant,
+		Time:         rq.start,
+		Status:       status,
+		CacheStatus:  cacheStatus,
+		SourceBytes:  rq.res.SourceBytes,
+		OutputBytes:  int64(outputBytes),
+		OutputPixels: pixels,
+		CPU:          rq.res.Timings.Resize,
+		Wall:         time.Since(rq.start),
+		Zone:         rq.ir.zone,
+		Node:         rq.ir.node,
+		Forwarded:    rq.forwarded,
+	})
+}
+
+// refuseParam answers a refused parameter with 400, naming it.
+func (rq *imageRequest) refuseParam(err error) string {
+	var pe *transform.Error
+	if errors.As(err, &pe) {
+		return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, pe.Msg}, pe.Param)
+	}
+	return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, err.Error()}, "")
+}
+
+// refuseError answers an error from fetching, inspecting or processing.
+func (rq *imageRequest) refuseError(err error) string {
+	var (
+		rf *refusal
+		ie *imaging.Error
+		he caddyhttp.HandlerError
+		pt *passedThrough
+		pe *transform.Error
+		pp *cache.PanicError
+	)
+	switch {
+	case errors.As(err, &pt):
+		rq.err = pt.routeErr
+		return outcomePassthrough
+	case errors.As(err, &rf):
+		if rf.status == http.StatusServiceUnavailable {
+			rq.w.Header().Set("Retry-After", "1")
+		}
+		return rq.refuse(rf, "")
+	case errors.As(err, &pe):
+		return rq.refuseParam(err)
+	case errors.Is(err, variant.ErrBusy):
+		rq.w.Header().Set("Retry-After", "1")
+		return rq.refuse(&refusal{http.StatusServiceUnavailable, outcomeBusy, "the image edge is busy; retry shortly"}, "")
+	case errors.As(err, &he):
+		// The route's own 4xx answer (file_server's 404, say): pass it on
+		// for the site's error handling, as if we were not here.
+		rq.err = err
+		return outcomePassthrough
+	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+		return outcomeCanceled // the client went away
+	case errors.As(err, &ie):
+		if ie.Err != nil {
+			rq.ir.logger.Debug("refusing original", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(ie.Err))
+		}
+		switch ie.Kind {
+		case imaging.Unsupported:
+			return rq.refuse(&refusal{http.StatusUnsupportedMediaType, outcomeUnsupported, ie.Msg}, "")
+		case imaging.TooLarge:
+			return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeTooLarge, ie.Msg}, "")
+		case imaging.TooSlow:
+			return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeTooSlow, ie.Msg}, "")
+		}
+		return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeUnprocessable, ie.Msg}, "")
+	case errors.As(err, &pp):
+		rq.ir.logger.Error("panic while answering an image request", zap.String("uri", rq.r.URL.RequestURI()),
+			zap.Any("panic", pp.Value), zap.ByteString("stack", pp.Stack))
+		return rq.refuse(&refusal{http.StatusInternalServerError, outcomeError, "internal error"}, "")
+	}
+	// Nothing the client sent explains it: our fault, said as such.
+	rq.ir.logger.Error("image request failed", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))
+	return rq.refuse(&refusal{http.StatusInternalServerError, outcomeError, "internal error"}, "")
+}
+
+// refuse answers with a JSON problem body and returns the outcome. Errors
+// are written here rather than returned to Caddy so that every refusal
+// carries its reason, whatever the site's error handling.
+func (rq *imageRequest) refuse(rf *refusal, param string) string {
+	rq.setServerTiming()
+	rq.record(rf.status, 0, 0)
+	writeProblem(rq.w, rf.status, rf.msg, param)
+	return rf.outcome
+}
+
+func (rq *imageRequest) setServerTiming() {
+	var parts []string
+	add := func(name string, d time.Duration) {
+		if d > 0 {
+			parts = append(parts, fmt.Sprintf("%s;dur=%.1f", name, float64(d.Microseconds())/1000))
+		}
+	}
+	t := rq.res.Timings
+	add("fetch", t.Fetch)
+	add("queue", t.Queue)
+	add("resize", t.Resize)
+	add("total", time.Since(rq.start))
+	rq.w.Header().Set("Server-Timing", strings.Join(parts, ", "))
+}

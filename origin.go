@@ -1,0 +1,148 @@
+package imgedge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"github.com/cespare/xxhash/v2"
+	"go.uber.org/zap"
+
+	"github.com/imgedge/imgedge/variant"
+)
+
+// fetchLeaseStart is what a fetch holds of the budget before the
+// original's size is known.
+const fetchLeaseStart = 64 << 10
+
+// passedThrough means the route's answer was streamed to the client as it
+// was; routeErr is what the route returned, handed on to Caddy.
+type passedThrough struct{ routeErr error }
+
+func (p *passedThrough) Error() string { return "passed through" }
+
+// fetchOriginal is the engine's fetch function for this request: it runs
+// the rest of the route for the original, within fetch_timeout. Shared (a
+// fetch for several requests), an answer that is not an image is
+// variant.ErrNotImage and nothing is written; alone, it goes to this
+// request's client as it is (*passedThrough).
+//
+// The fetch first takes a lease on the process's budget for originals in
+// flight (waiting at most queue_timeout), grown as the original's size
+// becomes known: the bytes buffered by every request of the process stay
+// within it. The lease comes back with the original.
+func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*variant.Fetched, error) {
+	ir := rq.ir
+	var client http.ResponseWriter
+	if !shared {
+		client = rq.w
+	}
+	waitCtx, cancelWait := context.WithTimeout(ctx, time.Duration(ir.QueueTimeout))
+	lease, err := ir.sources.Acquire(waitCtx, fetchLeaseStart)
+	cancelWait()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		ir.metrics.budgetRefusals.Inc()
+		return nil, &refusal{http.StatusServiceUnavailable, outcomeBusy, "too many originals are being fetched; retry shortly"}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
+	defer cancel()
+	fw := newFetchWriter(ctx, client, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
+	began := time.Now()
+	err = serveNext(rq.next, fw, rq.fetchRequest().WithContext(ctx))
+	ir.metrics.fetchDuration.Observe(time.Since(began).Seconds())
+	if fw.mode == passthrough {
+		lease.Release()
+		if shared {
+			return nil, variant.ErrNotImage
+		}
+		return nil, &passedThrough{routeErr: err}
+	}
+	if err := ir.fetchError(ctx, fw, err); err != nil {
+		lease.Release()
+		return nil, err
+	}
+	ir.metrics.sourceBytes.Add(float64(fw.body.Len()))
+	return &variant.Fetched{Body: fw.body.Bytes(), Header: fw.header, Lease: lease}, nil
+}
+
+// fetchRequest is the request for the original: image parameters,
+// conditionals and ranges removed, as a GET.
+func (rq *imageRequest) fetchRequest() *http.Request {
+	req := rq.r.Clone(rq.r.Context())
+	req.Method = http.MethodGet
+	req.URL.RawQuery = rq.srcQuery
+	req.RequestURI = req.URL.RequestURI()
+	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range", "Accept-Encoding"} {
+		req.Header.Del(h)
+	}
+	return req
+}
+
+// credentialsOf identifies the credentials a request carries (its
+// Authorization and Cookie headers), hashed, or "" for none: requests
+// with different credentials never share a fetch.
+func credentialsOf(r *http.Request) string {
+	auth, cookie := r.Header.Values("Authorization"), r.Header.Values("Cookie")
+	if len(auth) == 0 && len(cookie) == 0 {
+		return ""
+	}
+	h := xxhash.New()
+	for _, v := range auth {
+		h.WriteString("a\x00" + v + "\x00")
+	}
+	for _, v := range cookie {
+		h.WriteString("c\x00" + v + "\x00")
+	}
+	return strconv.FormatUint(h.Sum64(), 16)
+}
+
+// fetchError turns how a fetch ended into a refusal, or nil when an image
+// was buffered.
+func (ir *ImageResize) fetchError(ctx context.Context, fw *fetchWriter, err error) error {
+	switch {
+	case fw.mode == tooLarge:
+		return &refusal{http.StatusRequestEntityTooLarge, outcomeTooLarge, "the original is larger than the limit of " + ir.maxSourceString()}
+	case fw.mode == overBudget:
+		ir.metrics.budgetRefusals.Inc()
+		return &refusal{http.StatusServiceUnavailable, outcomeBusy, "the node's memory for originals in flight is in use; retry shortly"}
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return &refusal{http.StatusGatewayTimeout, outcomeOriginTimeout, fmt.Sprintf("the origin did not answer within %s", time.Duration(ir.FetchTimeout))}
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		var he caddyhttp.HandlerError
+		if errors.As(err, &he) && he.StatusCode < 500 {
+			return err
+		}
+		ir.logger.Warn("fetching original", zap.Error(err))
+		return &refusal{http.StatusBadGateway, outcomeOriginError, "the origin failed to deliver the original"}
+	case fw.mode == undecided:
+		return &refusal{http.StatusBadGateway, outcomeOriginError, "the origin sent no response"}
+	}
+	return nil
+}
+
+// serveNext runs the rest of the route into fw. reverse_proxy aborts a
+// response it cannot finish writing with panic(http.ErrAbortHandler); while
+// we are buffering (over max_source) or fetching for several requests (not
+// an image), that is our refusal, not a client's connection to drop, so it
+// becomes an error. A passthrough streaming to a client and other panics go
+// on up.
+func serveNext(next caddyhttp.Handler, fw *fetchWriter, req *http.Request) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v != http.ErrAbortHandler || (fw.mode == passthrough && fw.client != nil) {
+				panic(v)
+			}
+			err = errors.New("origin response aborted")
+		}
+	}()
+	return next.ServeHTTP(fw, req)
+}

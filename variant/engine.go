@@ -1,0 +1,435 @@
+// Package variant makes the variants of an image: given a request for one
+// (its source, its parameters, the browser's Accept), it answers with the
+// bytes, from the cache or made anew, and says how it got them.
+//
+// The load path reads top to bottom, as groupcache's does: look in the
+// cache; fetch the original (from the originals cache, or once for every
+// concurrent request through the fetch function the caller gives); price
+// the work; answer a conditional request; collapse concurrent requests for
+// one variant into one job; take a processing slot; run the libvips job;
+// store the result. It knows nothing of Caddy or HTTP statuses: the caller
+// maps its errors and results to answers.
+//
+// What an Engine holds (a Store of cached entries and collapsed calls, the
+// processing Slots) is meant to be shared by every handler of a process.
+package variant
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/imgedge/imgedge/cache"
+	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/internal/budget"
+	"github.com/imgedge/imgedge/transform"
+)
+
+// ErrNotImage is what a shared fetch answers when the route's answer is not
+// an image to transform: the request then fetches alone, and may stream
+// the route's answer itself.
+var ErrNotImage = errors.New("the answer is not an image")
+
+// Store is the cache and the request collapsing around it. A nil Cache
+// means caching is off; identical concurrent requests are still collapsed.
+type Store struct {
+	Cache     *cache.Cache
+	originals cache.Group[*original]
+	variants  cache.Group[*cache.Entry]
+}
+
+// NewStore returns a store around c (nil: no cache).
+func NewStore(c *cache.Cache) *Store {
+	s := &Store{Cache: c}
+	s.variants.StopWhenAbandoned = true // a resize nobody waits for stops
+	return s
+}
+
+// Collapsed is how many requests waited for another's fetch or resize.
+func (s *Store) Collapsed() uint64 { return s.originals.Collapsed() + s.variants.Collapsed() }
+
+// Close closes the cache.
+func (s *Store) Close() { s.Cache.Close() }
+
+// Hooks tell the caller what the engine does, for metrics and the busy
+// signal. Every field may be nil.
+type Hooks struct {
+	Job  func(running int)        // +1 when a libvips job starts, -1 when it ends
+	Done func(took time.Duration) // a libvips job ended
+	Busy func(busy bool)          // no slot freed up in time (true); the queue drained (false)
+}
+
+// Engine makes variants.
+type Engine struct {
+	Store *Store
+	Slots *Slots
+	Hooks Hooks
+}
+
+// Fetched is an original as the fetch function got it. Lease, when set,
+// is the memory it holds of the process's budget; the engine hands it on
+// to whoever ends up owning the bytes.
+type Fetched struct {
+	Body   []byte
+	Header http.Header
+	Lease  *budget.Lease
+}
+
+// Request is one variant to give.
+type Request struct {
+	Site, Source string   // see Site and Resource
+	Tags         []string // purge tags of everything cached for it
+	Options      transform.Options
+	Limits       transform.Limits
+	Accept       string // the browser's, for f=auto
+	IfNoneMatch  string
+	// Credentials identifies the credentials the request carries ("" for
+	// none): requests with different ones never share a fetch, and an
+	// answer to one is shared only if the origin allows (cache.Shareable).
+	Credentials string
+	Pipeline    imaging.Config
+	// Fingerprint holds the settings that shape the bytes; it is part of
+	// every key and ETag.
+	Fingerprint string
+	// CacheControl is sent when the origin sends none, for answers anyone
+	// may share.
+	CacheControl string
+	// Fetch gets the original. shared says the fetch serves several
+	// requests: it must then write nothing to any client and answer
+	// ErrNotImage for an answer that is not an image. Otherwise it serves
+	// this request alone and may stream the route's answer to its client
+	// (returning an error that says so).
+	Fetch func(ctx context.Context, shared bool) (*Fetched, error)
+}
+
+// Timings are the phases of one request, for Server-Timing.
+type Timings struct{ Fetch, Queue, Resize time.Duration }
+
+// Result is what the engine answered.
+type Result struct {
+	// Entry is the variant; with NotModified, only its headers are set.
+	Entry       *cache.Entry
+	NotModified bool
+	// CacheStatus is hit, miss, collapsed (another request's job) or
+	// bypass (no cache), for usage records.
+	CacheStatus string
+	// Status is the Cache-Status header's parameters (RFC 9211).
+	Status      string
+	Timings     Timings
+	SourceBytes int64 // bytes of original this request fetched or processed itself
+	lease       *budget.Lease
+}
+
+// Release frees the memory of the original this request fetched. Call it
+// once the answer is written.
+func (r *Result) Release() { r.lease.Release() }
+
+// Get gives the variant req asks for.
+func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
+	st := e.Store
+	res := &Result{CacheStatus: "miss"}
+	if st.Cache == nil {
+		res.CacheStatus = "bypass"
+	}
+	canonical := req.Options.Canonical() + req.Fingerprint
+
+	// Warm: the source is known, so the variant's key is too.
+	if info, ok := st.Cache.Get(infoKey(req.Site, req.Source)); ok {
+		format, negotiated := transform.OutputFormat(req.Options, req.Accept, sourceInfoFrom(info))
+		if v, ok := st.Cache.Get(variantKey(req.Site, req.Source, canonical, format, negotiated)); ok {
+			res.CacheStatus, res.Entry = "hit", v
+			res.Status = "hit" + ttlParam(v.Expires)
+			return res, nil
+		}
+	}
+
+	orig, err := e.original(ctx, req, res)
+	if err != nil {
+		return res, err
+	}
+	// Effects are priced on the output they will run on, before a slot
+	// is taken: an expensive blur is refused, not queued.
+	srcW, srcH := orig.src.Header.OrientedSize()
+	outW, outH := transform.NewPlan(req.Options, srcW, srcH, req.Limits).OutputSize(srcW, srcH)
+	if err := transform.CheckCost(req.Options, outW, outH); err != nil {
+		return res, err
+	}
+	format, negotiated := transform.OutputFormat(req.Options, req.Accept, orig.src.Info())
+	etag := ETag(orig.sum, canonical, format)
+	if EtagMatches(req.IfNoneMatch, etag) {
+		h := http.Header{}
+		h.Set("ETag", etag)
+		h.Set("Cache-Control", orig.cacheControl(req.CacheControl))
+		setVary(h, negotiated, orig.header)
+		res.Entry, res.NotModified = &cache.Entry{Header: h}, true
+		if res.lease != nil {
+			res.SourceBytes = int64(len(orig.body)) // fetched for this request: billed
+		}
+		return res, nil
+	}
+
+	job := job{req: req, orig: orig, format: format, negotiated: negotiated, etag: etag,
+		key: variantKey(req.Site, req.Source, canonical, format, negotiated)}
+	var (
+		entry  *cache.Entry
+		shared bool
+	)
+	if orig.private {
+		entry, err = e.render(ctx, &job) // one client's own: never shared
+	} else {
+		// The run stops if every request waiting for it goes away.
+		entry, shared, err = st.variants.Do(ctx, job.key, func(ctx context.Context) (*cache.Entry, error) {
+			if v, ok := st.Cache.Get(job.key); ok {
+				return v, nil
+			}
+			return e.render(ctx, &job)
+		})
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Entry = entry
+	if shared {
+		res.Status += "; detail=collapsed"
+		res.CacheStatus = "collapsed"
+	} else {
+		res.Timings.Queue, res.Timings.Resize = job.queue, job.resize
+		res.SourceBytes = int64(len(orig.body))
+	}
+	return res, nil
+}
+
+// original is a fetched source, inspected once and shared by every request
+// for one of its variants.
+type original struct {
+	body    []byte
+	header  http.Header // the origin's headers
+	src     *imaging.Source
+	sum     uint64 // xxhash of body: the source's identity in ETags
+	private bool   // one client's answer (see cache.Shareable): never stored or shared
+	lease   *budget.Lease
+}
+
+// original returns the request's source: from the originals cache, or
+// fetched, one fetch for all concurrent requests of the source that carry
+// the same credentials. It sets res's status and fetch timing, and hands
+// res the lease of a fetch made for this request.
+func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*original, error) {
+	st := e.Store
+	key := originalKey(req.Site, req.Source)
+	if c, ok := st.Cache.GetOriginal(key); ok {
+		res.Status = "fwd=miss; detail=original"
+		return inspect(&Fetched{Body: c.Body, Header: c.Header}, req.Pipeline, false)
+	}
+	res.Status = "fwd=uri-miss"
+	if st.Cache == nil {
+		res.Status = "fwd=bypass"
+	}
+	began := time.Now()
+	defer func() { res.Timings.Fetch = time.Since(began) }()
+	creds := req.Credentials != ""
+	// Every caller waits for the fetch to finish, even one whose client
+	// went away: the fetch may run on the first caller's request (its
+	// variables, its body), which must outlive it. The fetch function
+	// bounds the wait. Clients with other credentials never share one.
+	o, shared, err := st.originals.Do(context.WithoutCancel(ctx), key+"\x00cred:"+req.Credentials, func(ctx context.Context) (*original, error) {
+		f, err := req.Fetch(ctx, true)
+		if err != nil {
+			return nil, err
+		}
+		o, err := inspect(f, req.Pipeline, creds)
+		if err != nil {
+			f.Lease.Release()
+			return nil, err
+		}
+		e.keep(key, o, req.Tags)
+		return o, nil
+	})
+	switch {
+	case errors.Is(err, ErrNotImage), err == nil && shared && o.private:
+		// Not an image, or the origin answered the first caller only
+		// (private, no-store): this request fetches its own.
+		f, err := req.Fetch(ctx, false)
+		if err != nil {
+			return nil, err
+		}
+		o, err := inspect(f, req.Pipeline, creds)
+		if err != nil {
+			f.Lease.Release()
+			return nil, err
+		}
+		res.lease = o.lease
+		return o, nil
+	case err == nil && !shared:
+		res.lease = o.lease // this request's fetch: its memory is ours to free
+	}
+	return o, err
+}
+
+// inspect checks a fetched original's header against the limits.
+// credentials says the request it was fetched for carried some: its
+// answer is then shared only if the origin says it may be.
+func inspect(f *Fetched, cfg imaging.Config, credentials bool) (*original, error) {
+	src, err := imaging.Inspect(f.Body, cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &original{body: f.Body, header: f.Header, src: src, sum: xxhash.Sum64(f.Body),
+		private: !cache.Shareable(credentials, f.Header), lease: f.Lease}, nil
+}
+
+// keep stores an original and what its variants' keys need, for as long
+// as the origin allows.
+func (e *Engine) keep(key string, o *original, tags []string) {
+	c := e.Store.Cache
+	if c == nil || o.private {
+		return
+	}
+	ttl, ok := c.TTL(o.header.Get("Cache-Control"))
+	if !ok {
+		return
+	}
+	expires := time.Now().Add(ttl)
+	c.SetOriginal(key, &cache.Entry{Body: o.body, Header: o.header, Tags: tags, Expires: expires})
+	site, source, _ := strings.Cut(key, "\x00")
+	c.Set(infoKey(site, source), sourceInfoEntry(o.src, expires, tags))
+}
+
+// job is one variant to make.
+type job struct {
+	req           *Request
+	orig          *original
+	format        transform.Format
+	negotiated    bool
+	etag, key     string
+	queue, resize time.Duration
+}
+
+// render makes a variant in a processing slot and caches it.
+func (e *Engine) render(ctx context.Context, j *job) (*cache.Entry, error) {
+	queued := time.Now()
+	release, err := e.Slots.Acquire(ctx)
+	j.queue = time.Since(queued)
+	if err != nil {
+		if errors.Is(err, ErrBusy) && e.Hooks.Busy != nil {
+			e.Hooks.Busy(true) // peers stop sending us work
+		}
+		return nil, err
+	}
+	began := time.Now()
+	res, err := e.process(ctx, j, release)
+	j.resize = time.Since(began)
+	if e.Hooks.Done != nil {
+		e.Hooks.Done(j.resize)
+	}
+	if err != nil {
+		return nil, err
+	}
+
+	o := j.orig
+	cc := o.cacheControl(j.req.CacheControl)
+	hdr := http.Header{}
+	hdr.Set("Content-Type", res.Format.MIME())
+	hdr.Set("ETag", j.etag)
+	hdr.Set("Cache-Control", cc)
+	setVary(hdr, j.negotiated, o.header)
+	copyOriginHeaders(hdr, o.header)
+	v := &cache.Entry{Body: res.Body, Header: hdr, Width: res.Width, Height: res.Height, Tags: j.req.Tags}
+	if c := e.Store.Cache; c != nil && !o.private {
+		if ttl, ok := c.TTL(cc); ok {
+			v.Expires = time.Now().Add(ttl)
+			c.Set(j.key, v)
+		}
+	}
+	return v, nil
+}
+
+// process runs the libvips job in the slot it was given, and gives the
+// slot back however the job ends (a panic included).
+func (e *Engine) process(ctx context.Context, j *job, release func()) (imaging.Result, error) {
+	if e.Hooks.Job != nil {
+		e.Hooks.Job(1)
+	}
+	defer func() {
+		if e.Hooks.Job != nil {
+			e.Hooks.Job(-1)
+		}
+		release()
+		if e.Slots.Queued() == 0 && e.Hooks.Busy != nil {
+			e.Hooks.Busy(false)
+		}
+		imaging.TrimSoon()
+	}()
+	return imaging.ProcessContext(ctx, j.orig.src, j.req.Options, j.format, j.req.Pipeline)
+}
+
+// cacheControl is what a variant of the original may be cached for: the
+// origin's own Cache-Control, else fallback for an answer anyone may
+// share, else "private": a default never makes one client's answer public.
+func (o *original) cacheControl(fallback string) string {
+	if cc := strings.Join(o.header.Values("Cache-Control"), ", "); cc != "" {
+		return cc
+	}
+	if o.private {
+		return "private"
+	}
+	return fallback
+}
+
+// setVary sets a variant's Vary: Accept when its format was negotiated,
+// and whatever the origin's answer varied on (but Accept-Encoding, which a
+// re-encoded image no longer depends on).
+func setVary(h http.Header, negotiated bool, origin http.Header) {
+	var fields []string
+	if negotiated {
+		fields = append(fields, "Accept")
+	}
+	for _, v := range origin.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "Accept-Encoding") && !slices.ContainsFunc(fields, func(g string) bool { return strings.EqualFold(f, g) }) {
+				fields = append(fields, f)
+			}
+		}
+	}
+	if len(fields) > 0 {
+		h.Set("Vary", strings.Join(fields, ", "))
+	}
+}
+
+// copyOriginHeaders carries over the origin's headers that still hold for
+// a transformed image.
+func copyOriginHeaders(dst, origin http.Header) {
+	for _, h := range []string{"Access-Control-Allow-Origin", "Timing-Allow-Origin", "Content-Security-Policy"} {
+		if v := origin.Get(h); v != "" && dst.Get(h) == "" {
+			dst.Set(h, v)
+		}
+	}
+}
+
+// ttlParam is Cache-Status's ttl parameter for an entry.
+func ttlParam(expires time.Time) string {
+	if expires.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("; ttl=%d", int(time.Until(expires).Seconds()))
+}
+
+// EtagMatches implements If-None-Match's weak comparison (RFC 9110 13.1.2).
+func EtagMatches(header, etag string) bool {
+	if header == "" || etag == "" {
+		return false
+	}
+	for tag := range strings.SplitSeq(header, ",") {
+		tag = strings.TrimPrefix(strings.TrimSpace(tag), "W/")
+		if tag == "*" || tag == etag {
+			return true
+		}
+	}
+	return false
+}
