@@ -58,7 +58,7 @@ test: build consul fmt-check vet
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./transform/
 	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) ./imaging/
-	$(GO) test -run '^$$' -fuzz '^FuzzPeerURL$$' -fuzztime $(FUZZTIME) .
+	$(GO) test -run '^$$' -fuzz '^FuzzPeerURL$$' -fuzztime $(FUZZTIME) ./balancer/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckTarget$$' -fuzztime $(FUZZTIME) .
 
 vet:

@@ -128,6 +128,10 @@ func (f *fetchWriter) Flush() {
 	}
 }
 
+// Unwrap is the client's writer (nil for a shared fetch), so that
+// http.ResponseController reaches it.
+func (f *fetchWriter) Unwrap() http.ResponseWriter { return f.client }
+
 // isImageType reports whether a Content-Type may hold an image to
 // transform. application/octet-stream counts, since many object stores
 // serve images as that; libvips then sniffs the bytes.

@@ -2,12 +2,6 @@ package imgedge
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,26 +10,9 @@ import (
 	"github.com/imgedge/imgedge/balancer"
 )
 
-// loopToken is imgedge's CDN-Loop entry (RFC 8586). A request that carries
-// it was forwarded by another node and is never forwarded again.
-const loopToken = "imgedge"
-
 // forwardAttempts is how many zones a busy node tries: the nearest, then
 // once more in the next one.
 const forwardAttempts = 2
-
-// hopByHop are the headers that belong to one connection (RFC 9110 7.6.1).
-var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade"}
-
-// forwardClient talks to peer nodes.
-var forwardClient = &http.Client{
-	Transport: &http.Transport{
-		Proxy:               nil,
-		MaxIdleConnsPerHost: 32,
-		IdleConnTimeout:     90 * time.Second,
-	},
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
 
 // forward hands the request to the nearest healthy zone and streams its
 // answer to the client. It reports false when no zone could take it, with
@@ -65,79 +42,12 @@ func (rq *imageRequest) forwardTo(peer balancer.Peer) bool {
 	ctx, cancel := context.WithTimeout(rq.r.Context(), time.Duration(ir.FetchTimeout))
 	defer cancel()
 	// The peer gets the request as the client sent it, before any rewrite
-	// (it applies the same config), with every end-to-end header: the same
-	// site, tenant, signature, credentials and Accept.
-	// (Caddy keeps the original URL; headers and Host are the request's.)
-	orig := rq.r
-	target, err := peerURL(peer.URL, rq.client.URL)
-	if err != nil {
-		ir.logger.Warn("not forwarding", zap.String("peer", peer.ID), zap.Error(err))
-		return false
-	}
-	req, err := http.NewRequestWithContext(ctx, rq.r.Method, peer.URL, nil)
-	if err != nil {
-		return false
-	}
-	req.URL = target
-	req.Header = orig.Header.Clone()
-	if req.Header == nil {
-		req.Header = http.Header{}
-	}
-	for _, h := range orig.Header.Values("Connection") {
-		for name := range strings.SplitSeq(h, ",") {
-			req.Header.Del(strings.TrimSpace(name))
-		}
-	}
-	for _, h := range hopByHop {
-		req.Header.Del(h)
-	}
-	req.Host = orig.Host
-	req.Header.Set("CDN-Loop", balancer.AppendLoop(strings.Join(orig.Header.Values("CDN-Loop"), ","), loopToken))
-	signPeerRequest(req, ir.peerSecret, time.Now())
-	if ip, _, err := net.SplitHostPort(rq.r.RemoteAddr); err == nil {
-		if prior := strings.Join(orig.Header.Values("X-Forwarded-For"), ", "); prior != "" {
-			ip = prior + ", " + ip
-		}
-		req.Header.Set("X-Forwarded-For", ip)
-	}
-	resp, err := forwardClient.Do(req)
-	if err != nil {
+	// (it applies the same config).
+	if err := balancer.Forward(ctx, peer, rq.client, ir.peerSecret, ir.node, rq.w); err != nil {
 		ir.logger.Debug("forwarding failed", zap.String("peer", peer.ID), zap.String("zone", peer.Zone), zap.Error(err))
 		return false
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 500 {
-		ir.logger.Debug("peer answered with an error", zap.String("peer", peer.ID), zap.Int("status", resp.StatusCode))
-		return false
-	}
-	h := rq.w.Header()
-	for k, v := range resp.Header {
-		h[k] = v
-	}
-	h.Set("Imgedge-Forwarded-By", ir.node)
-	rq.w.WriteHeader(resp.StatusCode)
-	if _, err := io.Copy(rq.w, resp.Body); err != nil {
-		ir.logger.Debug("streaming a forwarded answer", zap.Error(err))
-	}
 	return true
-}
-
-// peerURL is the address of a request forwarded to peer: the peer's own
-// scheme and host, and the request's path and query, nothing else of the
-// request target. Whatever a client puts in its request line (user-info,
-// an absolute or opaque target) can never choose where the request goes.
-func peerURL(peer string, target *url.URL) (*url.URL, error) {
-	base, err := url.Parse(peer)
-	if err != nil {
-		return nil, fmt.Errorf("peer address %q: %v", peer, err)
-	}
-	if (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.User != nil {
-		return nil, fmt.Errorf("peer address %q is not an http(s)://host[:port] URL", peer)
-	}
-	if target.Opaque != "" || !strings.HasPrefix(target.Path, "/") {
-		return nil, fmt.Errorf("request target %q is not a path", target)
-	}
-	return &url.URL{Scheme: base.Scheme, Host: base.Host, Path: target.Path, RawPath: target.RawPath, RawQuery: target.RawQuery, ForceQuery: target.ForceQuery}, nil
 }
 
 // zonesCollector exports what the node knows of its zones, from the live

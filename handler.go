@@ -48,8 +48,8 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	rq := &imageRequest{ir: ir, w: w, r: r, client: client, next: next, start: time.Now(), tenant: name, settings: settings, known: known}
 	// Only a peer that proves it holds the cluster secret can mark a
 	// request as forwarded: a client's CDN-Loop alone counts for nothing.
-	rq.forwarded = balancer.HasLoop(strings.Join(r.Header.Values("CDN-Loop"), ","), loopToken) &&
-		peerAuthenticated(client, ir.peerSecret, rq.start)
+	rq.forwarded = balancer.HasLoop(strings.Join(r.Header.Values("CDN-Loop"), ","), balancer.LoopToken) &&
+		balancer.PeerAuthenticated(client, ir.peerSecret, rq.start)
 	outcome := rq.serve(query)
 	ir.metrics.requests.WithLabelValues(outcome).Inc()
 	return rq.err

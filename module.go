@@ -164,6 +164,7 @@ type ImageResize struct {
 	metrics     *metrics
 	storeKey    string
 	limiter     *tenant.Limiter
+	limiterHeld bool
 	tenants     tenant.Store       // Consul KV (when configured), then Tenants
 	fingerprint string             // the settings that shape a variant, part of its key and ETag
 	balancer    *balancer.Balancer // nil: this node works alone
@@ -302,9 +303,15 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if ir.Tenant == "" {
 		ir.Tenant = "{http.request.host}"
 	}
-	if ir.limiter, err = tenant.NewLimiter(tenant.LimiterConfig{}); err != nil {
+	// Rate-limit buckets are the process's: a reload must not hand every
+	// client a fresh one.
+	if ir.limiter, _, err = loadPooled(limiters, "tenants", func() (*tenant.Limiter, func() error, error) {
+		l, err := tenant.NewLimiter(tenant.LimiterConfig{})
+		return l, func() error { return nil }, err
+	}); err != nil {
 		return err
 	}
+	ir.limiterHeld = true
 	var store *variant.Store
 	ir.storeKey, store, err = loadVariantStore(cache.Config{
 		MaxBytes:          ir.CacheBytes,
@@ -343,8 +350,15 @@ func (ir *ImageResize) Cleanup() error {
 		_, err := processSlots.Delete(ir.slotsKey)
 		errs = append(errs, err)
 	}
+	if ir.limiterHeld {
+		_, err := limiters.Delete("tenants")
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
+
+// limiters holds the process's rate-limit buckets, kept across reloads.
+var limiters = caddy.NewUsagePool()
 
 var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}
 

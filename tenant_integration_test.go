@@ -218,3 +218,31 @@ func waitForStatus(t *testing.T, url string, status int, from time.Time) time.Du
 	t.Fatalf("%s did not answer %d within 15s", url, status)
 	return 0
 }
+
+func TestARateLimitSurvivesAReload(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string][]byte{"p.jpg": testimages.JPEG(testimages.Gradient(400, 300))})
+	cf := fmt.Sprintf(`{
+	admin {{ADMIN}}
+}
+http://127.0.0.1:{{PORT}} {
+	root * %s
+	image_resize {
+		tenants {
+			127.0.0.1 {
+				rate_limit 0.05 1
+			}
+		}
+	}
+	file_server
+}
+`, root)
+	c := testenv.Start(t, cf)
+	if a := get(t, c.Base+"/p.jpg?w=100"); a.status != 200 {
+		t.Fatalf("first request: %d", a.status)
+	}
+	c.Reload(cf)
+	if a := get(t, c.Base+"/p.jpg?w=101"); a.status != 429 {
+		t.Fatalf("the first request after reloading the same config: %d, want 429 (the bucket is kept)", a.status)
+	}
+}

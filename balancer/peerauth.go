@@ -1,4 +1,4 @@
-package imgedge
+package balancer
 
 import (
 	"crypto/hmac"
@@ -10,14 +10,14 @@ import (
 	"time"
 )
 
-// peerAuthHeader carries a node's proof that it, a member of the cluster,
+// PeerAuthHeader carries a node's proof that it, a member of the cluster,
 // sent the request: "t=<unix seconds>, sig=<base64url HMAC-SHA256>", the
 // MAC taken under the cluster's shared secret (the imgedge option's
 // secret) over the method, host, request target and time. Only a request
 // that carries a valid one counts as forwarded by a peer (its CDN-Loop
 // marker is trusted, it is never forwarded again); a client cannot mint
 // one.
-const peerAuthHeader = "Imgedge-Peer-Auth"
+const PeerAuthHeader = "Imgedge-Peer-Auth"
 
 // peerAuthSkew is how far a peer's clock, and the request's time in
 // flight, may be off.
@@ -30,17 +30,17 @@ func peerMAC(secret []byte, method, host, target string, t int64) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// signPeerRequest sets the peer authentication header on a request this
+// SignPeerRequest sets the peer authentication header on a request this
 // node sends to another.
-func signPeerRequest(req *http.Request, secret []byte, now time.Time) {
+func SignPeerRequest(req *http.Request, secret []byte, now time.Time) {
 	t := now.Unix()
-	req.Header.Set(peerAuthHeader, "t="+strconv.FormatInt(t, 10)+", sig="+peerMAC(secret, req.Method, req.Host, req.URL.RequestURI(), t))
+	req.Header.Set(PeerAuthHeader, "t="+strconv.FormatInt(t, 10)+", sig="+peerMAC(secret, req.Method, req.Host, req.URL.RequestURI(), t))
 }
 
-// peerAuthenticated reports whether r was sent by a node holding secret.
+// PeerAuthenticated reports whether r was sent by a node holding secret.
 // Without a secret nothing is.
-func peerAuthenticated(r *http.Request, secret []byte, now time.Time) bool {
-	v := r.Header.Get(peerAuthHeader)
+func PeerAuthenticated(r *http.Request, secret []byte, now time.Time) bool {
+	v := r.Header.Get(PeerAuthHeader)
 	if len(secret) == 0 || v == "" {
 		return false
 	}

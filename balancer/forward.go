@@ -1,0 +1,115 @@
+package balancer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// LoopToken is imgedge's CDN-Loop entry (RFC 8586). A request that carries
+// it, authenticated by a peer, was forwarded and is never forwarded again.
+const LoopToken = "imgedge"
+
+// hopByHop are the headers that belong to one connection (RFC 9110 7.6.1).
+var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade"}
+
+// forwardClient talks to peer nodes.
+var forwardClient = &http.Client{
+	Transport: &http.Transport{
+		Proxy:               nil,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     90 * time.Second,
+	},
+	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+}
+
+// ErrPeerFailed is a peer's 5xx answer: nothing was written to the client.
+var ErrPeerFailed = errors.New("the peer answered with a server error")
+
+// Forward sends in (the request as the client sent it, before any rewrite)
+// to peer, signed with secret, and streams the peer's answer to w, with
+// header Imgedge-Forwarded-By: node. The peer gets the client's method,
+// path, query and end-to-end headers, and the same Host; the address is the
+// peer's own (see PeerURL). It returns an error, with nothing written to
+// w, when the peer could not be reached or answered 5xx.
+func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, node string, w http.ResponseWriter) error {
+	target, err := PeerURL(peer.URL, in.URL)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, in.Method, peer.URL, nil)
+	if err != nil {
+		return err
+	}
+	req.URL = target
+	req.Header = endToEnd(in.Header)
+	req.Host = in.Host
+	req.Header.Set("CDN-Loop", AppendLoop(strings.Join(in.Header.Values("CDN-Loop"), ","), LoopToken))
+	SignPeerRequest(req, secret, time.Now())
+	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		if prior := strings.Join(in.Header.Values("X-Forwarded-For"), ", "); prior != "" {
+			ip = prior + ", " + ip
+		}
+		req.Header.Set("X-Forwarded-For", ip)
+	}
+	resp, err := forwardClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 500 {
+		// Drained, so the connection goes back to the pool.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		return fmt.Errorf("%w: %d", ErrPeerFailed, resp.StatusCode)
+	}
+	h := w.Header()
+	for k, v := range endToEnd(resp.Header) {
+		h[k] = v
+	}
+	h.Set("Imgedge-Forwarded-By", node)
+	w.WriteHeader(resp.StatusCode)
+	_, _ = io.Copy(w, resp.Body) // the client may go away; the answer was ours to give
+	return nil
+}
+
+// endToEnd is a copy of h without its hop-by-hop headers: the fixed list
+// and those its Connection header names.
+func endToEnd(h http.Header) http.Header {
+	out := h.Clone()
+	if out == nil {
+		return http.Header{}
+	}
+	for _, v := range h.Values("Connection") {
+		for name := range strings.SplitSeq(v, ",") {
+			out.Del(strings.TrimSpace(name))
+		}
+	}
+	for _, name := range hopByHop {
+		out.Del(name)
+	}
+	return out
+}
+
+// PeerURL is the address of a request forwarded to peer: the peer's own
+// scheme and host, and the request's path and query, nothing else of the
+// request target. Whatever a client puts in its request line (user-info,
+// an absolute or opaque target) can never choose where the request goes.
+func PeerURL(peer string, target *url.URL) (*url.URL, error) {
+	base, err := url.Parse(peer)
+	if err != nil {
+		return nil, fmt.Errorf("peer address %q: %v", peer, err)
+	}
+	if (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" || base.User != nil {
+		return nil, fmt.Errorf("peer address %q is not an http(s)://host[:port] URL", peer)
+	}
+	if target.Opaque != "" || !strings.HasPrefix(target.Path, "/") {
+		return nil, fmt.Errorf("request target %q is not a path", target)
+	}
+	return &url.URL{Scheme: base.Scheme, Host: base.Host, Path: target.Path, RawPath: target.RawPath, RawQuery: target.RawQuery, ForceQuery: target.ForceQuery}, nil
+}
