@@ -3,9 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Formats and modes shared with vips.go; keep the two in step.
-enum { FMT_JPEG = 1, FMT_PNG, FMT_WEBP, FMT_AVIF, FMT_GIF };
-enum { META_NONE = 0, META_COPYRIGHT, META_KEEP };
 
 static void
 drop_log(const gchar *domain, GLogLevelFlags level, const gchar *message, gpointer data)
@@ -207,7 +204,7 @@ drop_field(VipsImage *image, const char *field, GValue *value, void *a)
 {
 	int mode = *(int *) a;
 
-	if (mode == META_COPYRIGHT) {
+	if (mode == IMGEDGE_META_COPYRIGHT) {
 		if (strcmp(field, "exif-data") == 0 ||
 			strcmp(field, "exif-ifd0-Copyright") == 0 ||
 			strcmp(field, "exif-ifd0-Artist") == 0)
@@ -254,9 +251,9 @@ imgedge_save(VipsImage *in, int format, int quality, int effort, int metadata,
 
 	if (vips_copy(in, &top, NULL))
 		return -1;
-	if (metadata == META_COPYRIGHT)
+	if (metadata == IMGEDGE_META_COPYRIGHT)
 		vips_image_map(top, drop_field, &metadata);
-	res = save(top, format, quality, effort, metadata == META_NONE, buf, len);
+	res = save(top, format, quality, effort, metadata == IMGEDGE_META_NONE, buf, len);
 	g_object_unref(top);
 	return res;
 }
@@ -265,32 +262,32 @@ static int
 save(VipsImage *in, int format, int quality, int effort, int strip, void **buf, size_t *len)
 {
 	switch (format) {
-	case FMT_JPEG:
+	case IMGEDGE_JPEG:
 		return vips_jpegsave_buffer(in, buf, len,
 			"Q", quality,
 			"strip", strip,
 			"optimize_coding", TRUE,
 			NULL);
-	case FMT_PNG:
+	case IMGEDGE_PNG:
 		return vips_pngsave_buffer(in, buf, len,
 			"strip", strip,
 			"compression", 6,
 			"effort", effort,
 			NULL);
-	case FMT_WEBP:
+	case IMGEDGE_WEBP:
 		return vips_webpsave_buffer(in, buf, len,
 			"Q", quality,
 			"strip", strip,
 			"effort", effort,
 			NULL);
-	case FMT_AVIF:
+	case IMGEDGE_AVIF:
 		return vips_heifsave_buffer(in, buf, len,
 			"Q", quality,
 			"strip", strip,
 			"compression", VIPS_FOREIGN_HEIF_COMPRESSION_AV1,
 			"effort", effort,
 			NULL);
-	case FMT_GIF:
+	case IMGEDGE_GIF:
 		return vips_gifsave_buffer(in, buf, len,
 			"strip", strip,
 			"effort", effort,

@@ -37,6 +37,22 @@ int imgedge_sharpen(VipsImage *in, VipsImage **out, double sigma);
 
 void imgedge_kill(VipsImage *in);
 int imgedge_take_kill(VipsImage *in);
+// Output formats and metadata policies, named on both sides of cgo: Go
+// maps its own types onto these names (vips.go), never onto numbers.
+typedef enum {
+	IMGEDGE_JPEG = 1,
+	IMGEDGE_PNG,
+	IMGEDGE_WEBP,
+	IMGEDGE_AVIF,
+	IMGEDGE_GIF
+} imgedge_format;
+
+typedef enum {
+	IMGEDGE_META_NONE = 0,
+	IMGEDGE_META_COPYRIGHT,
+	IMGEDGE_META_KEEP
+} imgedge_metadata;
+
 int imgedge_save(VipsImage *in, int format, int quality, int effort, int metadata,
 	void **buf, size_t *len);
 

@@ -272,8 +272,43 @@ func (i *Image) Sharpen(sigma float64) (*Image, error) {
 	return i.step("sharpen", C.imgedge_sharpen(i.im, &out, C.double(sigma)), out)
 }
 
-// Metadata is the metadata policy; its numbers are shared with shim.c.
+// Metadata is the metadata policy.
 type Metadata = transform.Metadata
+
+// cFormat is shim.h's name for an output format; ok is false for a format
+// libvips is not asked to write.
+func cFormat(f Format) (c C.int, ok bool) {
+	switch f {
+	case transform.JPEG:
+		return C.IMGEDGE_JPEG, true
+	case transform.PNG:
+		return C.IMGEDGE_PNG, true
+	case transform.WEBP:
+		return C.IMGEDGE_WEBP, true
+	case transform.AVIF:
+		return C.IMGEDGE_AVIF, true
+	case transform.GIF:
+		return C.IMGEDGE_GIF, true
+	}
+	return 0, false
+}
+
+// encoderID is cFormat as a plain int, for tests.
+func encoderID(f Format) (int, bool) {
+	c, ok := cFormat(f)
+	return int(c), ok
+}
+
+// cMetadata is shim.h's name for a metadata policy.
+func cMetadata(m Metadata) C.int {
+	switch m {
+	case transform.MetadataCopyright:
+		return C.IMGEDGE_META_COPYRIGHT
+	case transform.MetadataKeep:
+		return C.IMGEDGE_META_KEEP
+	}
+	return C.IMGEDGE_META_NONE
+}
 
 // SaveOptions configure Save.
 type SaveOptions struct {
@@ -306,7 +341,11 @@ func (i *Image) Save(ctx context.Context, o SaveOptions) ([]byte, error) {
 
 	var ptr unsafe.Pointer
 	var n C.size_t
-	rc := C.imgedge_save(i.im, C.int(o.Format), C.int(o.Quality), C.int(o.Effort), C.int(o.Metadata), &ptr, &n)
+	format, ok := cFormat(o.Format)
+	if !ok {
+		return nil, &Error{Op: "encode", Detail: "no encoder for " + o.Format.String()}
+	}
+	rc := C.imgedge_save(i.im, format, C.int(o.Quality), C.int(o.Effort), cMetadata(o.Metadata), &ptr, &n)
 	if rc == 0 {
 		defer C.g_free(C.gpointer(ptr))
 	}
