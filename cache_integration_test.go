@@ -298,3 +298,35 @@ func TestAReloadThatChangesHowVariantsAreMadeServesNoStaleOnes(t *testing.T) {
 		t.Errorf("quality 40 gave %d bytes, quality 90 %d: the old variant was served", len(after.body), len(before.body))
 	}
 }
+
+func TestAReloadThatChangesThePixelLimitServesNoStaleAnimation(t *testing.T) {
+	root := t.TempDir()
+	writeFiles(t, root, map[string][]byte{"a.gif": testimages.AnimatedGIF(100, 100, 10)})
+	cf := func(pixels string) string {
+		return fmt.Sprintf(`{
+	admin {{ADMIN}}
+}
+http://127.0.0.1:{{PORT}} {
+	root * %s
+	image_resize {
+		max_source 25MiB %s
+	}
+	file_server
+}
+`, root, pixels)
+	}
+	c := testenv.Start(t, cf("50000"))
+	first := get(t, c.Base+"/a.gif?w=50&f=gif")
+	if first.status != 200 || decode(t, first.body).frames != 1 {
+		t.Fatalf("under a 50000-pixel limit: %d, %d frames; want the first frame only", first.status, decode(t, first.body).frames)
+	}
+	c.Reload(cf("50MP"))
+	second := get(t, c.Base+"/a.gif?w=50&f=gif")
+	if second.status != 200 || decode(t, second.body).frames != 10 {
+		t.Fatalf("after raising the limit: %d, %d frames (Cache-Status %q); want all 10",
+			second.status, decode(t, second.body).frames, second.header.Get("Cache-Status"))
+	}
+	if first.header.Get("ETag") == second.header.Get("ETag") {
+		t.Error("two different variants share an ETag")
+	}
+}

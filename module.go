@@ -329,7 +329,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 			m.resizes.Inc()
 			m.resizeDuration.Observe(took.Seconds())
 		},
-		Busy: ir.balancer.SetBusy,
+		Busy: ir.balancer.ReportLoad,
 	}}
 	return nil
 }

@@ -182,6 +182,8 @@ type Balancer struct {
 	wg       sync.WaitGroup
 	once     sync.Once
 	closeErr error
+	loadOnce sync.Once
+	load     *hysteresis // ReportLoad's busy signal
 }
 
 // Defaults.
