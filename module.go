@@ -18,7 +18,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/balancer"
-	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/internal/budget"
 	"github.com/imgedge/imgedge/metering"
@@ -296,42 +295,10 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	// frames.)
 	ir.fingerprint = fmt.Sprintf("\x00%v/%v/%d/%d/%s/%s/%d/%d", ir.pipeline.Quality, ir.pipeline.Effort,
 		ir.MaxWidth, ir.MaxHeight, ir.CacheControl, time.Duration(ir.ProcessTimeout), ir.MaxSourcePixels, ir.MaxFrames)
-	var slots *variant.Slots
-	if ir.slotsKey, slots, err = loadSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.queueDepth); err != nil {
-		return fmt.Errorf("processing slots: %v", err)
-	}
 	if ir.Tenant == "" {
 		ir.Tenant = "{http.request.host}"
 	}
-	// Rate-limit buckets are the process's: a reload must not hand every
-	// client a fresh one.
-	if ir.limiter, _, err = loadPooled(limiters, "tenants", func() (*tenant.Limiter, func() error, error) {
-		l, err := tenant.NewLimiter(tenant.LimiterConfig{})
-		return l, func() error { return nil }, err
-	}); err != nil {
-		return err
-	}
-	ir.limiterHeld = true
-	var store *variant.Store
-	ir.storeKey, store, err = loadVariantStore(cache.Config{
-		MaxBytes:          ir.CacheBytes,
-		OriginalsMaxBytes: ir.OriginalsBytes,
-		MinTTL:            time.Duration(ir.CacheMinTTL),
-		MaxTTL:            time.Duration(ir.CacheMaxTTL),
-	}, ir.CacheOff)
-	if err != nil {
-		return fmt.Errorf("cache: %v", err)
-	}
-	m := ir.metrics
-	ir.engine = &variant.Engine{Store: store, Slots: slots, Hooks: variant.Hooks{
-		Job: func(d int) { m.jobs.Add(float64(d)) },
-		Done: func(took time.Duration) {
-			m.resizes.Inc()
-			m.resizeDuration.Observe(took.Seconds())
-		},
-		Busy: ir.balancer.ReportLoad,
-	}}
-	return nil
+	return ir.provisionEngine(queueLength)
 }
 
 // Cleanup releases this config's hold on the shared cache; the cache
@@ -356,9 +323,6 @@ func (ir *ImageResize) Cleanup() error {
 	}
 	return errors.Join(errs...)
 }
-
-// limiters holds the process's rate-limit buckets, kept across reloads.
-var limiters = caddy.NewUsagePool()
 
 var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}
 
