@@ -63,6 +63,7 @@ func (f *fetchWriter) WriteHeader(status int) {
 	f.status = status
 	if !(status == http.StatusOK || status == http.StatusNonAuthoritativeInfo) || !isImageType(f.header.Get("Content-Type")) {
 		f.mode = passthrough
+		f.lease.Release() // nothing is buffered: a slow client holds no budget
 		if f.client == nil {
 			return // a shared fetch: the caller streams it itself
 		}
@@ -74,7 +75,7 @@ func (f *fetchWriter) WriteHeader(status int) {
 		return
 	}
 	f.mode = buffering
-	if n, err := strconv.ParseInt(f.header.Get("Content-Length"), 10, 64); err == nil {
+	if n, err := strconv.ParseInt(f.header.Get("Content-Length"), 10, 64); err == nil && n >= 0 {
 		if n > f.limit {
 			f.mode = tooLarge
 			return

@@ -19,6 +19,16 @@ import (
 // ServeHTTP answers image requests; everything else goes to next untouched.
 func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// A protected tenant's originals are not to be had by another
+		// method either.
+		if r.Method != http.MethodOptions {
+			if name, err := ir.tenantName(r); err == nil {
+				if settings, _ := ir.tenants.Get(name); settings.Protects() {
+					w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+					return ir.refuseEarly(w, http.StatusMethodNotAllowed, "this tenant serves images by GET and HEAD only", "")
+				}
+			}
+		}
 		return next.ServeHTTP(w, r)
 	}
 	client := clientRequest(r)
@@ -107,8 +117,8 @@ func (rq *imageRequest) serve(query url.Values) string {
 	}
 	rq.srcQuery = transform.SourceQuery(query).Encode()
 	res, err := ir.engine.Get(rq.r.Context(), &variant.Request{
-		Site:         variant.Site(rq.tenant, localPort(rq.r)),
-		Source:       variant.Resource(rq.client.URL.Path, rq.r.URL.Path, rq.srcQuery),
+		Site:         variant.Site(rq.tenant, rq.host(), localPort(rq.r)),
+		Source:       variant.Resource(rq.client.URL.EscapedPath(), rq.r.URL.EscapedPath(), rq.srcQuery),
 		Tags:         []string{variant.SourceTag(rq.tenant, rq.client.URL.Path), variant.TenantTag(rq.tenant)},
 		Options:      opts,
 		Limits:       lim,
@@ -121,7 +131,10 @@ func (rq *imageRequest) serve(query url.Values) string {
 		Fetch:        rq.fetchOriginal,
 	})
 	rq.res = *res
-	defer res.Release()
+	// The variant exists (or the request failed): the original's bytes are
+	// no longer this request's to account for, however slowly its client
+	// reads the answer.
+	res.Release()
 	if errors.Is(err, variant.ErrBusy) && !rq.forwarded {
 		// Too busy here: the nearest healthy zone takes it, if any can.
 		if ir.balancer != nil && rq.forward() {
@@ -132,6 +145,18 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return rq.refuseError(err)
 	}
 	return rq.answer(res)
+}
+
+// host is the request's host, canonical: the tenant itself unless the
+// tenant is named by something else.
+func (rq *imageRequest) host() string {
+	if rq.ir.Tenant == hostPlaceholder {
+		return rq.tenant
+	}
+	if h, err := tenant.Canonical(rq.r.Host); err == nil {
+		return h
+	}
+	return strings.ToLower(rq.r.Host)
 }
 
 // localPort is the port the request came in on.
@@ -150,7 +175,7 @@ func localPort(r *http.Request) string {
 // get a fresh bucket by changing the Host header.
 func (rq *imageRequest) admitTenant() (refused bool, outcome string) {
 	// Signatures cover the URL as the client sent it, before any rewrite.
-	if err := tenant.Verify(rq.settings, rq.client.URL.Path, rq.client.URL.Query()); err != nil {
+	if err := tenant.Verify(rq.settings, rq.client.URL.EscapedPath(), rq.client.URL.Query()); err != nil {
 		msg := "the URL signature does not match"
 		switch {
 		case errors.Is(err, tenant.ErrMissingSignature):

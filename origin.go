@@ -2,14 +2,14 @@ package imgedge
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/cespare/xxhash/v2"
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/variant"
@@ -51,6 +51,15 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 		ir.metrics.budgetRefusals.Inc()
 		return nil, &refusal{http.StatusServiceUnavailable, outcomeBusy, "too many originals are being fetched; retry shortly"}
 	}
+	// However the fetch ends (a panic included: reverse_proxy aborts a
+	// stream the client left with one), the lease goes back unless the
+	// original comes back with it.
+	kept := false
+	defer func() {
+		if !kept {
+			lease.Release()
+		}
+	}()
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
 	defer cancel()
 	fw := newFetchWriter(ctx, client, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
@@ -58,17 +67,16 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 	err = serveNext(rq.next, fw, rq.fetchRequest().WithContext(ctx))
 	ir.metrics.fetchDuration.Observe(time.Since(began).Seconds())
 	if fw.mode == passthrough {
-		lease.Release()
 		if shared {
 			return nil, variant.ErrNotImage
 		}
 		return nil, &passedThrough{routeErr: err}
 	}
 	if err := ir.fetchError(ctx, fw, err); err != nil {
-		lease.Release()
 		return nil, err
 	}
 	ir.metrics.sourceBytes.Add(float64(fw.body.Len()))
+	kept = true
 	return &variant.Fetched{Body: fw.body.Bytes(), Header: fw.header, Lease: lease}, nil
 }
 
@@ -93,14 +101,14 @@ func credentialsOf(r *http.Request) string {
 	if len(auth) == 0 && len(cookie) == 0 {
 		return ""
 	}
-	h := xxhash.New()
+	h := sha256.New()
 	for _, v := range auth {
-		h.WriteString("a\x00" + v + "\x00")
+		h.Write([]byte("a\x00" + v + "\x00"))
 	}
 	for _, v := range cookie {
-		h.WriteString("c\x00" + v + "\x00")
+		h.Write([]byte("c\x00" + v + "\x00"))
 	}
-	return strconv.FormatUint(h.Sum64(), 16)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // fetchError turns how a fetch ended into a refusal, or nil when an image

@@ -3,7 +3,6 @@ package imgedge
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -31,11 +30,11 @@ func clientRequest(r *http.Request) *http.Request {
 
 // checkTarget refuses request targets an image request must not have: an
 // opaque or non-path target ("GET http:@10.0.0.1/x"), an absolute-form
-// target naming another host than the site's, and a path whose spelling
-// differs from its one canonical form (dot segments, empty segments, bytes
-// escaped that need no escaping, or escaped slashes), so that the path a
-// signature covers, the path the route serves and the path a cache key
-// names are one and the same.
+// target naming another host than the site's, a path with dot segments or
+// empty segments (escaped or not), an escaped slash, or a control
+// character. What is left names one resource in one spelling: signatures
+// and cache keys take the path as the URL spells it, so "/a!b" and
+// "/a%21b", which an origin may tell apart, stay apart.
 func checkTarget(r *http.Request) error {
 	u := r.URL
 	switch {
@@ -47,8 +46,10 @@ func checkTarget(r *http.Request) error {
 		return errors.New("the path has an empty segment (//)")
 	case hasDotSegment(u.Path):
 		return errors.New("the path has a . or .. segment")
-	case u.RawPath != "" && u.RawPath != (&url.URL{Path: u.Path}).EscapedPath():
-		return errors.New("the path is escaped in a non-canonical way (an escaped / or an escape that is not needed)")
+	case strings.Contains(strings.ToLower(u.RawPath), "%2f"):
+		return errors.New("the path has an escaped slash (%2F)")
+	case strings.ContainsFunc(u.Path, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return errors.New("the path has a control character")
 	}
 	return nil
 }

@@ -246,3 +246,24 @@ http://:{{PORT}} {
 		t.Errorf("after the purge: Cache-Status %q, want a miss", a.header.Get("Cache-Status"))
 	}
 }
+
+func TestASignatureCoversThePathAsTheURLSpellsIt(t *testing.T) {
+	// The site has no such file: a signature that is accepted reaches
+	// file_server's 404; one that is not gets 403.
+	c := siteAt(t, "", signingTenant("127.0.0.1"))
+	good := signed(t, "/photo(1)!.jpg?w=300", newKey)
+	for _, tc := range []struct {
+		name, url string
+		status    int
+	}{
+		{"a literal sub-delimiter, signed", good, 404},
+		{"the same path with ( escaped", strings.Replace(good, "(", "%28", 1), 403},
+		{"an escaped slash", "/a%2Fb.jpg?w=300", 400},
+		{"a dot segment, escaped", "/x/%2e%2e/photo(1)!.jpg?w=300", 400},
+	} {
+		a := getHost(t, c.Base+tc.url, "127.0.0.1")
+		if a.status != tc.status {
+			t.Errorf("%s: %d, want %d: %s", tc.name, a.status, tc.status, a.body)
+		}
+	}
+}

@@ -21,16 +21,22 @@ type hysteresis struct {
 
 	mu        sync.Mutex
 	on        bool
-	busySince time.Time // first saturation since the last drain; zero: drained
-	idleSince time.Time // drained since, while on; zero: not drained
+	busySince time.Time // saturated since (zero: not saturated)
+	idleSince time.Time // drained since (zero: not drained)
 	timer     *time.Timer
 }
 
+// observe takes one observation. A drain shorter than hold does not reset
+// the saturation, nor a saturation shorter than hold the drain: with a
+// short queue every job ends drained, and the signal must not follow it.
 func (h *hysteresis) observe(busy bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := h.now()
 	if busy {
+		if !h.idleSince.IsZero() && now.Sub(h.idleSince) >= h.hold {
+			h.busySince = time.Time{} // drained long enough: a new saturation
+		}
 		h.idleSince = time.Time{}
 		if h.busySince.IsZero() {
 			h.busySince = now
@@ -41,13 +47,14 @@ func (h *hysteresis) observe(busy bool) {
 		}
 		return
 	}
-	h.busySince = time.Time{}
-	if h.on && h.idleSince.IsZero() {
+	if h.idleSince.IsZero() {
 		h.idleSince = now
-		if h.timer != nil {
-			h.timer.Stop()
+		if h.on {
+			if h.timer != nil {
+				h.timer.Stop()
+			}
+			h.timer = time.AfterFunc(h.hold, h.settle)
 		}
-		h.timer = time.AfterFunc(h.hold, h.settle)
 	}
 }
 
@@ -57,7 +64,7 @@ func (h *hysteresis) settle() {
 	defer h.mu.Unlock()
 	if h.on && !h.idleSince.IsZero() && h.now().Sub(h.idleSince) >= h.hold {
 		h.on = false
-		h.idleSince = time.Time{}
+		h.busySince = time.Time{}
 		h.set(false)
 	}
 }

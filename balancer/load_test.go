@@ -34,8 +34,8 @@ func TestTheBusySignalDoesNotFlap(t *testing.T) {
 		return append([]bool(nil), signals...)
 	}
 
-	// A refusal, then a drain, over and over: a few abandoned jobs or a
-	// burst that clears at once. The signal stays off.
+	// A refusal, then a long drain, over and over: a burst that clears at
+	// once. The signal stays off.
 	for range 20 {
 		h.observe(true)
 		clock.advance(5 * time.Millisecond)
@@ -46,13 +46,18 @@ func TestTheBusySignalDoesNotFlap(t *testing.T) {
 		t.Fatalf("signals %v for saturations that drained at once, want none", s)
 	}
 
-	// Saturated for longer than hold without draining: on, once.
+	// Saturated for longer than hold, with the brief drains of a short
+	// queue between refusals (each job ends with nobody waiting): on, once.
 	h.observe(true)
-	clock.advance(25 * time.Millisecond)
-	h.observe(true)
+	for range 5 {
+		clock.advance(5 * time.Millisecond)
+		h.observe(false)
+		clock.advance(1 * time.Millisecond)
+		h.observe(true)
+	}
 	h.observe(true)
 	if s := got(); len(s) != 1 || !s[0] {
-		t.Fatalf("signals %v after 25 ms saturated, want [true]", s)
+		t.Fatalf("signals %v after 30 ms saturated with brief drains, want [true]", s)
 	}
 
 	// A drain that does not last: still on.

@@ -202,11 +202,7 @@ func ProcessContext(ctx context.Context, src *Source, o transform.Options, out t
 		out:      out,
 		cfg:      cfg,
 		plan:     transform.NewPlan(o, w, h, cfg.Limits),
-		animated: src.Header.Pages > 1 && out.CanAnimate(),
-	}
-	if j.animated && int64(src.Header.Width)*int64(src.Header.Height)*int64(src.Header.Pages) > cfg.MaxPixels {
-		// Every frame would be decoded: keep the first only.
-		j.animated = false
+		animated: src.Frames(out, cfg) > 1,
 	}
 	defer func() { j.img.Close() }()
 	for _, step := range pipeline {
@@ -321,7 +317,11 @@ func (j *job) blur() (err error) {
 	if j.opts.Blur > 0 {
 		// Wide blurs run at a reduced scale (transform.EffectiveBlur),
 		// the scale CheckCost prices them at.
-		_, shrink := transform.EffectiveBlur(j.opts.Blur)
+		height := j.img.Height()
+		if j.animated {
+			height = j.img.PageHeight()
+		}
+		_, shrink := transform.EffectiveBlur(j.opts.Blur, j.img.Width(), height)
 		j.img, err = j.img.Blur(j.opts.Blur, shrink)
 	}
 	return err

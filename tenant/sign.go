@@ -44,11 +44,13 @@ var macLen = base64.RawURLEncoding.EncodedLen(sha256.Size)
 //
 //	EscapedPath(path) + "?" + Encode(query without s)
 //
-// path is the request path with percent-escapes decoded (Go's URL.Path),
-// escaped again the one way Go's url.URL.EscapedPath does for a URL without
-// RawPath: every byte except A-Z a-z 0-9 - . _ ~ $ & + , / : ; = @ becomes
-// %XX with upper-case hex. The escaped path therefore holds no '?' and the
-// two halves cannot be confused.
+// path is the request path as the URL spells it (Go's URL.EscapedPath()):
+// "/a!b.jpg" and "/a%21b.jpg", which an origin may tell apart, are two
+// URLs with two signatures. A path that is not a valid escaped path (a
+// space, a '?', a byte outside ASCII: a decoded path) is escaped the way Go's
+// url.URL.EscapedPath does, every byte except A-Z a-z 0-9 - . _ ~ $ & + , /
+// : ; = @ becoming %XX with upper-case hex. Either way the escaped path
+// holds no '?' and the two halves cannot be confused.
 //
 // The query is every parameter of the URL, image parameters and the
 // origin's alike, except the signature itself (the key "s" in any case),
@@ -76,7 +78,17 @@ func SigningString(path string, query url.Values) string {
 			unsigned[k] = v
 		}
 	}
-	return (&url.URL{Path: path}).EscapedPath() + "?" + unsigned.Encode()
+	return escapedPath(path) + "?" + unsigned.Encode()
+}
+
+// escapedPath is path as a URL spells it: path itself when it is a valid
+// escaped path, else path escaped.
+func escapedPath(path string) string {
+	u := &url.URL{Path: path}
+	if decoded, err := url.PathUnescape(path); err == nil {
+		u.Path, u.RawPath = decoded, path
+	}
+	return u.EscapedPath()
 }
 
 // Sign returns the signature of a URL made with key: the value of its s
@@ -124,7 +136,7 @@ func signURL(rawURL string, key Key, expires *time.Time) (string, error) {
 	if expires != nil {
 		q.Set(ExpiresParam, strconv.FormatInt(expires.Unix(), 10))
 	}
-	sig := Sign(key, u.Path, q)
+	sig := Sign(key, u.EscapedPath(), q)
 	// The signature goes last, after the parameters it covers.
 	u.RawQuery = q.Encode()
 	if u.RawQuery != "" {
@@ -135,8 +147,9 @@ func signURL(rawURL string, key Key, expires *time.Time) (string, error) {
 }
 
 // Verify checks a request's signature against the tenant's keys when the
-// tenant requires one, and returns nil otherwise. path is the decoded
-// request path (URL.Path) and query the whole query, s included, both as
+// tenant requires one, and returns nil otherwise. path is the request path
+// as the URL spells it (URL.EscapedPath()) and query the whole query, s
+// included, both as
 // the client sent them: before any rewrite or preset expansion. The MAC is
 // compared in constant time. A URL with an expires parameter (any case)
 // whose signature matches is refused with ErrExpired from that second on;

@@ -121,6 +121,9 @@ func TestSigningString(t *testing.T) {
 		{"keeps repeated values in order", "/a.png", "v=2&v=1&a=", "/a.png?a=&v=2&v=1"},
 		{"escapes the path, a '?' included", "/a b/ü?x.jpg", "", "/a%20b/%C3%BC%3Fx.jpg?"},
 		{"keeps the path's sub-delimiters", "/a$&+,:;=@-._~b", "", "/a$&+,:;=@-._~b?"},
+		{"signs a path as the URL spells it", "/a!b(1).jpg", "", "/a!b(1).jpg?"},
+		{"so an escaped sub-delimiter is another path", "/a%21b(1).jpg", "", "/a%21b(1).jpg?"},
+		{"an escaped '?' stays escaped", "/a%3Fb.jpg", "", "/a%3Fb.jpg?"},
 		{"escapes the query like url.QueryEscape", "/a", "x=a b&y=é%26", "/a?x=a+b&y=%C3%A9%26"},
 		{"drops S in any case", "/a", "S=zzz&w=1", "/a?w=1"},
 	}

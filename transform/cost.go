@@ -21,33 +21,44 @@ const MaxEffectCost = 1e9
 // of that width cannot tell apart.
 const MaxBlurSigma = 10.0
 
-// EffectiveBlur is the sigma a blur of sigma runs at, and the factor the
-// image is shrunk by for it (1: full scale).
-func EffectiveBlur(sigma float64) (effective, shrink float64) {
-	if sigma <= MaxBlurSigma {
+// EffectiveBlur is the sigma a blur of sigma runs at on a w x h image, and
+// the factor the image is shrunk by for it (1: full scale). The shrunk
+// image keeps at least two pixels a side, so a thin one may run a wider
+// sigma than MaxBlurSigma.
+func EffectiveBlur(sigma float64, w, h int) (effective, shrink float64) {
+	shrink = min(sigma/MaxBlurSigma, float64(min(w, h))/2)
+	if shrink <= 1 {
 		return sigma, 1
 	}
-	return MaxBlurSigma, sigma / MaxBlurSigma
+	return sigma / shrink, shrink
 }
 
 // CheckCost refuses options whose effects would cost more than
-// MaxEffectCost on an output of w x h pixels, naming the parameter.
-func CheckCost(o Options, w, h int) error {
-	area := float64(max(w, 0)) * float64(max(h, 0))
+// MaxEffectCost on an output of frames frames of w x h pixels, naming the
+// parameter.
+func CheckCost(o Options, w, h, frames int) error {
+	area := float64(max(w, 0)) * float64(max(h, 0)) * float64(max(frames, 1))
 	if o.Blur > 0 {
-		eff, shrink := EffectiveBlur(o.Blur)
+		eff, shrink := EffectiveBlur(o.Blur, w, h)
 		if cost := area / (shrink * shrink) * eff * eff; cost > MaxEffectCost {
-			return &Error{Param: "blur", Msg: fmt.Sprintf("a blur of %s on a %dx%d output is too expensive; at most %s at this size",
-				fmtFloat(o.Blur), w, h, fmtFloat(maxSigma(area)))}
+			return &Error{Param: "blur", Msg: fmt.Sprintf("a blur of %s on %s is too expensive; at most %s at this size",
+				fmtFloat(o.Blur), describe(w, h, frames), fmtFloat(maxSigma(area)))}
 		}
 	}
 	if o.Sharpen > 0 {
 		if cost := area * o.Sharpen * o.Sharpen; cost > MaxEffectCost {
-			return &Error{Param: "sharpen", Msg: fmt.Sprintf("sharpening of %s on a %dx%d output is too expensive; at most %s at this size",
-				fmtFloat(o.Sharpen), w, h, fmtFloat(maxSigma(area)))}
+			return &Error{Param: "sharpen", Msg: fmt.Sprintf("sharpening of %s on %s is too expensive; at most %s at this size",
+				fmtFloat(o.Sharpen), describe(w, h, frames), fmtFloat(maxSigma(area)))}
 		}
 	}
 	return nil
+}
+
+func describe(w, h, frames int) string {
+	if frames > 1 {
+		return fmt.Sprintf("%d frames of %dx%d", frames, w, h)
+	}
+	return fmt.Sprintf("a %dx%d output", w, h)
 }
 
 // maxSigma is the largest full-scale sigma the budget allows on area pixels,

@@ -8,21 +8,24 @@ import (
 
 func TestCheckCost(t *testing.T) {
 	tests := []struct {
-		name  string
-		opts  Options
-		w, h  int
-		param string // "" when accepted
+		name   string
+		opts   Options
+		w, h   int
+		frames int
+		param  string // "" when accepted
 	}{
-		{"no effects cost nothing", Options{}, 8000, 8000, ""},
-		{"a small blur on a large output is accepted", Options{Blur: 5}, 2000, 1250, ""},
-		{"blur 10 on a 10 MP output is refused", Options{Blur: 10}, 4000, 3000, "blur"},
-		{"a wide blur runs at reduced scale and is accepted", Options{Blur: 250}, 2000, 1250, ""},
-		{"sharpening at sigma 10 on 16 MP is refused", Options{Sharpen: 10}, 4096, 4096, "sharpen"},
-		{"sharpening of a thumbnail is accepted", Options{Sharpen: 10}, 400, 300, ""},
+		{"no effects cost nothing", Options{}, 8000, 8000, 1, ""},
+		{"a small blur on a large output is accepted", Options{Blur: 5}, 2000, 1250, 1, ""},
+		{"blur 10 on a 10 MP output is refused", Options{Blur: 10}, 4000, 3000, 1, "blur"},
+		{"a wide blur runs at reduced scale and is accepted", Options{Blur: 250}, 2000, 1250, 1, ""},
+		{"sharpening at sigma 10 on 16 MP is refused", Options{Sharpen: 10}, 4096, 4096, 1, "sharpen"},
+		{"sharpening of a thumbnail is accepted", Options{Sharpen: 10}, 400, 300, 1, ""},
+		{"sharpening every frame of a long animation is priced per frame", Options{Sharpen: 10}, 400, 300, 500, "sharpen"},
+		{"a wide blur on a thin output runs at a wide sigma and is priced so", Options{Blur: 250}, 16000, 2, 1, "blur"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckCost(tt.opts, tt.w, tt.h)
+			err := CheckCost(tt.opts, tt.w, tt.h, tt.frames)
 			var pe *Error
 			switch {
 			case tt.param == "" && err != nil:
@@ -41,9 +44,9 @@ func TestCheckCostProperty(t *testing.T) {
 	for range 20000 {
 		w, h := 1+r.IntN(8192), 1+r.IntN(8192)
 		o := Options{Blur: r.Float64() * 250, Sharpen: r.Float64() * 10}
-		err := CheckCost(o, w, h)
+		err := CheckCost(o, w, h, 1)
 		area := float64(w) * float64(h)
-		eff, shrink := EffectiveBlur(o.Blur)
+		eff, shrink := EffectiveBlur(o.Blur, w, h)
 		blurCost := area / (shrink * shrink) * eff * eff
 		sharpCost := area * o.Sharpen * o.Sharpen
 		if err == nil && (blurCost > MaxEffectCost || sharpCost > MaxEffectCost) {
@@ -52,7 +55,7 @@ func TestCheckCostProperty(t *testing.T) {
 		if err != nil && blurCost <= MaxEffectCost && sharpCost <= MaxEffectCost {
 			t.Fatalf("refused %+v on %dx%d within budget: %v", o, w, h, err)
 		}
-		if s := maxSigma(area); s > 0 && CheckCost(Options{Sharpen: min(s, 10)}, w, h) != nil {
+		if s := maxSigma(area); s > 0 && CheckCost(Options{Sharpen: min(s, 10)}, w, h, 1) != nil {
 			t.Fatalf("the advertised maximum %v is refused on %dx%d", s, w, h)
 		}
 	}

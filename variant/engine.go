@@ -137,7 +137,11 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	if st.Cache == nil {
 		res.CacheStatus = "bypass"
 	}
-	canonical := req.Options.Canonical() + req.Fingerprint
+	// The limits the request was parsed and is planned under (a tenant's
+	// may be narrower than the handler's) shape the output too.
+	canonical := req.Options.Canonical() + req.Fingerprint + fmt.Sprintf("\x00%d/%d/%g", req.Limits.MaxWidth, req.Limits.MaxHeight, req.Limits.MaxDPR)
+	pipeline := req.Pipeline
+	pipeline.Limits = req.Limits
 
 	// Warm: the source is known, so the variant's key is too.
 	if info, ok := st.Cache.Get(infoKey(req.Site, req.Source)); ok {
@@ -153,14 +157,14 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	// Effects are priced on the output they will run on, before a slot
-	// is taken: an expensive blur is refused, not queued.
+	format, negotiated := transform.OutputFormat(req.Options, req.Accept, orig.src.Info())
+	// Effects are priced on the output they will run on, every frame of
+	// it, before a slot is taken: an expensive blur is refused, not queued.
 	srcW, srcH := orig.src.Header.OrientedSize()
 	outW, outH := transform.NewPlan(req.Options, srcW, srcH, req.Limits).OutputSize(srcW, srcH)
-	if err := transform.CheckCost(req.Options, outW, outH); err != nil {
+	if err := transform.CheckCost(req.Options, outW, outH, orig.src.Frames(format, pipeline)); err != nil {
 		return res, err
 	}
-	format, negotiated := transform.OutputFormat(req.Options, req.Accept, orig.src.Info())
 	etag := ETag(orig.sum, canonical, format)
 	if EtagMatches(req.IfNoneMatch, etag) {
 		h := http.Header{}
@@ -174,7 +178,7 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		return res, nil
 	}
 
-	job := job{req: req, orig: orig, format: format, negotiated: negotiated, etag: etag,
+	job := job{req: req, pipeline: pipeline, orig: orig, format: format, negotiated: negotiated, etag: etag,
 		key: variantKey(req.Site, req.Source, canonical, format, negotiated)}
 	var (
 		entry  *cache.Entry
@@ -238,7 +242,9 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 	// went away: the fetch may run on the first caller's request (its
 	// variables, its body), which must outlive it. The fetch function
 	// bounds the wait. Clients with other credentials never share one.
-	o, shared, err := st.originals.Do(context.WithoutCancel(ctx), key+"\x00cred:"+req.Credentials, func(ctx context.Context) (*original, error) {
+	// The fingerprint keeps requests of an old and a new config (during a
+	// reload) from sharing an original inspected under the other's limits.
+	o, shared, err := st.originals.Do(context.WithoutCancel(ctx), key+"\x00cred:"+req.Credentials+req.Fingerprint, func(ctx context.Context) (*original, error) {
 		f, err := req.Fetch(ctx, true)
 		if err != nil {
 			return nil, err
@@ -304,6 +310,7 @@ func (e *Engine) keep(key string, o *original, tags []string) {
 // job is one variant to make.
 type job struct {
 	req           *Request
+	pipeline      imaging.Config // req.Pipeline under req.Limits
 	orig          *original
 	format        transform.Format
 	negotiated    bool
@@ -366,7 +373,7 @@ func (e *Engine) process(ctx context.Context, j *job, release func()) (imaging.R
 		}
 		imaging.TrimSoon()
 	}()
-	return imaging.ProcessContext(ctx, j.orig.src, j.req.Options, j.format, j.req.Pipeline)
+	return imaging.ProcessContext(ctx, j.orig.src, j.req.Options, j.format, j.pipeline)
 }
 
 // cacheControl is what a variant of the original may be cached for: the

@@ -73,7 +73,7 @@ func request(o *origin, query string) *Request {
 		panic(err)
 	}
 	return &Request{
-		Site: Site("img.example.com", "443"), Source: Resource("/p.jpg", "/p.jpg", ""),
+		Site: Site("img.example.com", "img.example.com", "443"), Source: Resource("/p.jpg", "/p.jpg", ""),
 		Tags:    []string{SourceTag("img.example.com", "/p.jpg"), TenantTag("img.example.com")},
 		Options: opts, Limits: transform.DefaultLimits, Pipeline: imaging.DefaultConfig(),
 		CacheControl: "public, max-age=60", Fetch: o.fetch,

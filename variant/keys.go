@@ -17,13 +17,19 @@ import (
 // start producing different bytes, so caches do not keep the old ones.
 const PipelineVersion = "1"
 
-// Site names where a request came in: its tenant and the port it was
-// received on. It is the first part of every cache key.
-func Site(tenant, port string) string {
-	if port == "" {
-		return tenant
+// Site names where a request came in: its tenant, the host it was sent
+// to (when the tenant is not the host itself: two hosts may share a tenant
+// and serve different files) and the port it was received on. It is the
+// first part of every cache key.
+func Site(tenant, host, port string) string {
+	s := tenant
+	if host != "" && host != tenant {
+		s += "|" + host
 	}
-	return tenant + ":" + port
+	if port != "" {
+		s += ":" + port
+	}
+	return s
 }
 
 // Resource names what a request's original is: the path the client asked

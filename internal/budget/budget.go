@@ -10,26 +10,27 @@ import (
 	"context"
 	"errors"
 	"sync"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // ErrExhausted means the budget had no room within the caller's wait.
 var ErrExhausted = errors.New("the budget for originals in flight is exhausted")
 
 // Budget is a byte and count budget. The zero value is not usable; make
-// one with New.
+// one with New. Waiters are not queued in order: whoever fits when room
+// frees up goes, so one large original waiting for room never holds up
+// small ones that fit.
 type Budget struct {
-	bytes, count *semaphore.Weighted
-	limit        int64
-	mu           sync.Mutex
-	held         int64 // bytes leased now, for metrics
-	leases       int64
+	limit, maxLeases int64
+
+	mu      sync.Mutex
+	held    int64         // bytes leased now
+	leases  int64         // leases now
+	changed chan struct{} // closed, and replaced, whenever room frees up
 }
 
 // New returns a budget of limit bytes and at most n leases at once.
 func New(limit int64, n int) *Budget {
-	return &Budget{bytes: semaphore.NewWeighted(limit), count: semaphore.NewWeighted(int64(n)), limit: limit}
+	return &Budget{limit: limit, maxLeases: int64(n), changed: make(chan struct{})}
 }
 
 // Limit is the budget's size in bytes.
@@ -42,41 +43,56 @@ func (b *Budget) Held() (bytes, leases int64) {
 	return b.held, b.leases
 }
 
+// take takes bytes and leases if they fit; b.mu is held.
+func (b *Budget) take(bytes, leases int64) bool {
+	if b.held+bytes > b.limit || b.leases+leases > b.maxLeases {
+		return false
+	}
+	b.held += bytes
+	b.leases += leases
+	return true
+}
+
+// give gives bytes and leases back and wakes the waiters.
+func (b *Budget) give(bytes, leases int64) {
+	b.mu.Lock()
+	b.held -= bytes
+	b.leases -= leases
+	close(b.changed)
+	b.changed = make(chan struct{})
+	b.mu.Unlock()
+}
+
+// wait takes bytes and leases: at once when they fit, even if ctx is
+// already done (a zero wait means "do not wait", not "refuse"), else
+// waiting while ctx allows.
+func (b *Budget) wait(ctx context.Context, bytes, leases int64) error {
+	for {
+		b.mu.Lock()
+		if b.take(bytes, leases) {
+			b.mu.Unlock()
+			return nil
+		}
+		changed := b.changed
+		b.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return errors.Join(ErrExhausted, ctx.Err())
+		}
+	}
+}
+
 // Acquire takes a lease of n bytes, waiting while ctx allows. It returns
 // ErrExhausted (joined with ctx's error) when the wait ends first.
 func (b *Budget) Acquire(ctx context.Context, n int64) (*Lease, error) {
 	if n > b.limit {
 		return nil, ErrExhausted
 	}
-	if err := acquire(ctx, b.count, 1); err != nil {
+	if err := b.wait(ctx, n, 1); err != nil {
 		return nil, err
 	}
-	if err := acquire(ctx, b.bytes, n); err != nil {
-		b.count.Release(1)
-		return nil, err
-	}
-	b.add(n, 1)
 	return &Lease{b: b, n: n}, nil
-}
-
-// acquire takes n of sem: at once when there is room, even if ctx is
-// already done (a zero wait means "do not wait", not "refuse"), else
-// waiting while ctx allows.
-func acquire(ctx context.Context, sem *semaphore.Weighted, n int64) error {
-	if sem.TryAcquire(n) {
-		return nil
-	}
-	if err := sem.Acquire(ctx, n); err != nil {
-		return errors.Join(ErrExhausted, err)
-	}
-	return nil
-}
-
-func (b *Budget) add(bytes, leases int64) {
-	b.mu.Lock()
-	b.held += bytes
-	b.leases += leases
-	b.mu.Unlock()
 }
 
 // Lease is a share of a Budget. A nil *Lease is valid and holds nothing.
@@ -103,21 +119,17 @@ func (l *Lease) Size() int64 {
 func (l *Lease) GrowTo(ctx context.Context, n int64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.released {
+	if l.released || n > l.b.limit {
 		return ErrExhausted
 	}
 	delta := n - l.n
 	if delta <= 0 {
 		return nil
 	}
-	if n > l.b.limit {
-		return ErrExhausted
-	}
-	if err := acquire(ctx, l.b.bytes, delta); err != nil {
+	if err := l.b.wait(ctx, delta, 0); err != nil {
 		return err
 	}
 	l.n = n
-	l.b.add(delta, 0)
 	return nil
 }
 
@@ -125,16 +137,20 @@ func (l *Lease) GrowTo(ctx context.Context, n int64) error {
 func (l *Lease) TryGrowTo(n int64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delta := n - l.n
-	if delta <= 0 {
-		return !l.released
-	}
-	if l.released || !l.b.bytes.TryAcquire(delta) {
+	if l.released {
 		return false
 	}
-	l.n = n
-	l.b.add(delta, 0)
-	return true
+	delta := n - l.n
+	if delta <= 0 {
+		return true
+	}
+	l.b.mu.Lock()
+	ok := l.b.take(delta, 0)
+	l.b.mu.Unlock()
+	if ok {
+		l.n = n
+	}
+	return ok
 }
 
 // Release gives the lease back. It is safe to call more than once, and on
@@ -149,7 +165,5 @@ func (l *Lease) Release() {
 		return
 	}
 	l.released = true
-	l.b.bytes.Release(l.n)
-	l.b.count.Release(1)
-	l.b.add(-l.n, -1)
+	l.b.give(l.n, 1)
 }

@@ -69,6 +69,23 @@ func TestBudget(t *testing.T) {
 			t.Fatal("grew past the limit itself")
 		}
 	})
+	t.Run("a large lease waiting for room does not hold up small ones that fit", func(t *testing.T) {
+		b := New(100, 10)
+		a, _ := b.Acquire(context.Background(), 60)
+		big, _ := b.Acquire(context.Background(), 1)
+		waiting := make(chan error, 1)
+		go func() { waiting <- big.GrowTo(context.Background(), 90) }()
+		time.Sleep(10 * time.Millisecond)
+		small, err := b.Acquire(context.Background(), 10)
+		if err != nil || !small.TryGrowTo(20) {
+			t.Fatalf("a small lease that fits was held up: %v", err)
+		}
+		a.Release()
+		small.Release()
+		if err := <-waiting; err != nil {
+			t.Fatalf("the large lease, once room freed up: %v", err)
+		}
+	})
 	t.Run("concurrent leases never hold more than the budget", func(t *testing.T) {
 		b := New(1000, 8)
 		var now, peak atomic.Int64
