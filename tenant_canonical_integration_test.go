@@ -21,29 +21,7 @@ var hostSpellings = []string{"img.example.com", "IMG.EXAMPLE.COM", "Img.Example.
 // getHost is get with a Host header.
 func getHost(t *testing.T, url, host string, header ...string) answer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var body strings.Builder
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := resp.Body.Read(buf)
-		body.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return answer{resp.StatusCode, resp.Header, []byte(body.String())}
+	return get(t, url, append([]string{"Host", host}, header...)...)
 }
 
 // hostSite serves p.jpg on a site for exactly img.example.com, with the

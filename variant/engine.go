@@ -237,7 +237,6 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 	}
 	began := time.Now()
 	defer func() { res.Timings.Fetch = time.Since(began) }()
-	creds := req.Credentials != ""
 	// Every caller waits for the fetch to finish, even one whose client
 	// went away: the fetch may run on the first caller's request (its
 	// variables, its body), which must outlive it. The fetch function
@@ -245,29 +244,18 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 	// The fingerprint keeps requests of an old and a new config (during a
 	// reload) from sharing an original inspected under the other's limits.
 	o, shared, err := st.originals.Do(context.WithoutCancel(ctx), key+"\x00cred:"+req.Credentials+req.Fingerprint, func(ctx context.Context) (*original, error) {
-		f, err := req.Fetch(ctx, true)
-		if err != nil {
-			return nil, err
+		o, err := fetch(ctx, req, true)
+		if err == nil {
+			e.keep(key, o, req.Tags)
 		}
-		o, err := inspect(f, req.Pipeline, creds)
-		if err != nil {
-			f.Lease.Release()
-			return nil, err
-		}
-		e.keep(key, o, req.Tags)
-		return o, nil
+		return o, err
 	})
 	switch {
 	case errors.Is(err, ErrNotImage), err == nil && shared && o.private:
 		// Not an image, or the origin answered the first caller only
 		// (private, no-store): this request fetches its own.
-		f, err := req.Fetch(ctx, false)
+		o, err := fetch(ctx, req, false)
 		if err != nil {
-			return nil, err
-		}
-		o, err := inspect(f, req.Pipeline, creds)
-		if err != nil {
-			f.Lease.Release()
 			return nil, err
 		}
 		res.lease = o.lease
@@ -276,6 +264,21 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 		res.lease = o.lease // this request's fetch: its memory is ours to free
 	}
 	return o, err
+}
+
+// fetch gets the original through the request's fetch function and
+// inspects it; the lease goes back if it is refused.
+func fetch(ctx context.Context, req *Request, shared bool) (*original, error) {
+	f, err := req.Fetch(ctx, shared)
+	if err != nil {
+		return nil, err
+	}
+	o, err := inspect(f, req.Pipeline, req.Credentials != "")
+	if err != nil {
+		f.Lease.Release()
+		return nil, err
+	}
+	return o, nil
 }
 
 // inspect checks a fetched original's header against the limits.
