@@ -63,7 +63,7 @@ func loadSlots(n, queue int, wait time.Duration, depth prometheus.Gauge) (string
 // cacheCollector exports the caches' statistics, summed over the live
 // caches of the process.
 type cacheCollector struct {
-	hits, misses, collapsed, evictions, rejections, held, originalHits, originalMisses, originalHeld, purged *prometheus.Desc
+	hits, misses, collapsed, abandoned, evictions, rejections, held, originalHits, originalMisses, originalHeld, purged *prometheus.Desc
 }
 
 func newCacheCollector() *cacheCollector {
@@ -74,6 +74,7 @@ func newCacheCollector() *cacheCollector {
 		hits:           d("hits_total", "Variant cache hits."),
 		misses:         d("misses_total", "Variant cache misses."),
 		collapsed:      d("collapsed_total", "Requests that waited for an identical request's fetch or resize instead of doing their own."),
+		abandoned:      prometheus.NewDesc("imgedge_resizes_abandoned_total", "Resizes stopped because every request waiting for them had gone.", nil, nil),
 		evictions:      d("evictions_total", "Variants evicted to make room."),
 		rejections:     d("rejections_total", "Variants and originals refused by the cache (admission, size)."),
 		held:           d("bytes", "Bytes held by the variant cache."),
@@ -85,14 +86,14 @@ func newCacheCollector() *cacheCollector {
 }
 
 func (c *cacheCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.collapsed, c.evictions, c.rejections, c.held, c.originalHits, c.originalMisses, c.originalHeld, c.purged} {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.collapsed, c.abandoned, c.evictions, c.rejections, c.held, c.originalHits, c.originalMisses, c.originalHeld, c.purged} {
 		ch <- d
 	}
 }
 
 func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	var sum cache.Stats
-	var collapsed uint64
+	var collapsed, abandoned uint64
 	eachStore(func(s *variant.Store) {
 		st := s.Cache.Stats()
 		sum.Hits += st.Hits
@@ -105,6 +106,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 		sum.OriginalBytesHeld += st.OriginalBytesHeld
 		sum.Purged += st.Purged
 		collapsed += s.Collapsed()
+		abandoned += s.Abandoned()
 	})
 	counter := func(d *prometheus.Desc, v uint64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
@@ -115,6 +117,7 @@ func (c *cacheCollector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.hits, sum.Hits)
 	counter(c.misses, sum.Misses)
 	counter(c.collapsed, collapsed)
+	counter(c.abandoned, abandoned)
 	counter(c.evictions, sum.Evictions)
 	counter(c.rejections, sum.Rejections)
 	gauge(c.held, sum.BytesHeld)

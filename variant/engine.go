@@ -54,6 +54,10 @@ func NewStore(c *cache.Cache) *Store {
 // Collapsed is how many requests waited for another's fetch or resize.
 func (s *Store) Collapsed() uint64 { return s.originals.Collapsed() + s.variants.Collapsed() }
 
+// Abandoned is how many resizes were stopped because every request
+// waiting for them had gone.
+func (s *Store) Abandoned() uint64 { return s.variants.Abandoned() }
+
 // Close closes the cache.
 func (s *Store) Close() { s.Cache.Close() }
 
