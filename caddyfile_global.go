@@ -75,20 +75,17 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 		case "source_budget":
 			// source_budget <bytes> [<fetches>]
 			args := d.RemainingArgs()
-			if len(args) < 1 || len(args) > 2 {
-				return nil, d.ArgErr()
-			}
-			n, err := parseBytes(d, "source_budget", args[0])
-			if err != nil {
+			if err := wantArgs(d, args, 1, 2); err != nil {
 				return nil, err
 			}
-			app.SourceBudget = n
+			var err error
+			if app.SourceBudget, err = parseBytes(d, "source_budget", args[0]); err != nil {
+				return nil, err
+			}
 			if len(args) == 2 {
-				f, err := strconv.Atoi(args[1])
-				if err != nil || f < 1 {
-					return nil, d.Errf("source_budget: bad number of fetches %q", args[1])
+				if app.MaxFetches, err = positiveInt(d, "source_budget fetches", args[1]); err != nil {
+					return nil, err
 				}
-				app.MaxFetches = f
 			}
 		case "prefer":
 			app.Prefer = d.RemainingArgs()

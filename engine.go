@@ -11,8 +11,11 @@ import (
 	"github.com/imgedge/imgedge/variant"
 )
 
-// limiters holds the process's rate-limit buckets, kept across reloads.
+// limiters holds the process's rate-limit buckets, kept across reloads:
+// one limiter, under limiterKey, for every handler.
 var limiters = caddy.NewUsagePool()
+
+const limiterKey = "tenants"
 
 // provisionEngine takes this handler's share of the process's state: the
 // processing slots, the rate-limit buckets and the cache, all kept in
@@ -24,7 +27,7 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	}
 	// Rate-limit buckets are the process's: a reload must not hand every
 	// client a fresh one.
-	if ir.limiter, _, err = loadPooled(limiters, "tenants", func() (*tenant.Limiter, func() error, error) {
+	if ir.limiter, _, err = loadPooled(limiters, limiterKey, func() (*tenant.Limiter, func() error, error) {
 		l, err := tenant.NewLimiter(tenant.LimiterConfig{})
 		return l, func() error { return nil }, err
 	}); err != nil {

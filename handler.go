@@ -31,7 +31,6 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		}
 		return next.ServeHTTP(w, r)
 	}
-	client := clientRequest(r)
 	query := r.URL.Query()
 	name, err := ir.tenantName(r)
 	if err != nil {
@@ -52,6 +51,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	if !settings.WantsImage(query) && !settings.Protects() {
 		return next.ServeHTTP(w, r)
 	}
+	client := clientRequest(r)
 	if err := checkTarget(client); err != nil {
 		return ir.refuseEarly(w, http.StatusBadRequest, err.Error(), "")
 	}
@@ -95,7 +95,7 @@ type imageRequest struct {
 // serve runs the request flow and returns its outcome label.
 func (rq *imageRequest) serve(query url.Values) string {
 	ir := rq.ir
-	if refused, outcome := rq.admitTenant(); refused {
+	if refused, outcome := rq.admitTenant(query); refused {
 		return outcome
 	}
 	if !rq.settings.WantsImage(query) {
@@ -173,9 +173,14 @@ func localPort(r *http.Request) string {
 // (429): unsigned junk is refused before it can use up the tenant's
 // bucket. Unlisted tenants share one rate-limit bucket, so a client cannot
 // get a fresh bucket by changing the Host header.
-func (rq *imageRequest) admitTenant() (refused bool, outcome string) {
-	// Signatures cover the URL as the client sent it, before any rewrite.
-	if err := tenant.Verify(rq.settings, rq.client.URL.EscapedPath(), rq.client.URL.Query()); err != nil {
+func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome string) {
+	// Signatures cover the URL as the client sent it, before any rewrite
+	// (query is the route's, parsed once; the client's when a rewrite
+	// changed it).
+	if rq.client.URL.RawQuery != rq.r.URL.RawQuery {
+		query = rq.client.URL.Query()
+	}
+	if err := tenant.Verify(rq.settings, rq.client.URL.EscapedPath(), query); err != nil {
 		msg := "the URL signature does not match"
 		switch {
 		case errors.Is(err, tenant.ErrMissingSignature):

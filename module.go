@@ -318,7 +318,7 @@ func (ir *ImageResize) Cleanup() error {
 		errs = append(errs, err)
 	}
 	if ir.limiterHeld {
-		_, err := limiters.Delete("tenants")
+		_, err := limiters.Delete(limiterKey)
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

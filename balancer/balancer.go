@@ -182,7 +182,6 @@ type Balancer struct {
 	wg       sync.WaitGroup
 	once     sync.Once
 	closeErr error
-	loadOnce sync.Once
 	load     *hysteresis // ReportLoad's busy signal
 }
 
@@ -309,6 +308,7 @@ func New(cfg Config) (*Balancer, error) {
 		ctx:     ctx,
 		cancel:  cancel,
 	}
+	b.load = &hysteresis{hold: LoadHold, set: b.SetBusy, now: time.Now}
 	b.goSafe("heartbeat", b.heartbeat)
 	b.goSafe("discovery", b.discover)
 	b.goSafe("coordinates", b.coordinates)

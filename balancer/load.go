@@ -78,6 +78,5 @@ func (b *Balancer) ReportLoad(busy bool) {
 	if b == nil {
 		return
 	}
-	b.loadOnce.Do(func() { b.load = &hysteresis{hold: LoadHold, set: b.SetBusy, now: time.Now} })
 	b.load.observe(busy)
 }
