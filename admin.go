@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
+	"slices"
 
 	"github.com/caddyserver/caddy/v2"
 
@@ -60,9 +60,11 @@ func purge(w http.ResponseWriter, r *http.Request) error {
 	// The tenant as the cache names it: a host in its canonical form
 	// (IMG.Example.com. and img.example.com are one tenant), or another
 	// tenant name as written, trimmed.
-	names := []string{strings.TrimSpace(req.Tenant)}
-	if host, err := tenant.Canonical(req.Tenant); err == nil && host != names[0] {
-		names = append(names, host)
+	var names []string
+	for _, fromHost := range []bool{false, true} {
+		if name, err := tenant.Normalize(req.Tenant, fromHost); err == nil && !slices.Contains(names, name) {
+			names = append(names, name)
+		}
 	}
 	n := 0
 	for _, name := range names {

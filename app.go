@@ -2,7 +2,6 @@ package imgedge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -207,14 +206,22 @@ func (a *App) Provision(ctx caddy.Context) error {
 // meteringSource is the CloudEvents source of this process's usage events:
 // "imgedge/" and the node name, by default the host name.
 func meteringSource(node string) (string, error) {
-	if node == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return "", fmt.Errorf("naming this node: %v (set node explicitly)", err)
+	name, err := nodeName(node)
+	return "imgedge/" + name, err
+}
+
+// nodeName is the first of names that is set, else the host name.
+func nodeName(names ...string) (string, error) {
+	for _, n := range names {
+		if n != "" {
+			return n, nil
 		}
-		node = host
 	}
-	return "imgedge/" + node, nil
+	host, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("naming this node: %v (set node explicitly)", err)
+	}
+	return host, nil
 }
 
 // minSecretLen is the shortest cluster secret accepted.
@@ -290,18 +297,7 @@ func (a *App) Stop() error { return nil }
 
 // Cleanup lets go of the meter; the last config to do so closes it.
 func (a *App) Cleanup() error {
-	var errs []error
-	for _, r := range []struct {
-		pool *caddy.UsagePool
-		key  string
-	}{{tenantStores, a.tenantsKey}, {balancers, a.balancerKey}, {meters, a.meterKey}} {
-		if r.key != "" {
-			if _, err := r.pool.Delete(r.key); err != nil {
-				errs = append(errs, err)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return releasePooled([]pooledKey{{tenantStores, a.tenantsKey}, {balancers, a.balancerKey}, {meters, a.meterKey}})
 }
 
 var (

@@ -4,7 +4,6 @@ import (
 	"embed"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -187,9 +186,9 @@ func (uc *UsageCollector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if err := wantArgs(d, args, 1, 1); err != nil {
 				return err
 			}
-			n, err := strconv.Atoi(args[0])
-			if err != nil || n < 1 {
-				return d.Errf("max_events must be a whole number of at least 1, got %q", args[0])
+			n, err := positiveInt(d, "max_events", args[0])
+			if err != nil {
+				return err
 			}
 			uc.MaxEvents = n
 		default:

@@ -33,7 +33,6 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	}); err != nil {
 		return err
 	}
-	ir.limiterHeld = true
 	var store *variant.Store
 	ir.storeKey, store, err = loadVariantStore(cache.Config{
 		MaxBytes:          ir.CacheBytes,

@@ -6,9 +6,7 @@
 package imgedge
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"runtime"
 	"time"
 
@@ -163,7 +161,6 @@ type ImageResize struct {
 	metrics     *metrics
 	storeKey    string
 	limiter     *tenant.Limiter
-	limiterHeld bool
 	tenants     tenant.Store       // Consul KV (when configured), then Tenants
 	fingerprint string             // the settings that shape a variant, part of its key and ETag
 	balancer    *balancer.Balancer // nil: this node works alone
@@ -185,13 +182,13 @@ func (ImageResize) CaddyModule() caddy.ModuleInfo {
 // Provision sets defaults and builds the runtime state.
 func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	ir.logger = ctx.Logger()
-	// Caddy provisions before it validates: what would make runtime state
-	// impossible is refused here.
-	if ir.Concurrency < 0 {
-		return fmt.Errorf("concurrency must be at least 1, got %d", ir.Concurrency)
+	// Caddy provisions before it validates: impossible settings are
+	// refused before any runtime state is built from them.
+	if err := ir.Validate(); err != nil {
+		return err
 	}
-	if ir.QueueLength != nil && *ir.QueueLength < 0 {
-		return fmt.Errorf("queue length must not be negative, got %d", *ir.QueueLength)
+	if ir.Tenant == "" {
+		ir.Tenant = hostPlaceholder
 	}
 	if ir.Concurrency == 0 {
 		ir.Concurrency = runtime.NumCPU()
@@ -237,8 +234,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 		ir.peerSecret = []byte(app.secret)
 	}
 	// Tenant names are canonical everywhere: the configured ones too.
-	fromHost := ir.Tenant == "" || ir.Tenant == hostPlaceholder
-	tenants, err := ir.Tenants.Normalized(fromHost)
+	tenants, err := ir.Tenants.Normalized(ir.Tenant == hostPlaceholder)
 	if err != nil {
 		return fmt.Errorf("tenants: %v", err)
 	}
@@ -252,13 +248,8 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if ir.MaxSourceBytes > ir.sources.Limit() {
 		return fmt.Errorf("max_source (%d bytes) is larger than the imgedge source_budget (%d bytes): no original that large could ever be fetched", ir.MaxSourceBytes, ir.sources.Limit())
 	}
-	ir.node = firstNonEmpty(ir.Node, app.Node)
-	if ir.node == "" {
-		host, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("naming this node: %v (set node explicitly)", err)
-		}
-		ir.node = host
+	if ir.node, err = nodeName(ir.Node, app.Node); err != nil {
+		return err
 	}
 
 	ir.pipeline = imaging.DefaultConfig()
@@ -295,33 +286,18 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	// frames.)
 	ir.fingerprint = fmt.Sprintf("\x00%v/%v/%d/%d/%s/%s/%d/%d", ir.pipeline.Quality, ir.pipeline.Effort,
 		ir.MaxWidth, ir.MaxHeight, ir.CacheControl, time.Duration(ir.ProcessTimeout), ir.MaxSourcePixels, ir.MaxFrames)
-	if ir.Tenant == "" {
-		ir.Tenant = "{http.request.host}"
-	}
 	return ir.provisionEngine(queueLength)
 }
 
 // Cleanup releases this config's hold on the shared cache; the cache
 // itself lives on while another config (the next one, on a reload) uses it.
 func (ir *ImageResize) Cleanup() error {
-	var errs []error
-	if ir.sourcesKey != "" {
-		_, err := sourceBudgets.Delete(ir.sourcesKey)
-		errs = append(errs, err)
+	limiter := ""
+	if ir.limiter != nil {
+		limiter = limiterKey
 	}
-	if ir.storeKey != "" {
-		_, err := variantStores.Delete(ir.storeKey)
-		errs = append(errs, err)
-	}
-	if ir.slotsKey != "" {
-		_, err := processSlots.Delete(ir.slotsKey)
-		errs = append(errs, err)
-	}
-	if ir.limiterHeld {
-		_, err := limiters.Delete(limiterKey)
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
+	return releasePooled([]pooledKey{{sourceBudgets, ir.sourcesKey}, {variantStores, ir.storeKey},
+		{processSlots, ir.slotsKey}, {limiters, limiter}})
 }
 
 var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}

@@ -1,6 +1,10 @@
 package imgedge
 
-import "github.com/caddyserver/caddy/v2"
+import (
+	"errors"
+
+	"github.com/caddyserver/caddy/v2"
+)
 
 // pooled is a value shared by every config that uses it and kept across
 // config reloads in a caddy.UsagePool: Provision loads (or makes) it,
@@ -34,4 +38,23 @@ func eachPooled[T any](pool *caddy.UsagePool, fn func(T)) {
 		fn(d.(pooled[T]).v)
 		return true
 	})
+}
+
+// pooledKey names what a config holds in a pool; an empty key holds nothing.
+type pooledKey struct {
+	pool *caddy.UsagePool
+	key  string
+}
+
+// releasePooled lets go of every key held, in order, and joins the errors.
+func releasePooled(held []pooledKey) error {
+	var errs []error
+	for _, h := range held {
+		if h.key != "" {
+			if _, err := h.pool.Delete(h.key); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -43,13 +43,7 @@ func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, no
 	if err != nil {
 		return err
 	}
-	req, err := http.NewRequestWithContext(ctx, in.Method, peer.URL, nil)
-	if err != nil {
-		return err
-	}
-	req.URL = target
-	req.Header = endToEnd(in.Header)
-	req.Host = in.Host
+	req := (&http.Request{Method: in.Method, URL: target, Host: in.Host, Header: endToEnd(in.Header)}).WithContext(ctx)
 	req.Header.Set("CDN-Loop", AppendLoop(strings.Join(in.Header.Values("CDN-Loop"), ","), LoopToken))
 	SignPeerRequest(req, secret, time.Now())
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {

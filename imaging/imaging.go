@@ -321,8 +321,8 @@ func (j *job) blur() (err error) {
 		if j.animated {
 			height = j.img.PageHeight()
 		}
-		_, shrink := transform.EffectiveBlur(j.opts.Blur, j.img.Width(), height)
-		j.img, err = j.img.Blur(j.opts.Blur, shrink)
+		sigma, shrink := transform.EffectiveBlur(j.opts.Blur, j.img.Width(), height)
+		j.img, err = j.img.Blur(sigma, shrink)
 	}
 	return err
 }

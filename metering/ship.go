@@ -267,7 +267,7 @@ func (m *Meter) keepRefused(s *segment, part int, body, answer []byte) {
 			kept = append(kept, events[r.Event])
 		}
 	}
-	to := filepath.Join(m.cfg.Dir, rejectedDir, fmt.Sprintf("%s.%d.refused.json", filepath.Base(s.path), part))
+	to := rejectedPath(m.cfg.Dir, s.path) + fmt.Sprintf(".%d.refused.json", part)
 	data, err := json.Marshal(kept)
 	if err == nil {
 		err = writeFileSync(to, data)

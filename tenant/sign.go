@@ -160,12 +160,7 @@ func Verify(s Settings, path string, query url.Values) error {
 	if !s.RequireSignature {
 		return nil
 	}
-	var sigs []string
-	for k, v := range query {
-		if isParam(k, SignatureParam) {
-			sigs = append(sigs, v...)
-		}
-	}
+	sigs := paramValues(query, SignatureParam)
 	switch {
 	case len(sigs) == 0:
 		return ErrMissingSignature
@@ -194,14 +189,20 @@ func Verify(s Settings, path string, query url.Values) error {
 	return fmt.Errorf("%w: unknown key id %q", ErrBadSignature, id)
 }
 
-// checkExpires refuses a URL whose expires time has come.
-func checkExpires(query url.Values) error {
+// paramValues is every value of the parameter name, in any case.
+func paramValues(query url.Values, name string) []string {
 	var vals []string
 	for k, v := range query {
-		if isParam(k, ExpiresParam) {
+		if isParam(k, name) {
 			vals = append(vals, v...)
 		}
 	}
+	return vals
+}
+
+// checkExpires refuses a URL whose expires time has come.
+func checkExpires(query url.Values) error {
+	vals := paramValues(query, ExpiresParam)
 	switch len(vals) {
 	case 0:
 		return nil

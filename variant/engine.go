@@ -250,7 +250,7 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 	o, shared, err := st.originals.Do(context.WithoutCancel(ctx), key+"\x00cred:"+req.Credentials+req.Fingerprint, func(ctx context.Context) (*original, error) {
 		o, err := fetch(ctx, req, true)
 		if err == nil {
-			e.keep(key, o, req.Tags)
+			e.keep(req, o)
 		}
 		return o, err
 	})
@@ -297,9 +297,9 @@ func inspect(f *Fetched, cfg imaging.Config, credentials bool) (*original, error
 		private: !cache.Shareable(credentials, f.Header), lease: f.Lease}, nil
 }
 
-// keep stores an original and what its variants' keys need, for as long
-// as the origin allows.
-func (e *Engine) keep(key string, o *original, tags []string) {
+// keep stores req's original and what its variants' keys need, for as
+// long as the origin allows.
+func (e *Engine) keep(req *Request, o *original) {
 	c := e.Store.Cache
 	if c == nil || o.private {
 		return
@@ -309,9 +309,8 @@ func (e *Engine) keep(key string, o *original, tags []string) {
 		return
 	}
 	expires := time.Now().Add(ttl)
-	c.SetOriginal(key, &cache.Entry{Body: o.body, Header: o.header, Tags: tags, Expires: expires})
-	site, source, _ := strings.Cut(key, "\x00")
-	c.Set(infoKey(site, source), sourceInfoEntry(o.src, expires, tags))
+	c.SetOriginal(originalKey(req.Site, req.Source), &cache.Entry{Body: o.body, Header: o.header, Tags: req.Tags, Expires: expires})
+	c.Set(infoKey(req.Site, req.Source), sourceInfoEntry(o.src, expires, req.Tags))
 }
 
 // job is one variant to make.

@@ -64,6 +64,3 @@ func (s *Slots) Acquire(ctx context.Context) (release func(), err error) {
 
 // Queued is how many requests wait for a slot.
 func (s *Slots) Queued() int { return int(s.waiting.Load()) }
-
-// Size is the number of slots.
-func (s *Slots) Size() int { return cap(s.sem) }

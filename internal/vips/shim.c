@@ -165,16 +165,14 @@ int
 imgedge_gaussblur(VipsImage *in, VipsImage **out, double sigma, double shrink)
 {
 	// A Gaussian's cost grows with the square of sigma; a wide one is run
-	// on the image shrunk by shrink, at sigma, and scaled back to the exact
-	// size, which the blur itself makes indistinguishable.
+	// on the image shrunk by shrink (transform.EffectiveBlur chooses both),
+	// and scaled back to the exact size, which the blur itself makes
+	// indistinguishable.
 	int w = in->Xsize, h = in->Ysize;
 	int ph = vips_image_get_page_height(in);
 
-	// Keep at least two pixels a side.
-	shrink = VIPS_MIN(shrink, VIPS_MIN(w, ph > 0 ? ph : h) / 2.0);
 	if (shrink <= 1)
 		return vips_gaussblur(in, out, sigma, NULL);
-	sigma /= shrink;
 	VipsImage *t[4] = { NULL, NULL, NULL, NULL };
 	int res = vips_resize(in, &t[0], 1.0 / shrink, NULL) ||
 		vips_gaussblur(t[0], &t[1], sigma, NULL) ||
@@ -195,28 +193,24 @@ imgedge_sharpen(VipsImage *in, VipsImage **out, double sigma)
 	return vips_sharpen(in, out, "sigma", sigma, NULL);
 }
 
-// keep_copyright decides, field by field, what survives metadata=copyright:
+// drop_field decides, field by field, what survives metadata=copyright:
 // the copyright and artist EXIF tags and nothing else (no GPS, no camera, no
 // thumbnail, no XMP/IPTC). libvips rebuilds EXIF on save from the exif-*
 // fields, dropping tags whose field is gone.
 static void *
 drop_field(VipsImage *image, const char *field, GValue *value, void *a)
 {
-	int mode = *(int *) a;
-
-	if (mode == IMGEDGE_META_COPYRIGHT) {
-		if (strcmp(field, "exif-data") == 0 ||
-			strcmp(field, "exif-ifd0-Copyright") == 0 ||
-			strcmp(field, "exif-ifd0-Artist") == 0)
-			return NULL;
-		if (strncmp(field, "exif-", 5) == 0 ||
-			strcmp(field, "xmp-data") == 0 ||
-			strcmp(field, "iptc-data") == 0 ||
-			strcmp(field, "ipct-data") == 0 ||
-			strcmp(field, VIPS_META_PHOTOSHOP_NAME) == 0 ||
-			strcmp(field, VIPS_META_ICC_NAME) == 0)
-			vips_image_remove(image, field);
-	}
+	if (strcmp(field, "exif-data") == 0 ||
+		strcmp(field, "exif-ifd0-Copyright") == 0 ||
+		strcmp(field, "exif-ifd0-Artist") == 0)
+		return NULL;
+	if (strncmp(field, "exif-", 5) == 0 ||
+		strcmp(field, "xmp-data") == 0 ||
+		strcmp(field, "iptc-data") == 0 ||
+		strcmp(field, "ipct-data") == 0 ||
+		strcmp(field, VIPS_META_PHOTOSHOP_NAME) == 0 ||
+		strcmp(field, VIPS_META_ICC_NAME) == 0)
+		vips_image_remove(image, field);
 	return NULL;
 }
 
@@ -252,7 +246,7 @@ imgedge_save(VipsImage *in, int format, int quality, int effort, int metadata,
 	if (vips_copy(in, &top, NULL))
 		return -1;
 	if (metadata == IMGEDGE_META_COPYRIGHT)
-		vips_image_map(top, drop_field, &metadata);
+		vips_image_map(top, drop_field, NULL);
 	res = save(top, format, quality, effort, metadata == IMGEDGE_META_NONE, buf, len);
 	g_object_unref(top);
 	return res;

@@ -258,9 +258,9 @@ func (i *Image) Flatten(bg RGBA) (*Image, error) {
 }
 
 // Blur applies a Gaussian blur of the given sigma. With shrink above 1,
-// the blur runs on the image shrunk by that factor (at most to two pixels
-// a side), at sigma/shrink, and the result is scaled back to the image's
-// size: a wide blur at a fraction of its cost.
+// the blur, at sigma, runs on the image shrunk by that factor, and the
+// result is scaled back to the image's size: a wide blur at a fraction of
+// its cost (transform.EffectiveBlur picks sigma and shrink).
 func (i *Image) Blur(sigma, shrink float64) (*Image, error) {
 	var out *C.VipsImage
 	return i.step("blur", C.imgedge_gaussblur(i.im, &out, C.double(sigma), C.double(shrink)), out)
