@@ -43,7 +43,7 @@ func (rq *imageRequest) answer(res *variant.Result) string {
 	if res.CacheStatus == "hit" {
 		outcome = outcomeHit
 	}
-	if res.NotModified || variant.EtagMatches(rq.r.Header.Get("If-None-Match"), e.Header.Get("ETag")) {
+	if res.NotModified {
 		h.Del("Content-Type")
 		rq.record(http.StatusNotModified, 0, 0)
 		rq.w.WriteHeader(http.StatusNotModified)
@@ -84,11 +84,8 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 		outputBytes = 0 // no body was sent
 	}
 	cacheStatus := rq.res.CacheStatus
-	if cacheStatus == "" {
-		cacheStatus = "miss"
-		if rq.ir.engine.Store.Cache == nil {
-			cacheStatus = "bypass"
-		}
+	if cacheStatus == "" { // refused before the engine looked
+		cacheStatus = rq.ir.engine.Store.MissStatus()
 	}
 	rq.ir.meter.Record(metering.Record{
 		Tenant:       rq.tenant,

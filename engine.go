@@ -44,13 +44,14 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 		return fmt.Errorf("cache: %v", err)
 	}
 	m := ir.metrics
-	ir.engine = &variant.Engine{Store: store, Slots: slots, Hooks: variant.Hooks{
-		Job: func(d int) { m.jobs.Add(float64(d)) },
-		Done: func(took time.Duration) {
-			m.resizes.Inc()
-			m.resizeDuration.Observe(took.Seconds())
-		},
-		Busy: ir.balancer.ReportLoad,
-	}}
+	ir.engine = &variant.Engine{Store: store, Slots: slots, Pipeline: ir.pipeline, Fingerprint: ir.fingerprint,
+		CacheControl: ir.CacheControl, Hooks: variant.Hooks{
+			Job: func(d int) { m.jobs.Add(float64(d)) },
+			Done: func(took time.Duration) {
+				m.resizes.Inc()
+				m.resizeDuration.Observe(took.Seconds())
+			},
+			Busy: ir.balancer.ReportLoad,
+		}}
 	return nil
 }

@@ -117,18 +117,15 @@ func (rq *imageRequest) serve(query url.Values) string {
 	}
 	rq.srcQuery = transform.SourceQuery(query).Encode()
 	res, err := ir.engine.Get(rq.r.Context(), &variant.Request{
-		Site:         variant.Site(rq.tenant, rq.host(), localPort(rq.r)),
-		Source:       variant.Resource(rq.client.URL.EscapedPath(), rq.r.URL.EscapedPath(), rq.srcQuery),
-		Tags:         []string{variant.SourceTag(rq.tenant, rq.client.URL.Path), variant.TenantTag(rq.tenant)},
-		Options:      opts,
-		Limits:       lim,
-		Accept:       rq.r.Header.Get("Accept"),
-		IfNoneMatch:  rq.r.Header.Get("If-None-Match"),
-		Credentials:  credentialsOf(rq.r),
-		Pipeline:     ir.pipeline,
-		Fingerprint:  ir.fingerprint,
-		CacheControl: ir.CacheControl,
-		Fetch:        rq.fetchOriginal,
+		Site:        variant.Site(rq.tenant, rq.host(), localPort(rq.r)),
+		Source:      variant.Resource(rq.client.URL.EscapedPath(), rq.r.URL.EscapedPath(), rq.srcQuery),
+		Tags:        []string{variant.SourceTag(rq.tenant, rq.client.URL.Path), variant.TenantTag(rq.tenant)},
+		Options:     opts,
+		Limits:      lim,
+		Accept:      rq.r.Header.Get("Accept"),
+		IfNoneMatch: rq.r.Header.Get("If-None-Match"),
+		Header:      rq.r.Header,
+		Fetch:       rq.fetchOriginal,
 	})
 	rq.res = *res
 	// The variant exists (or the request failed): the original's bytes are

@@ -283,9 +283,10 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	// settings that shape the bytes or headers are part of every cache key
 	// and ETag, so a reload that changes them never serves stale images.
 	// (The pixel and frame limits decide whether an animation keeps its
-	// frames.)
-	ir.fingerprint = fmt.Sprintf("\x00%v/%v/%d/%d/%s/%s/%d/%d", ir.pipeline.Quality, ir.pipeline.Effort,
-		ir.MaxWidth, ir.MaxHeight, ir.CacheControl, time.Duration(ir.ProcessTimeout), ir.MaxSourcePixels, ir.MaxFrames)
+	// frames; the output limits join every key per request, since a
+	// tenant's may be narrower.)
+	ir.fingerprint = fmt.Sprintf("\x00%v/%v/%s/%s/%d/%d", ir.pipeline.Quality, ir.pipeline.Effort,
+		ir.CacheControl, time.Duration(ir.ProcessTimeout), ir.MaxSourcePixels, ir.MaxFrames)
 	return ir.provisionEngine(queueLength)
 }
 

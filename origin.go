@@ -2,8 +2,6 @@ package imgedge
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -91,24 +89,6 @@ func (rq *imageRequest) fetchRequest() *http.Request {
 		req.Header.Del(h)
 	}
 	return req
-}
-
-// credentialsOf identifies the credentials a request carries (its
-// Authorization and Cookie headers), hashed, or "" for none: requests
-// with different credentials never share a fetch.
-func credentialsOf(r *http.Request) string {
-	auth, cookie := r.Header.Values("Authorization"), r.Header.Values("Cookie")
-	if len(auth) == 0 && len(cookie) == 0 {
-		return ""
-	}
-	h := sha256.New()
-	for _, v := range auth {
-		h.Write([]byte("a\x00" + v + "\x00"))
-	}
-	for _, v := range cookie {
-		h.Write([]byte("c\x00" + v + "\x00"))
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 // fetchError turns how a fetch ended into a refusal, or nil when an image

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,6 +52,15 @@ func NewStore(c *cache.Cache) *Store {
 	return s
 }
 
+// MissStatus is what a request that finds nothing in the store is, for
+// usage records: a miss, or a bypass when there is no cache.
+func (s *Store) MissStatus() string {
+	if s.Cache == nil {
+		return "bypass"
+	}
+	return "miss"
+}
+
 // Collapsed is how many requests waited for another's fetch or resize.
 func (s *Store) Collapsed() uint64 { return s.originals.Collapsed() + s.variants.Collapsed() }
 
@@ -69,11 +79,19 @@ type Hooks struct {
 	Busy func(busy bool)          // no slot freed up in time (true); the queue drained (false)
 }
 
-// Engine makes variants.
+// Engine makes variants, with one handler's settings.
 type Engine struct {
 	Store *Store
 	Slots *Slots
 	Hooks Hooks
+	// Pipeline is how images are made; a request's Limits replace its own.
+	Pipeline imaging.Config
+	// Fingerprint holds the settings that shape the bytes; it is part of
+	// every key and ETag.
+	Fingerprint string
+	// CacheControl is sent when the origin sends none, for answers anyone
+	// may share.
+	CacheControl string
 }
 
 // Fetched is an original as the fetch function got it. Lease, when set,
@@ -93,17 +111,10 @@ type Request struct {
 	Limits       transform.Limits
 	Accept       string // the browser's, for f=auto
 	IfNoneMatch  string
-	// Credentials identifies the credentials the request carries ("" for
-	// none): requests with different ones never share a fetch, and an
-	// answer to one is shared only if the origin allows (cache.Shareable).
-	Credentials string
-	Pipeline    imaging.Config
-	// Fingerprint holds the settings that shape the bytes; it is part of
-	// every key and ETag.
-	Fingerprint string
-	// CacheControl is sent when the origin sends none, for answers anyone
-	// may share.
-	CacheControl string
+	// Header is the request's: its credentials (Authorization, Cookie)
+	// keep fetches apart, and an answer to a request that carries some is
+	// shared only if the origin allows (cache.Shareable).
+	Header http.Header
 	// Fetch gets the original. shared says the fetch serves several
 	// requests: it must then write nothing to any client and answer
 	// ErrNotImage for an answer that is not an image. Otherwise it serves
@@ -137,14 +148,12 @@ func (r *Result) Release() { r.lease.Release() }
 // Get gives the variant req asks for.
 func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	st := e.Store
-	res := &Result{CacheStatus: "miss"}
-	if st.Cache == nil {
-		res.CacheStatus = "bypass"
-	}
+	res := &Result{CacheStatus: st.MissStatus()}
 	// The limits the request was parsed and is planned under (a tenant's
 	// may be narrower than the handler's) shape the output too.
-	canonical := req.Options.Canonical() + req.Fingerprint + fmt.Sprintf("\x00%d/%d/%g", req.Limits.MaxWidth, req.Limits.MaxHeight, req.Limits.MaxDPR)
-	pipeline := req.Pipeline
+	canonical := req.Options.Canonical() + e.Fingerprint + "\x00" + strconv.Itoa(req.Limits.MaxWidth) + "/" +
+		strconv.Itoa(req.Limits.MaxHeight) + "/" + strconv.FormatFloat(req.Limits.MaxDPR, 'g', -1, 64)
+	pipeline := e.Pipeline
 	pipeline.Limits = req.Limits
 
 	// Warm: the source is known, so the variant's key is too.
@@ -153,6 +162,7 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		if v, ok := st.Cache.Get(variantKey(req.Site, req.Source, canonical, format, negotiated)); ok {
 			res.CacheStatus, res.Entry = "hit", v
 			res.Status = "hit" + ttlParam(v.Expires)
+			res.NotModified = EtagMatches(req.IfNoneMatch, v.Header.Get("ETag"))
 			return res, nil
 		}
 	}
@@ -171,11 +181,8 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	}
 	etag := ETag(orig.sum, canonical, format)
 	if EtagMatches(req.IfNoneMatch, etag) {
-		h := http.Header{}
-		h.Set("ETag", etag)
-		h.Set("Cache-Control", orig.cacheControl(req.CacheControl))
-		setVary(h, negotiated, orig.header)
-		res.Entry, res.NotModified = &cache.Entry{Header: h}, true
+		res.Entry = &cache.Entry{Header: orig.variantHeader(etag, e.CacheControl, negotiated)}
+		res.NotModified = true
 		if res.lease != nil {
 			res.SourceBytes = int64(len(orig.body)) // fetched for this request: billed
 		}
@@ -203,6 +210,7 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		return res, err
 	}
 	res.Entry = entry
+	res.NotModified = EtagMatches(req.IfNoneMatch, etag)
 	if shared {
 		res.Status += "; detail=collapsed"
 		res.CacheStatus = "collapsed"
@@ -233,7 +241,7 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 	key := originalKey(req.Site, req.Source)
 	if c, ok := st.Cache.GetOriginal(key); ok {
 		res.Status = "fwd=miss; detail=original"
-		return inspect(&Fetched{Body: c.Body, Header: c.Header}, req.Pipeline, false)
+		return inspect(&Fetched{Body: c.Body, Header: c.Header}, e.Pipeline, false)
 	}
 	res.Status = "fwd=uri-miss"
 	if st.Cache == nil {
@@ -247,8 +255,8 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 	// bounds the wait. Clients with other credentials never share one.
 	// The fingerprint keeps requests of an old and a new config (during a
 	// reload) from sharing an original inspected under the other's limits.
-	o, shared, err := st.originals.Do(context.WithoutCancel(ctx), key+"\x00cred:"+req.Credentials+req.Fingerprint, func(ctx context.Context) (*original, error) {
-		o, err := fetch(ctx, req, true)
+	o, shared, err := st.originals.Do(context.WithoutCancel(ctx), key+"\x00cred:"+credentials(req.Header)+e.Fingerprint, func(ctx context.Context) (*original, error) {
+		o, err := e.fetch(ctx, req, true)
 		if err == nil {
 			e.keep(req, o)
 		}
@@ -258,7 +266,7 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 	case errors.Is(err, ErrNotImage), err == nil && shared && o.private:
 		// Not an image, or the origin answered the first caller only
 		// (private, no-store): this request fetches its own.
-		o, err := fetch(ctx, req, false)
+		o, err := e.fetch(ctx, req, false)
 		if err != nil {
 			return nil, err
 		}
@@ -272,12 +280,12 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 
 // fetch gets the original through the request's fetch function and
 // inspects it; the lease goes back if it is refused.
-func fetch(ctx context.Context, req *Request, shared bool) (*original, error) {
+func (e *Engine) fetch(ctx context.Context, req *Request, shared bool) (*original, error) {
 	f, err := req.Fetch(ctx, shared)
 	if err != nil {
 		return nil, err
 	}
-	o, err := inspect(f, req.Pipeline, req.Credentials != "")
+	o, err := inspect(f, e.Pipeline, hasCredentials(req.Header))
 	if err != nil {
 		f.Lease.Release()
 		return nil, err
@@ -316,7 +324,7 @@ func (e *Engine) keep(req *Request, o *original) {
 // job is one variant to make.
 type job struct {
 	req           *Request
-	pipeline      imaging.Config // req.Pipeline under req.Limits
+	pipeline      imaging.Config // the engine's, under req.Limits
 	orig          *original
 	format        transform.Format
 	negotiated    bool
@@ -346,16 +354,12 @@ func (e *Engine) render(ctx context.Context, j *job) (*cache.Entry, error) {
 	}
 
 	o := j.orig
-	cc := o.cacheControl(j.req.CacheControl)
-	hdr := http.Header{}
+	hdr := o.variantHeader(j.etag, e.CacheControl, j.negotiated)
 	hdr.Set("Content-Type", res.Format.MIME())
-	hdr.Set("ETag", j.etag)
-	hdr.Set("Cache-Control", cc)
-	setVary(hdr, j.negotiated, o.header)
 	copyOriginHeaders(hdr, o.header)
 	v := &cache.Entry{Body: res.Body, Header: hdr, Width: res.Width, Height: res.Height, Tags: j.req.Tags}
 	if c := e.Store.Cache; c != nil && !o.private {
-		if ttl, ok := c.TTL(cc); ok {
+		if ttl, ok := c.TTL(hdr.Get("Cache-Control")); ok {
 			v.Expires = time.Now().Add(ttl)
 			c.Set(j.key, v)
 		}
@@ -393,6 +397,16 @@ func (o *original) cacheControl(fallback string) string {
 		return "private"
 	}
 	return fallback
+}
+
+// variantHeader is what every answer with a variant of the original
+// carries, a 304 included: its ETag, its Cache-Control and its Vary.
+func (o *original) variantHeader(etag, fallbackCC string, negotiated bool) http.Header {
+	h := http.Header{}
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", o.cacheControl(fallbackCC))
+	setVary(h, negotiated, o.header)
+	return h
 }
 
 // setVary sets a variant's Vary: Accept when its format was negotiated,

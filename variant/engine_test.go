@@ -64,7 +64,7 @@ func newEngine(t *testing.T, withCache bool, slots int) *Engine {
 	}
 	st := NewStore(c)
 	t.Cleanup(st.Close)
-	return &Engine{Store: st, Slots: s}
+	return &Engine{Store: st, Slots: s, Pipeline: imaging.DefaultConfig(), CacheControl: "public, max-age=60"}
 }
 
 func request(o *origin, query string) *Request {
@@ -75,8 +75,7 @@ func request(o *origin, query string) *Request {
 	return &Request{
 		Site: Site("img.example.com", "img.example.com", "443"), Source: Resource("/p.jpg", "/p.jpg", ""),
 		Tags:    []string{SourceTag("img.example.com", "/p.jpg"), TenantTag("img.example.com")},
-		Options: opts, Limits: transform.DefaultLimits, Pipeline: imaging.DefaultConfig(),
-		CacheControl: "public, max-age=60", Fetch: o.fetch,
+		Options: opts, Limits: transform.DefaultLimits, Header: http.Header{}, Fetch: o.fetch,
 	}
 }
 
@@ -103,6 +102,11 @@ func TestTheLoadPath(t *testing.T) {
 	}
 	if n := o.fetches.Load(); n != 1 {
 		t.Errorf("%d fetches for two widths of one source, want 1 (the originals cache)", n)
+	}
+	conditional := request(o, "w=200")
+	conditional.IfNoneMatch = first.Entry.Header.Get("ETag")
+	if res, err := e.Get(ctx, conditional); err != nil || !res.NotModified || res.CacheStatus != "hit" {
+		t.Errorf("a warm conditional request: %v, NotModified %v, %s; want a 304 from the cache", err, res.NotModified, res.CacheStatus)
 	}
 	if cc := first.Entry.Header.Get("Cache-Control"); cc != "public, max-age=60" {
 		t.Errorf("Cache-Control %q, want the fallback for a shareable answer", cc)
@@ -159,7 +163,7 @@ func TestCredentialsKeepAnswersApart(t *testing.T) {
 	o := newOrigin("") // no Cache-Control: not shareable with credentials
 	e := newEngine(t, true, 2)
 	alice := request(o, "w=200")
-	alice.Credentials = "alice"
+	alice.Header.Set("Authorization", "Basic YWxpY2U6cGFzcw==")
 	res, err := e.Get(context.Background(), alice)
 	if err != nil {
 		t.Fatal(err)
