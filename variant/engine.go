@@ -312,7 +312,7 @@ func (e *Engine) keep(req *Request, o *original) {
 	if c == nil || o.private {
 		return
 	}
-	ttl, ok := c.TTL(o.header.Get("Cache-Control"))
+	ttl, ok := c.TTL(strings.Join(o.header.Values("Cache-Control"), ", "))
 	if !ok {
 		return
 	}

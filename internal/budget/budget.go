@@ -134,24 +134,15 @@ func (l *Lease) GrowTo(ctx context.Context, n int64) error {
 }
 
 // TryGrowTo is GrowTo without waiting.
-func (l *Lease) TryGrowTo(n int64) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.released {
-		return false
-	}
-	delta := n - l.n
-	if delta <= 0 {
-		return true
-	}
-	l.b.mu.Lock()
-	ok := l.b.take(delta, 0)
-	l.b.mu.Unlock()
-	if ok {
-		l.n = n
-	}
-	return ok
-}
+func (l *Lease) TryGrowTo(n int64) bool { return l.GrowTo(noWait, n) == nil }
+
+// noWait is a context already done: a wait on it takes what is free at
+// once or gives up.
+var noWait = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // Release gives the lease back. It is safe to call more than once, and on
 // a nil lease.
