@@ -9,7 +9,7 @@ export GOTOOLCHAIN := local
 # Debian packages the build and the tests need.
 APT_PACKAGES := libvips-dev pkg-config gcc postgresql chromium
 
-.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz consul
+.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz consul threadset-race
 
 all: build
 
@@ -44,6 +44,17 @@ run: build
 ## -mod=readonly: measuring must never rewrite go.mod.
 bench: build consul
 	GOFLAGS=-mod=readonly $(GO) run ./bench -caddy bin/caddy -consul bin/consul -out bench/out -duration 8s -warmup 2s $(BENCH_FLAGS)
+
+## threadset-race: the reproduction of libvips 8.14's threadset exit race
+## (issue #18). Five runs with a 1 ms idle time (the race, usually a SIGSEGV
+## or a hang) and five with imgedge's fix (idle workers never leave).
+threadset-race: deps
+	@mkdir -p bin && gcc -O1 -g -o bin/threadset-race tools/threadset-race/race.c $$(pkg-config --cflags --libs vips) -ldl -lpthread
+	@for mode in 3 3 3 3 3 2 2 2 2 2; do \
+		timeout 60 bin/threadset-race $$mode >/dev/null 2>&1; rc=$$?; \
+		case $$rc in 0) r=clean;; 124) r="hung (a task handed to a freed worker)";; 139) r=SIGSEGV;; *) r="exit $$rc";; esac; \
+		if [ $$mode = 2 ]; then m="fixed:       "; else m="1 ms idle:   "; fi; echo "$$m$$r"; \
+	done
 
 ## test: every test: formatting, vet, unit and integration (race detector on).
 FUZZTIME ?= 30s

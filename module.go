@@ -187,6 +187,10 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if err := ir.Validate(); err != nil {
 		return err
 	}
+	if !imaging.ThreadsSafe() {
+		ir.logger.Error("libvips' worker threads can crash this node under load: this binary cannot replace libvips' racy idle wait (link it externally, as xcaddy does, or use libvips 8.15.5 or later)",
+			zap.String("libvips", imaging.LibvipsVersion()))
+	}
 	if ir.Tenant == "" {
 		ir.Tenant = hostPlaceholder
 	}
