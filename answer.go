@@ -57,7 +57,7 @@ func (rq *imageRequest) answer(res *variant.Result) string {
 			rq.ir.logger.Debug("writing image", zap.Error(err))
 		}
 	}
-	rq.ir.metrics.outputBytes.Add(float64(len(e.Body)))
+	rq.ir.metrics.OutputBytes.Add(float64(len(e.Body)))
 	return outcome
 }
 

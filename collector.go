@@ -1,7 +1,6 @@
 package imgedge
 
 import (
-	"embed"
 	"fmt"
 	"net/http"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/imgedge/imgedge/dashboard"
 	"github.com/imgedge/imgedge/metering"
 )
 
@@ -102,33 +102,10 @@ func (uc *UsageCollector) ServeHTTP(w http.ResponseWriter, r *http.Request, next
 		uc.collector.ServeHTTP(w, r)
 		return nil
 	}
-	if name, ok := dashboardFile(p); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		http.ServeFileFS(w, r, dashboard, name)
+	if dashboard.Serve(w, r) {
 		return nil
 	}
 	return next.ServeHTTP(w, r)
-}
-
-// dashboard is the usage dashboard: a static page that charts the
-// collector's own usage API with uPlot (vendored from npm, MIT).
-//
-//go:embed dashboard/index.html dashboard/dashboard.js dashboard/vendor/uplot/uPlot.iife.min.js dashboard/vendor/uplot/uPlot.min.css
-var dashboard embed.FS
-
-// dashboardFile maps a request path to a dashboard file: the page at any
-// path ending in "/", and its assets relative to it.
-func dashboardFile(p string) (string, bool) {
-	switch {
-	case strings.HasSuffix(p, "/"):
-		return "dashboard/index.html", true
-	case strings.HasSuffix(p, "/dashboard.js"):
-		return "dashboard/dashboard.js", true
-	case strings.HasSuffix(p, "/vendor/uplot/uPlot.iife.min.js"):
-		return "dashboard/vendor/uplot/uPlot.iife.min.js", true
-	case strings.HasSuffix(p, "/vendor/uplot/uPlot.min.css"):
-		return "dashboard/vendor/uplot/uPlot.min.css", true
-	}
-	return "", false
 }
 
 // Cleanup lets go of the store; the last config to do so closes it.

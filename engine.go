@@ -22,7 +22,7 @@ const limiterKey = "tenants"
 // pools that outlive a reload, and builds the engine around them.
 func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	var slots *variant.Slots
-	if ir.slotsKey, slots, err = loadSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.queueDepth); err != nil {
+	if ir.slotsKey, slots, err = loadSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.QueueDepth); err != nil {
 		return fmt.Errorf("processing slots: %v", err)
 	}
 	// Rate-limit buckets are the process's: a reload must not hand every
@@ -46,10 +46,10 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	m := ir.metrics
 	ir.engine = &variant.Engine{Store: store, Slots: slots, Pipeline: ir.pipeline, Fingerprint: ir.fingerprint,
 		CacheControl: ir.CacheControl, Hooks: variant.Hooks{
-			Job: func(d int) { m.jobs.Add(float64(d)) },
+			Job: func(d int) { m.Jobs.Add(float64(d)) },
 			Done: func(took time.Duration) {
-				m.resizes.Inc()
-				m.resizeDuration.Observe(took.Seconds())
+				m.Resizes.Inc()
+				m.ResizeDuration.Observe(took.Seconds())
 			},
 			Busy: ir.balancer.ReportLoad,
 		}}

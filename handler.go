@@ -61,7 +61,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	rq.forwarded = balancer.HasLoop(strings.Join(r.Header.Values("CDN-Loop"), ","), balancer.LoopToken) &&
 		balancer.PeerAuthenticated(client, ir.peerSecret, rq.start)
 	outcome := rq.serve(query)
-	ir.metrics.requests.WithLabelValues(outcome).Inc()
+	ir.metrics.Requests.WithLabelValues(outcome).Inc()
 	return rq.err
 }
 
@@ -69,7 +69,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 // recorded, since there is nobody to bill.
 func (ir *ImageResize) refuseEarly(w http.ResponseWriter, status int, msg, param string) error {
 	writeProblem(w, status, msg, param)
-	ir.metrics.requests.WithLabelValues(outcomeBadRequest).Inc()
+	ir.metrics.Requests.WithLabelValues(outcomeBadRequest).Inc()
 	return nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/internal/budget"
 	"github.com/imgedge/imgedge/metering"
+	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
@@ -158,7 +159,7 @@ type ImageResize struct {
 	slotsKey    string
 	node        string
 	logger      *zap.Logger
-	metrics     *metrics
+	metrics     *telemetry.Metrics
 	storeKey    string
 	limiter     *tenant.Limiter
 	tenants     tenant.Store       // Consul KV (when configured), then Tenants

@@ -46,7 +46,7 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		ir.metrics.budgetRefusals.Inc()
+		ir.metrics.BudgetRefusals.Inc()
 		return nil, &refusal{http.StatusServiceUnavailable, outcomeBusy, "too many originals are being fetched; retry shortly"}
 	}
 	// However the fetch ends (a panic included: reverse_proxy aborts a
@@ -63,7 +63,7 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 	fw := newFetchWriter(ctx, client, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
 	began := time.Now()
 	err = serveNext(rq.next, fw, rq.fetchRequest().WithContext(ctx))
-	ir.metrics.fetchDuration.Observe(time.Since(began).Seconds())
+	ir.metrics.FetchDuration.Observe(time.Since(began).Seconds())
 	if fw.mode == passthrough {
 		if shared {
 			return nil, variant.ErrNotImage
@@ -73,7 +73,7 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 	if err := ir.fetchError(ctx, fw, err); err != nil {
 		return nil, err
 	}
-	ir.metrics.sourceBytes.Add(float64(fw.body.Len()))
+	ir.metrics.SourceBytes.Add(float64(fw.body.Len()))
 	kept = true
 	return &variant.Fetched{Body: fw.body.Bytes(), Header: fw.header, Lease: lease}, nil
 }
@@ -98,7 +98,7 @@ func (ir *ImageResize) fetchError(ctx context.Context, fw *fetchWriter, err erro
 	case fw.mode == tooLarge:
 		return &refusal{http.StatusRequestEntityTooLarge, outcomeTooLarge, "the original is larger than the limit of " + ir.maxSourceString()}
 	case fw.mode == overBudget:
-		ir.metrics.budgetRefusals.Inc()
+		ir.metrics.BudgetRefusals.Inc()
 		return &refusal{http.StatusServiceUnavailable, outcomeBusy, "the node's memory for originals in flight is in use; retry shortly"}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
 		return &refusal{http.StatusGatewayTimeout, outcomeOriginTimeout, fmt.Sprintf("the origin did not answer within %s", time.Duration(ir.FetchTimeout))}

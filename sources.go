@@ -5,7 +5,6 @@ import (
 	"runtime"
 
 	"github.com/caddyserver/caddy/v2"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imgedge/imgedge/internal/budget"
 )
@@ -34,32 +33,4 @@ func loadSourceBudget(limit int64, n int) (*budget.Budget, string, error) {
 		return budget.New(limit, n), func() error { return nil }, nil
 	})
 	return b, key, err
-}
-
-// budgetCollector exports what the live budgets hold.
-type budgetCollector struct{ bytes, fetches, limit *prometheus.Desc }
-
-func newBudgetCollector() *budgetCollector {
-	return &budgetCollector{
-		bytes:   prometheus.NewDesc("imgedge_source_budget_held_bytes", "Bytes of originals in flight (fetched or waiting to be processed).", nil, nil),
-		fetches: prometheus.NewDesc("imgedge_source_budget_leases", "Originals in flight.", nil, nil),
-		limit:   prometheus.NewDesc("imgedge_source_budget_bytes", "The budget for originals in flight.", nil, nil),
-	}
-}
-
-func (c *budgetCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- c.bytes
-	ch <- c.fetches
-	ch <- c.limit
-}
-
-func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
-	var held, leases, limit int64
-	eachPooled(sourceBudgets, func(b *budget.Budget) {
-		h, n := b.Held()
-		held, leases, limit = held+h, leases+n, limit+b.Limit()
-	})
-	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(held))
-	ch <- prometheus.MustNewConstMetric(c.fetches, prometheus.GaugeValue, float64(leases))
-	ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(limit))
 }

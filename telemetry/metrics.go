@@ -1,0 +1,87 @@
+// Package telemetry defines what imgedge exports to Prometheus: its
+// counters and histograms, and collectors that read the process's caches,
+// source budgets and zones when scraped. It knows nothing of Caddy; the
+// adapter creates one Metrics per process and registers it with each
+// config's registry.
+package telemetry
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the process's instruments; their values survive config
+// reloads.
+type Metrics struct {
+	Requests       *prometheus.CounterVec // by outcome
+	ResizeDuration prometheus.Histogram
+	FetchDuration  prometheus.Histogram
+	QueueDepth     prometheus.Gauge
+	Jobs           prometheus.Gauge
+	SourceBytes    prometheus.Counter
+	OutputBytes    prometheus.Counter
+	Resizes        prometheus.Counter
+	Forwards       *prometheus.CounterVec // by result: ok, failed
+	BudgetRefusals prometheus.Counter
+
+	collectors []prometheus.Collector
+}
+
+// Sources are what the collectors read at each scrape.
+type Sources struct {
+	Caches  func(func(CacheStats))
+	Budgets func(func(BudgetStats))
+	Zones   func(func(ZoneStats))
+}
+
+// New creates the instruments and the collectors that read sources.
+func New(sources Sources) *Metrics {
+	const ns = "imgedge"
+	m := &Metrics{
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "requests_total",
+			Help: "Image requests handled, by outcome.",
+		}, []string{"outcome"}),
+		ResizeDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "resize_duration_seconds",
+			Help:    "Time spent decoding, transforming and encoding one image.",
+			Buckets: []float64{.002, .005, .01, .02, .035, .05, .075, .1, .15, .25, .5, 1, 2.5},
+		}),
+		FetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: ns, Name: "fetch_duration_seconds",
+			Help:    "Time spent fetching originals through the rest of the route.",
+			Buckets: prometheus.DefBuckets,
+		}),
+		QueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "queue_depth",
+			Help: "Requests waiting for a processing slot.",
+		}),
+		Jobs: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: ns, Name: "jobs_in_progress",
+			Help: "libvips jobs running.",
+		}),
+		SourceBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "source_bytes_total",
+			Help: "Bytes of originals fetched for processing.",
+		}),
+		OutputBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "output_bytes_total",
+			Help: "Bytes of transformed images sent.",
+		}),
+		Resizes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "resize_total",
+			Help: "libvips pipeline runs (decode, transform, encode) actually performed.",
+		}),
+		Forwards: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "forwards_total",
+			Help: "Requests handed to another zone because this node was busy, by result (ok, failed).",
+		}, []string{"result"}),
+		BudgetRefusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "source_budget_refusals_total",
+			Help: "Fetches refused (503) because the process's budget for originals in flight had no room.",
+		}),
+	}
+	m.collectors = []prometheus.Collector{m.Requests, m.ResizeDuration, m.FetchDuration, m.QueueDepth, m.Jobs, m.SourceBytes, m.OutputBytes, m.Resizes, m.Forwards, m.BudgetRefusals,
+		newCacheCollector(sources.Caches), newBudgetCollector(sources.Budgets), newZonesCollector(sources.Zones)}
+	return m
+}
+
+// Collectors are everything to register.
+func (m *Metrics) Collectors() []prometheus.Collector { return m.collectors }
