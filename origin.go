@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/imgedge/imgedge/capture"
 	"github.com/imgedge/imgedge/variant"
 )
 
@@ -60,11 +61,11 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 	}()
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
 	defer cancel()
-	fw := newFetchWriter(ctx, client, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
+	fw := capture.New(ctx, client, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
 	began := time.Now()
 	err = serveNext(rq.next, fw, rq.fetchRequest().WithContext(ctx))
 	ir.metrics.FetchDuration.Observe(time.Since(began).Seconds())
-	if fw.mode == passthrough {
+	if fw.Mode() == capture.Passthrough {
 		if shared {
 			return nil, variant.ErrNotImage
 		}
@@ -73,9 +74,9 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 	if err := ir.fetchError(ctx, fw, err); err != nil {
 		return nil, err
 	}
-	ir.metrics.SourceBytes.Add(float64(fw.body.Len()))
+	ir.metrics.SourceBytes.Add(float64(len(fw.Body())))
 	kept = true
-	return &variant.Fetched{Body: fw.body.Bytes(), Header: fw.header, Lease: lease}, nil
+	return &variant.Fetched{Body: fw.Body(), Header: fw.Header(), Lease: lease}, nil
 }
 
 // fetchRequest is the request for the original: image parameters,
@@ -93,11 +94,11 @@ func (rq *imageRequest) fetchRequest() *http.Request {
 
 // fetchError turns how a fetch ended into a refusal, or nil when an image
 // was buffered.
-func (ir *ImageResize) fetchError(ctx context.Context, fw *fetchWriter, err error) error {
+func (ir *ImageResize) fetchError(ctx context.Context, fw *capture.Writer, err error) error {
 	switch {
-	case fw.mode == tooLarge:
+	case fw.Mode() == capture.TooLarge:
 		return &refusal{http.StatusRequestEntityTooLarge, outcomeTooLarge, "the original is larger than the limit of " + ir.maxSourceString()}
-	case fw.mode == overBudget:
+	case fw.Mode() == capture.OverBudget:
 		ir.metrics.BudgetRefusals.Inc()
 		return &refusal{http.StatusServiceUnavailable, outcomeBusy, "the node's memory for originals in flight is in use; retry shortly"}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
@@ -111,7 +112,7 @@ func (ir *ImageResize) fetchError(ctx context.Context, fw *fetchWriter, err erro
 		}
 		ir.logger.Warn("fetching original", zap.Error(err))
 		return &refusal{http.StatusBadGateway, outcomeOriginError, "the origin failed to deliver the original"}
-	case fw.mode == undecided:
+	case fw.Mode() == capture.Undecided:
 		return &refusal{http.StatusBadGateway, outcomeOriginError, "the origin sent no response"}
 	}
 	return nil
@@ -123,10 +124,10 @@ func (ir *ImageResize) fetchError(ctx context.Context, fw *fetchWriter, err erro
 // an image), that is our refusal, not a client's connection to drop, so it
 // becomes an error. A passthrough streaming to a client and other panics go
 // on up.
-func serveNext(next caddyhttp.Handler, fw *fetchWriter, req *http.Request) (err error) {
+func serveNext(next caddyhttp.Handler, fw *capture.Writer, req *http.Request) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler || (fw.mode == passthrough && fw.client != nil) {
+			if v != http.ErrAbortHandler || fw.PassedToClient() {
 				panic(v)
 			}
 			err = errors.New("origin response aborted")
