@@ -2,14 +2,11 @@ package imgedge
 
 import (
 	"encoding/base64"
-	"strconv"
 	"strings"
 
-	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
-	"github.com/dustin/go-humanize"
 
 	"github.com/imgedge/imgedge/tenant"
 )
@@ -56,164 +53,77 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		if seen[opt] && opt != "quality" {
-			return d.Errf("%s given more than once", opt)
-		}
-		seen[opt] = true
-		args := d.RemainingArgs()
-		var err error
-		switch opt {
+	return options(d, map[string]bool{"quality": true}, func(o *option) error {
+		switch o.name {
 		case "concurrency":
-			err = wantArgs(d, args, 1, 1)
-			if err == nil {
-				ir.Concurrency, err = positiveInt(d, opt, args[0])
-			}
+			o.want(1, 1).ints(0, "", 1, 0, &ir.Concurrency)
 		case "queue":
-			if err = wantArgs(d, args, 1, 2); err != nil {
-				break
-			}
-			n, perr := strconv.Atoi(args[0])
-			if perr != nil || n < 0 {
-				return d.Errf("queue length must be a whole number, 0 or more, got %q", args[0])
-			}
+			var n int
+			o.want(1, 2).ints(0, "queue length", 0, 0, &n).duration(1, "", &ir.QueueTimeout)
 			ir.QueueLength = &n
-			if len(args) == 2 {
-				ir.QueueTimeout, err = duration(d, opt, args[1])
-			}
 		case "max_source":
-			if err = wantArgs(d, args, 1, 2); err != nil {
-				break
-			}
-			if ir.MaxSourceBytes, err = parseBytes(d, "max_source bytes", args[0]); err != nil {
-				break
-			}
-			if len(args) == 2 {
-				ir.MaxSourcePixels, err = parsePixels(d, args[1])
-			}
+			o.want(1, 2).bytes(0, "max_source bytes", &ir.MaxSourceBytes).pixels(1, "max_source pixels", &ir.MaxSourcePixels)
 		case "max_frames":
-			err = wantArgs(d, args, 1, 1)
-			if err == nil {
-				ir.MaxFrames, err = positiveInt(d, opt, args[0])
-			}
+			o.want(1, 1).ints(0, "", 1, 0, &ir.MaxFrames)
 		case "max_size":
-			if err = wantArgs(d, args, 1, 2); err != nil {
-				break
-			}
-			if ir.MaxWidth, err = positiveInt(d, opt, args[0]); err != nil {
-				break
-			}
+			o.want(1, 2).ints(0, "", 1, 0, &ir.MaxWidth)
 			ir.MaxHeight = ir.MaxWidth
-			if len(args) == 2 {
-				ir.MaxHeight, err = positiveInt(d, opt, args[1])
-			}
+			o.ints(1, "", 1, 0, &ir.MaxHeight)
 		case "max_dpr":
-			if err = wantArgs(d, args, 1, 1); err != nil {
-				break
-			}
-			f, perr := strconv.ParseFloat(args[0], 64)
-			if perr != nil || f < 1 {
-				return d.Errf("max_dpr must be a number, 1 or more, got %q", args[0])
-			}
-			ir.MaxDPR = f
+			o.want(1, 1).float(0, "", 1, false, &ir.MaxDPR)
 		case "process_timeout":
-			err = wantArgs(d, args, 1, 1)
-			if err == nil {
-				ir.ProcessTimeout, err = duration(d, opt, args[0])
-			}
+			o.want(1, 1).duration(0, "", &ir.ProcessTimeout)
 		case "fetch_timeout":
-			err = wantArgs(d, args, 1, 1)
-			if err == nil {
-				ir.FetchTimeout, err = duration(d, opt, args[0])
-			}
+			o.want(1, 1).duration(0, "", &ir.FetchTimeout)
 		case "cache_control":
-			err = wantArgs(d, args, 1, 1)
-			if err == nil {
-				ir.CacheControl = args[0]
-			}
+			o.want(1, 1).str(0, &ir.CacheControl)
 		case "quality":
-			if err = wantArgs(d, args, 2, 2); err != nil {
+			var q int
+			if o.want(2, 2).ints(1, "", 1, 100, &q); o.err != nil {
 				break
 			}
-			if _, ok := qualityFormats[strings.ToLower(args[0])]; !ok {
-				return d.Errf("quality: unknown format %q (want jpeg, webp or avif)", args[0])
-			}
-			q, perr := strconv.Atoi(args[1])
-			if perr != nil || q < 1 || q > 100 {
-				return d.Errf("quality must be from 1 to 100, got %q", args[1])
+			format := strings.ToLower(o.args[0])
+			if _, ok := qualityFormats[format]; !ok {
+				return d.Errf("quality: unknown format %q (want jpeg, webp or avif)", o.args[0])
 			}
 			if ir.Quality == nil {
 				ir.Quality = map[string]int{}
 			}
-			ir.Quality[strings.ToLower(args[0])] = q
+			ir.Quality[format] = q
 		case "avif_effort":
-			if err = wantArgs(d, args, 1, 1); err != nil {
-				break
-			}
-			e, perr := strconv.Atoi(args[0])
-			if perr != nil || e < 0 || e > 9 {
-				return d.Errf("avif_effort must be from 0 to 9, got %q", args[0])
-			}
+			e := 0
+			o.want(1, 1).ints(0, "", 0, 9, &e)
 			ir.AVIFEffort = &e
-		case "cache":
-			// cache <size>|off [originals <size>]
-			if err = wantArgs(d, args, 1, 3); err != nil {
-				break
-			}
-			if args[0] == "off" {
-				if len(args) != 1 {
-					return d.ArgErr()
-				}
+		case "cache": // cache <size>|off [originals <size>]
+			if len(o.args) == 1 && o.args[0] == "off" {
 				ir.CacheOff = true
 				break
 			}
-			if ir.CacheBytes, err = parseBytes(d, opt, args[0]); err != nil {
-				break
+			if len(o.args) == 3 && o.args[1] != "originals" {
+				return d.Errf("cache: want 'originals <size>' after the size, got %q", o.args[1])
 			}
-			if len(args) == 3 {
-				if args[1] != "originals" {
-					return d.Errf("cache: want 'originals <size>' after the size, got %q", args[1])
-				}
-				ir.OriginalsBytes, err = parseBytes(d, "cache originals", args[2])
-			} else if len(args) == 2 {
+			if len(o.args) == 2 {
 				return d.ArgErr()
 			}
+			o.want(1, 3).bytes(0, "", &ir.CacheBytes).bytes(2, "cache originals", &ir.OriginalsBytes)
 		case "cache_ttl":
-			if err = wantArgs(d, args, 2, 2); err != nil {
-				break
-			}
-			if ir.CacheMinTTL, err = duration(d, opt, args[0]); err != nil {
-				break
-			}
-			ir.CacheMaxTTL, err = duration(d, opt, args[1])
+			o.want(2, 2).duration(0, "", &ir.CacheMinTTL).duration(1, "", &ir.CacheMaxTTL)
 		case "tenant":
-			err = wantArgs(d, args, 1, 1)
-			if err == nil {
-				ir.Tenant = args[0]
-			}
+			o.want(1, 1).str(0, &ir.Tenant)
 		case "tenants":
-			if err = wantArgs(d, args, 0, 0); err != nil {
-				break
+			if o.want(0, 0).err == nil {
+				return ir.parseTenants(d)
 			}
-			err = ir.parseTenants(d)
 		case "node":
-			err = wantArgs(d, args, 1, 1)
-			if err == nil {
-				ir.Node = args[0]
-			}
+			o.want(1, 1).str(0, &ir.Node)
 		case "strict":
-			err = wantArgs(d, args, 0, 0)
+			o.want(0, 0)
 			ir.Strict = true
 		default:
-			return d.Errf("unknown image_resize option %q", opt)
+			return o.unknown("image_resize")
 		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // parseTenants reads per-tenant settings:
@@ -244,86 +154,56 @@ func (ir *ImageResize) parseTenants(d *caddyfile.Dispenser) error {
 			return d.Errf("tenant %q given more than once", name)
 		}
 		var set tenant.Settings
-		for inner := d.Nesting(); d.NextBlock(inner); {
-			opt := d.Val()
-			args := d.RemainingArgs()
-			var err error
-			switch opt {
+		repeatable := map[string]bool{"sign_key": true, "preset": true, "widths": true, "formats": true}
+		err := options(d, repeatable, func(o *option) error {
+			switch o.name {
 			case "sign_key":
-				if err = wantArgs(d, args, 2, 2); err != nil {
-					return err
+				if o.want(2, 2).err != nil {
+					break
 				}
-				secret, derr := base64.StdEncoding.DecodeString(args[1])
-				if derr != nil {
-					return d.Errf("sign_key %s: the secret must be standard base64", args[0])
+				secret, err := base64.StdEncoding.DecodeString(o.args[1])
+				if err != nil {
+					return d.Errf("sign_key %s: the secret must be standard base64", o.args[0])
 				}
-				set.SigningKeys = append(set.SigningKeys, tenant.Key{ID: args[0], Secret: secret})
+				set.SigningKeys = append(set.SigningKeys, tenant.Key{ID: o.args[0], Secret: secret})
 			case "require_signature":
-				err = wantArgs(d, args, 0, 0)
+				o.want(0, 0)
 				set.RequireSignature = true
 			case "widths":
-				if err = wantArgs(d, args, 1, 64); err != nil {
-					return err
-				}
-				for _, a := range args {
-					w, perr := positiveInt(d, opt, a)
-					if perr != nil {
-						return perr
-					}
+				o.want(1, 64)
+				for i := range o.args {
+					var w int
+					o.ints(i, "", 1, 0, &w)
 					set.AllowedWidths = append(set.AllowedWidths, w)
 				}
 			case "preset":
-				if err = wantArgs(d, args, 2, 2); err != nil {
-					return err
+				if o.want(2, 2).err == nil {
+					if set.Presets == nil {
+						set.Presets = map[string]string{}
+					}
+					set.Presets[o.args[0]] = o.args[1]
 				}
-				if set.Presets == nil {
-					set.Presets = map[string]string{}
-				}
-				set.Presets[args[0]] = args[1]
 			case "presets_only":
-				err = wantArgs(d, args, 0, 0)
+				o.want(0, 0)
 				set.PresetsOnly = true
 			case "max_size":
-				if err = wantArgs(d, args, 1, 2); err != nil {
-					return err
-				}
-				if set.MaxWidth, err = positiveInt(d, opt, args[0]); err != nil {
-					return err
-				}
+				o.want(1, 2).ints(0, "", 1, 0, &set.MaxWidth)
 				set.MaxHeight = set.MaxWidth
-				if len(args) == 2 {
-					set.MaxHeight, err = positiveInt(d, opt, args[1])
-				}
+				o.ints(1, "", 1, 0, &set.MaxHeight)
 			case "formats":
-				err = wantArgs(d, args, 1, 6)
-				set.Formats = append(set.Formats, args...)
+				o.want(1, 6)
+				set.Formats = append(set.Formats, o.args...)
 			case "quality":
-				if err = wantArgs(d, args, 1, 1); err != nil {
-					return err
-				}
-				q, perr := strconv.Atoi(args[0])
-				if perr != nil || q < 1 || q > 100 {
-					return d.Errf("quality must be from 1 to 100, got %q", args[0])
-				}
-				set.DefaultQuality = q
+				o.want(1, 1).ints(0, "", 1, 100, &set.DefaultQuality)
 			case "rate_limit":
-				if err = wantArgs(d, args, 1, 2); err != nil {
-					return err
-				}
-				r, perr := strconv.ParseFloat(args[0], 64)
-				if perr != nil || r <= 0 {
-					return d.Errf("rate_limit must be requests per second, more than 0, got %q", args[0])
-				}
-				set.RateLimit.Rate = r
-				if len(args) == 2 {
-					set.RateLimit.Burst, err = positiveInt(d, "rate_limit burst", args[1])
-				}
+				o.want(1, 2).float(0, "rate_limit (requests per second)", 0, true, &set.RateLimit.Rate).ints(1, "rate_limit burst", 1, 0, &set.RateLimit.Burst)
 			default:
-				return d.Errf("unknown tenant option %q", opt)
+				return o.unknown("tenant")
 			}
-			if err != nil {
-				return err
-			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
 		if err := set.Validate(); err != nil {
 			return d.Errf("tenant %s: %v", name, err)
@@ -331,54 +211,6 @@ func (ir *ImageResize) parseTenants(d *caddyfile.Dispenser) error {
 		ir.Tenants[name] = set
 	}
 	return nil
-}
-
-func wantArgs(d *caddyfile.Dispenser, args []string, lo, hi int) error {
-	if len(args) < lo || len(args) > hi {
-		return d.ArgErr()
-	}
-	return nil
-}
-
-func parseBytes(d *caddyfile.Dispenser, what, v string) (int64, error) {
-	n, err := humanize.ParseBytes(v)
-	if err != nil || n == 0 {
-		return 0, d.Errf("%s must be a size like 25MiB, got %q", what, v)
-	}
-	return int64(n), nil
-}
-
-func positiveInt(d *caddyfile.Dispenser, opt, v string) (int, error) {
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		return 0, d.Errf("%s must be a whole number, 1 or more, got %q", opt, v)
-	}
-	return n, nil
-}
-
-func duration(d *caddyfile.Dispenser, opt, v string) (caddy.Duration, error) {
-	dur, err := caddy.ParseDuration(v)
-	if err != nil || dur < 0 {
-		return 0, d.Errf("%s must be a duration like 250ms or 10s, got %q", opt, v)
-	}
-	return caddy.Duration(dur), nil
-}
-
-// parsePixels reads a pixel count: 50MP, 50M, 12.5MP or 50000000.
-func parsePixels(d *caddyfile.Dispenser, v string) (int64, error) {
-	s := strings.ToUpper(strings.TrimSpace(v))
-	mult := 1.0
-	switch {
-	case strings.HasSuffix(s, "MP"):
-		s, mult = strings.TrimSuffix(s, "MP"), 1e6
-	case strings.HasSuffix(s, "M"):
-		s, mult = strings.TrimSuffix(s, "M"), 1e6
-	}
-	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 {
-		return 0, d.Errf("max_source pixels must be like 50MP or 50000000, got %q", v)
-	}
-	return int64(f * mult), nil
 }
 
 var (

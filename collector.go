@@ -136,43 +136,22 @@ func (uc *UsageCollector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	seen := map[string]bool{}
-	for d.NextBlock(0) {
-		opt := d.Val()
-		if seen[opt] {
-			return d.Errf("usage_collector option %q given more than once", opt)
-		}
-		seen[opt] = true
-		args := d.RemainingArgs()
-		switch opt {
+	return options(d, nil, func(o *option) error {
+		switch o.name {
 		case "storage":
-			if len(args) != 2 || (args[0] != "sqlite" && args[0] != "postgres") {
+			if len(o.args) != 2 || (o.args[0] != "sqlite" && o.args[0] != "postgres") {
 				return d.Err("storage: want 'sqlite <path>' or 'postgres <dsn>'")
 			}
-			uc.Storage, uc.DSN = args[0], args[1]
+			uc.Storage, uc.DSN = o.args[0], o.args[1]
 		case "max_body":
-			if err := wantArgs(d, args, 1, 1); err != nil {
-				return err
-			}
-			n, err := parseBytes(d, "max_body", args[0])
-			if err != nil {
-				return err
-			}
-			uc.MaxBodyBytes = n
+			o.want(1, 1).bytes(0, "", &uc.MaxBodyBytes)
 		case "max_events":
-			if err := wantArgs(d, args, 1, 1); err != nil {
-				return err
-			}
-			n, err := positiveInt(d, "max_events", args[0])
-			if err != nil {
-				return err
-			}
-			uc.MaxEvents = n
+			o.want(1, 1).ints(0, "", 1, 0, &uc.MaxEvents)
 		default:
-			return d.Errf("unknown usage_collector option %q", opt)
+			return o.unknown("usage_collector")
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 var (

@@ -37,7 +37,7 @@ func describe(ch chan<- *prometheus.Desc, ds ...*prometheus.Desc) {
 // cacheCollector exports the caches' statistics, summed over the live
 // stores of the process.
 type cacheCollector struct {
-	each                                                                                                             func(func(CacheStats))
+	each                                                                                                                func(func(CacheStats))
 	hits, misses, collapsed, abandoned, evictions, rejections, held, originalHits, originalMisses, originalHeld, purged *prometheus.Desc
 }
 
