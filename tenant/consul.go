@@ -22,8 +22,6 @@ type ConsulConfig struct {
 	// Settings as JSON the value. Prefix+"*" holds the Default settings of
 	// every tenant not listed. Default: "imgedge/tenants/".
 	Prefix string
-	// Fallback answers for tenants Consul has no document for.
-	Fallback Store
 	// ByHost keys the tenants the way a tenant taken from the request's
 	// host is named: each name as Canonical gives it ("IMG.example.com."
 	// is keyed "img.example.com"). When false, names are only trimmed, as
@@ -54,7 +52,8 @@ type Watched struct {
 }
 
 // NewWatched starts watching. It does not wait for Consul: until the first
-// answer, Fallback alone answers.
+// answer, it lists no tenant. Layer it over the configured tenants
+// (Layered{watched, static}) for Consul to take precedence.
 func NewWatched(cfg ConsulConfig) (*Watched, error) {
 	if cfg.Prefix == "" {
 		cfg.Prefix = "imgedge/tenants/"
@@ -77,47 +76,29 @@ func NewWatched(cfg ConsulConfig) (*Watched, error) {
 	return w, nil
 }
 
-// Get answers from the last settings read from Consul, then Fallback; for
-// a tenant neither lists, Consul's Default settings, then Fallback's.
+// Get answers from the last settings read from Consul: a tenant's own,
+// listed, else the Default settings, unlisted.
 func (w *Watched) Get(tenant string) (Settings, bool) {
 	if w == nil {
 		return Settings{}, false
 	}
 	w.mu.RLock()
-	s, ok := w.settings[tenant]
-	def, hasDef := w.settings[Default]
-	w.mu.RUnlock()
-	if ok && tenant != Default {
+	defer w.mu.RUnlock()
+	if s, ok := w.settings[tenant]; ok && tenant != Default {
 		return s, true
 	}
-	var fb Settings
-	if w.cfg.Fallback != nil {
-		var listed bool
-		if fb, listed = w.cfg.Fallback.Get(tenant); listed {
-			return fb, true
-		}
-	}
-	if hasDef {
-		return def, false
-	}
-	return fb, false
+	return w.settings[Default], false
 }
 
-// Defaults returns Consul's Default settings, else Fallback's.
+// Defaults returns Consul's Default settings, if it has any.
 func (w *Watched) Defaults() (Settings, bool) {
 	if w == nil {
 		return Settings{}, false
 	}
 	w.mu.RLock()
+	defer w.mu.RUnlock()
 	def, ok := w.settings[Default]
-	w.mu.RUnlock()
-	if ok {
-		return def, true
-	}
-	if d, isDef := w.cfg.Fallback.(Defaulter); isDef {
-		return d.Defaults()
-	}
-	return Settings{}, false
+	return def, ok
 }
 
 // Synced is closed once the store has read Consul successfully.

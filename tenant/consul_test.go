@@ -29,14 +29,14 @@ func TestWatchedReadsTenantsFromConsul(t *testing.T) {
 		}
 	}
 	core, logs := observer.New(zap.ErrorLevel)
-	w, err := NewWatched(ConsulConfig{
-		Address: consul.Addr, Prefix: prefix, ByHost: true, Logger: zap.New(core),
-		Fallback: Static{"site.example": {DefaultQuality: 30}, Default: {DefaultQuality: 31}},
-	})
+	w, err := NewWatched(ConsulConfig{Address: consul.Addr, Prefix: prefix, ByHost: true, Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	// Consul's tenants over the configured ones, as the imgedge app layers
+	// them.
+	layered := Layered{w, Static{"site.example": {DefaultQuality: 30}, Default: {DefaultQuality: 31}}}
 	// waitFor polls the store (it answers from memory) until cond holds.
 	waitFor := func(what string, cond func() bool) {
 		t.Helper()
@@ -49,7 +49,7 @@ func TestWatchedReadsTenantsFromConsul(t *testing.T) {
 		}
 	}
 	quality := func(name string) (int, bool) {
-		s, ok := w.Get(name)
+		s, ok := layered.Get(name)
 		return s.DefaultQuality, ok
 	}
 
@@ -77,7 +77,7 @@ func TestWatchedReadsTenantsFromConsul(t *testing.T) {
 	if q, ok := quality("*"); ok || q != 40 {
 		t.Errorf("a tenant named *: %d, %v; want the * settings, unlisted", q, ok)
 	}
-	if d, ok := w.Defaults(); !ok || d.DefaultQuality != 40 {
+	if d, ok := layered.Defaults(); !ok || d.DefaultQuality != 40 {
 		t.Errorf("Defaults = %+v, %v", d, ok)
 	}
 
