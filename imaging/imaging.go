@@ -261,13 +261,19 @@ func (j *job) thumbnail() (err error) {
 		j.plan.CropW, j.plan.CropH = j.opts.Width, j.opts.Height
 		smart = false
 	}
+	jpegShrink := 0
+	if j.src.Header.Format == transform.JPEG {
+		p.SmartCrop = smart
+		jpegShrink = p.JPEGShrink(j.src.Header.OrientedSize())
+	}
 	j.img, err = vips.Thumbnail(j.src.Bytes, vips.ThumbnailOptions{
-		Width:    p.BoxW,
-		Height:   p.BoxH,
-		Resize:   p.Resize,
-		Smart:    smart,
-		AllPages: j.animated,
-		ToSRGB:   j.src.Header.HasICC,
+		Width:      p.BoxW,
+		Height:     p.BoxH,
+		Resize:     p.Resize,
+		Smart:      smart,
+		AllPages:   j.animated,
+		ToSRGB:     j.src.Header.HasICC,
+		JPEGShrink: jpegShrink,
 	})
 	return err
 }

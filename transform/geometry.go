@@ -111,3 +111,31 @@ func CropOffset(imgW, imgH, cropW, cropH int, a Anchor) (left, top, w, h int) {
 func PadOffset(imgW, imgH, padW, padH int, a Anchor) (left, top int) {
 	return int(math.Round(float64(padW-imgW) * a.X)), int(math.Round(float64(padH-imgH) * a.Y))
 }
+
+// LoadShrink is the factor by which the thumbnail step shrinks a srcW x
+// srcH source (its oriented first page) to reach the box: for a fit inside
+// the box the larger of the two sides' factors, for a box the image must
+// cover (smart crop) or fill (force) the smaller. Below 1 it enlarges.
+func (p Plan) LoadShrink(srcW, srcH int) float64 {
+	if srcW <= 0 || srcH <= 0 || p.BoxW <= 0 || p.BoxH <= 0 {
+		return 1
+	}
+	sx, sy := float64(srcW)/float64(p.BoxW), float64(srcH)/float64(p.BoxH)
+	if p.SmartCrop || p.Resize == ResizeForce {
+		return math.Min(sx, sy)
+	}
+	return math.Max(sx, sy)
+}
+
+// JPEGShrink is the factor, 1, 2, 4 or 8, a JPEG decoder may shrink the
+// source by without going below the box: the largest power of two up to
+// LoadShrink. The thumbnail step resizes the rest of the way.
+func (p Plan) JPEGShrink(srcW, srcH int) int {
+	s := p.LoadShrink(srcW, srcH)
+	for _, f := range []int{8, 4, 2} {
+		if s >= float64(f) {
+			return f
+		}
+	}
+	return 1
+}

@@ -3,6 +3,7 @@ package transform
 import (
 	"fmt"
 	"math"
+	"net/url"
 	"testing"
 )
 
@@ -291,5 +292,48 @@ func TestPadOffset(t *testing.T) {
 					tt.imgW, tt.imgH, tt.padW, tt.padH, tt.a, left, top, tt.left, tt.top)
 			}
 		})
+	}
+}
+
+func TestJPEGShrinkNeverGoesBelowTheBox(t *testing.T) {
+	lim := Limits{MaxWidth: 4096, MaxHeight: 4096, MaxDPR: 3}
+	tests := []struct {
+		query      string
+		srcW, srcH int
+		want       int
+	}{
+		{"w=400", 2560, 1600, 4},                         // 6.4: a JPEG decodes at a quarter, 640x400
+		{"w=320", 2560, 1600, 8},                         // exactly 8
+		{"w=321", 2560, 1600, 4},                         // just short of 8
+		{"w=1280", 2560, 1600, 2},                        // exactly 2
+		{"w=1281", 2560, 1600, 1},                        // short of 2: vips_thumbnail decides
+		{"w=4000", 2560, 1600, 1},                        // enlarging
+		{"h=100", 2560, 1600, 16 / 2},                    // 16, capped at 8
+		{"w=400&h=400&fit=cover&smart=1", 2560, 1600, 4}, // covers 400x400: 4
+		{"w=400&h=400&fit=cover", 2560, 1600, 4},         // covers via the crop box: 1600/400
+		{"w=400&h=100&fit=squeeze", 2560, 1600, 4},       // force: the smaller factor, 6.4
+		{"w=400&h=400&fit=pad", 2560, 1600, 4},           // fits 400x250 on the canvas
+	}
+	for _, tt := range tests {
+		q, err := url.ParseQuery(tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := Parse(q, lim)
+		if err != nil {
+			t.Fatal(tt.query, err)
+		}
+		p := NewPlan(o, tt.srcW, tt.srcH, lim)
+		if got := p.JPEGShrink(tt.srcW, tt.srcH); got != tt.want {
+			t.Errorf("%s on %dx%d: shrink %d, want %d (plan %+v)", tt.query, tt.srcW, tt.srcH, got, tt.want, p)
+		}
+		// Decoded at that factor, the source still covers what the
+		// thumbnail step makes of it: nothing is enlarged back.
+		f := p.JPEGShrink(tt.srcW, tt.srcH)
+		sw, sh := (tt.srcW+f-1)/f, (tt.srcH+f-1)/f
+		tw, th := thumbnail(p, tt.srcW, tt.srcH)
+		if p.Resize != ResizeForce && !p.SmartCrop && (sw < tw || sh < th) && f > 1 {
+			t.Errorf("%s: decoded at %dx%d, below the thumbnail's %dx%d", tt.query, sw, sh, tw, th)
+		}
 	}
 }

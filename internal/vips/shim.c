@@ -83,7 +83,7 @@ imgedge_header_read(const void *buf, size_t len, imgedge_header *h)
 int
 imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, int all_pages,
-	const char *export_profile)
+	const char *export_profile, int jpeg_shrink)
 {
 	// libvips reads the source lazily, on its worker threads, for as long
 	// as any image of the pipeline lives, and vips_thumbnail_buffer keeps
@@ -101,6 +101,39 @@ imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 	// fail_on=truncated: a truncated or corrupt source is an error, not a
 	// grey-filled picture.
 	const char *opts = all_pages ? "n=-1,fail_on=truncated" : "fail_on=truncated";
+	if (jpeg_shrink > 1) {
+		// vips_thumbnail shrinks a JPEG on load by half the factor it
+		// could, leaving a 2x margin for its final resize: a 2560 px
+		// photo to 400 px is decoded at 1280 px. The caller's factor
+		// (the largest power of two the resize allows) decodes it at
+		// 640 px instead, and vips_thumbnail_image does the rest as
+		// vips_thumbnail would (orientation, colour, crop).
+		VipsImage *in;
+		if (vips_jpegload_source(source, &in,
+			"shrink", jpeg_shrink,
+			"access", VIPS_ACCESS_SEQUENTIAL,
+			"fail_on", VIPS_FAIL_ON_TRUNCATED,
+			NULL)) {
+			g_object_unref(source);
+			return -1;
+		}
+		g_object_unref(source);
+		if (export_profile)
+			res = vips_thumbnail_image(in, out, width,
+				"height", height,
+				"size", size,
+				"crop", crop,
+				"export_profile", export_profile,
+				NULL);
+		else
+			res = vips_thumbnail_image(in, out, width,
+				"height", height,
+				"size", size,
+				"crop", crop,
+				NULL);
+		g_object_unref(in);
+		return res;
+	}
 	if (export_profile)
 		res = vips_thumbnail_source(source, out, width,
 			"height", height,

@@ -25,7 +25,7 @@ int imgedge_header_read(const void *buf, size_t len, imgedge_header *h);
 
 int imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, int all_pages,
-	const char *export_profile);
+	const char *export_profile, int jpeg_shrink);
 
 int imgedge_extract(VipsImage *in, VipsImage **out, int left, int top, int width, int height);
 int imgedge_extract_pages(VipsImage *in, VipsImage **out, int left, int top, int width, int height);

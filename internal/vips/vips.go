@@ -167,6 +167,10 @@ type ThumbnailOptions struct {
 	Smart         bool // crop to the box around the most interesting region
 	AllPages      bool // load every frame of an animation
 	ToSRGB        bool // colour-manage with the embedded profile into sRGB
+	// JPEGShrink, for a JPEG source, is the factor (2, 4 or 8) to shrink
+	// it by as it is decoded, where vips_thumbnail would choose half of
+	// what the resize allows; 0 or 1 leaves the choice to vips_thumbnail.
+	JPEGShrink int
 }
 
 // Thumbnail loads buf and resizes it in one pass: the decoder shrinks on load
@@ -189,7 +193,7 @@ func Thumbnail(buf []byte, o ThumbnailOptions) (*Image, error) {
 	var out *C.VipsImage
 	if C.imgedge_thumbnail(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
 		C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop,
-		cbool(o.AllPages), profile) != 0 {
+		cbool(o.AllPages), profile, C.int(o.JPEGShrink)) != 0 {
 		return nil, lastError("thumbnail")
 	}
 	return &Image{im: out}, nil

@@ -1,0 +1,74 @@
+package imaging_test
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"net/url"
+	"testing"
+
+	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/internal/testimages"
+	"github.com/imgedge/imgedge/transform"
+)
+
+// A JPEG shrunk as it is decoded (by 2, 4 or 8) comes out at the size the
+// plan asks for, upright whatever its EXIF orientation, with its picture
+// where it belongs.
+func TestJPEGsShrunkOnLoadKeepTheirGeometry(t *testing.T) {
+	want := testimages.Upright(1600, 800) // red top-left quadrant, blue elsewhere
+	tests := []struct {
+		query string
+		w, h  int
+		fits  bool // the whole picture is kept: its quadrants can be checked
+	}{
+		{"w=200", 200, 100, true},  // shrunk by 8 on load
+		{"w=400", 400, 200, true},  // by 4
+		{"w=700", 700, 350, true},  // by 2
+		{"h=90", 180, 90, true},    // by 8, from the height
+		{"w=300&h=300&fit=cover", 300, 300, false},
+		{"w=300&h=300&fit=cover&smart=1", 300, 300, false},
+		{"w=300&h=100&fit=squeeze", 300, 100, true},
+		{"w=300&h=300&fit=pad", 300, 300, false},
+	}
+	cfg := imaging.DefaultConfig()
+	for o := 1; o <= 8; o++ {
+		src := testimages.OrientedJPEG(want, o)
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("orientation %d %s", o, tt.query), func(t *testing.T) {
+				q, _ := url.ParseQuery(tt.query + "&f=jpeg")
+				opts, err := transform.Parse(q, cfg.Limits)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := imaging.Inspect(src, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := imaging.Process(s, opts, transform.JPEG, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				img, err := jpeg.Decode(bytes.NewReader(res.Body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b := img.Bounds(); b.Dx() != tt.w || b.Dy() != tt.h {
+					t.Fatalf("%dx%d, want %dx%d", b.Dx(), b.Dy(), tt.w, tt.h)
+				}
+				if !tt.fits {
+					return
+				}
+				if !reddish(img, tt.w/4, tt.h/4) || reddish(img, 3*tt.w/4, tt.h/4) || reddish(img, tt.w/4, 3*tt.h/4) {
+					t.Fatalf("the red quadrant is not at the top left")
+				}
+			})
+		}
+	}
+}
+
+func reddish(img image.Image, x, y int) bool {
+	r, _, b, _ := img.At(x, y).RGBA()
+	return r > 2*b
+}
