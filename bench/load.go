@@ -38,6 +38,10 @@ type runSpec struct {
 	// pid, when set, is the process whose CPU and RSS the run measures
 	// (default: the main caddy).
 	pid int
+	// group names the runs an alternating scenario measures together.
+	group string
+	// cpuOf names the process pid is, for the report (default: caddy).
+	cpuOf string
 	// before and after, when set, run around the measured window (after
 	// the warm-up); after may annotate the result.
 	before func()
@@ -121,6 +125,58 @@ func (r *runner) measure(spec runSpec) (*runResult, error) {
 		spec.after(res)
 	}
 	return res, nil
+}
+
+// measureAlternating measures specs side by side: after a warm-up of
+// each, rounds slices of duration/rounds each, the specs taking turns, so
+// that the machine's drift (other tenants, thermal state) falls on all of
+// them alike. Each result sums its slices.
+func (r *runner) measureAlternating(specs []runSpec, rounds int) ([]*runResult, error) {
+	type acc struct {
+		rec     recorder
+		elapsed time.Duration
+		cpu     time.Duration
+		rss     []rssSample
+	}
+	accs := make([]acc, len(specs))
+	pidOf := func(spec runSpec) int {
+		if spec.pid != 0 {
+			return spec.pid
+		}
+		return r.caddyPID
+	}
+	if r.warmup > 0 {
+		for _, spec := range specs {
+			r.drive(spec, r.warmup, &recorder{})
+		}
+	}
+	slice := r.duration / time.Duration(rounds)
+	for range rounds {
+		for i, spec := range specs {
+			if err := r.ctx.Err(); err != nil {
+				return nil, err
+			}
+			cpu0, err := procCPU(pidOf(spec))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %v", spec.Name, err)
+			}
+			rss := startSampler(pidOf(spec))
+			began := time.Now()
+			r.drive(spec, slice, &accs[i].rec)
+			accs[i].elapsed += time.Since(began)
+			accs[i].rss = append(accs[i].rss, rss.stop()...)
+			cpu1, err := procCPU(pidOf(spec))
+			if err != nil {
+				return nil, fmt.Errorf("%s: the measured process is gone: %v", spec.Name, err)
+			}
+			accs[i].cpu += cpu1 - cpu0
+		}
+	}
+	results := make([]*runResult, len(specs))
+	for i, spec := range specs {
+		results[i] = summarize(spec, accs[i].rec.samples, accs[i].elapsed, accs[i].cpu, accs[i].rss)
+	}
+	return results, nil
 }
 
 // drive runs spec for at most limit (and at most spec.count requests).
@@ -248,6 +304,9 @@ func summarize(spec runSpec, samples []sample, elapsed, cpu time.Duration, rss [
 	}
 	if spec.op != nil {
 		r.CPUProcess = "bench (in-process)"
+	}
+	if spec.cpuOf != "" {
+		r.CPUProcess = spec.cpuOf
 	}
 	var outBytes int
 	for _, s := range samples {

@@ -21,6 +21,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -34,6 +36,8 @@ type options struct {
 	soakConcurrency            int
 	soakTimeout                time.Duration
 	crashSoak                  time.Duration
+	imgproxy, imaginary        string // peers' binaries; empty: left out
+	only                       string // scenario IDs to run, comma-separated; empty: all
 }
 
 func main() {
@@ -49,6 +53,9 @@ func main() {
 	flag.IntVar(&o.soakConcurrency, "soak-concurrency", 16, "requests in flight in the mixed soak")
 	flag.DurationVar(&o.soakTimeout, "soak-timeout", 150*time.Second, "the most the soak may take")
 	flag.DurationVar(&o.crashSoak, "crash-soak", 60*time.Second, "length of the crash soak (scenario 7, distinct variants at 24 connections); 0 leaves it out")
+	flag.StringVar(&o.imgproxy, "imgproxy", "", "an imgproxy binary to measure beside imgedge in scenario 8 (see bench/README.md)")
+	flag.StringVar(&o.imaginary, "imaginary", "", "an imaginary binary to measure beside imgedge in scenario 8")
+	flag.StringVar(&o.only, "only", "", "run only these scenarios, e.g. 1,8 (default: all)")
 	flag.Parse()
 	if o.duration <= 0 || o.concurrency < 1 || o.soakRequests < 1 || o.soakConcurrency < 1 || o.soakTimeout <= 0 {
 		fmt.Fprintln(os.Stderr, "bench: durations, concurrency and soak requests must be positive")
@@ -104,7 +111,16 @@ func run(ctx context.Context, o options) error {
 	} else {
 		defer zones.stop()
 	}
-	scs, err := scenarios(o, srv, zones, corpus)
+	peers, err := startPeers(o, tmp, corpusDir)
+	defer func() {
+		for _, p := range peers {
+			p.stop()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	scs, err := scenarios(o, srv, zones, peers, corpus)
 	if err != nil {
 		return err
 	}
@@ -113,18 +129,30 @@ func run(ctx context.Context, o options) error {
 	var done []scenarioResult
 	var curves []series
 	for _, sc := range scs {
+		if o.only != "" && !slices.Contains(strings.Split(o.only, ","), sc.ID) {
+			continue
+		}
 		res := scenarioResult{ID: sc.ID, Name: sc.Name}
-		for _, spec := range sc.Runs {
-			fmt.Fprintf(os.Stderr, "running %s / %s ...\n", sc.ID, spec.Name)
-			r, err := rn.measure(spec)
+		for _, group := range sc.groups() {
+			fmt.Fprintf(os.Stderr, "running %s / %s ...\n", sc.ID, group[0].Name)
+			var runs []*runResult
+			if len(group) > 1 {
+				runs, err = rn.measureAlternating(group, sc.Alternate)
+			} else {
+				var r *runResult
+				r, err = rn.measure(group[0])
+				runs = []*runResult{r}
+			}
 			if err != nil {
 				return err
 			}
 			if !srv.alive() {
-				return fmt.Errorf("caddy exited during %s / %s; its log:\n%s", sc.ID, spec.Name, tail(srv.logs(), 8000))
+				return fmt.Errorf("caddy exited during %s / %s; its log:\n%s", sc.ID, group[0].Name, tail(srv.logs(), 8000))
 			}
-			res.Runs = append(res.Runs, r)
-			curves = append(curves, series{label: sc.ID + " " + spec.Name, points: r.Percentiles})
+			for _, r := range runs {
+				res.Runs = append(res.Runs, r)
+				curves = append(curves, series{label: sc.ID + " " + r.Name, points: r.Percentiles})
+			}
 		}
 		compareRuns(res.Runs)
 		done = append(done, res)

@@ -15,6 +15,23 @@ import (
 type scenario struct {
 	ID, Name string
 	Runs     []runSpec
+	// Alternate, when set, measures the runs of each group (consecutive
+	// runs with the same group) in that many alternating slices.
+	Alternate int
+}
+
+// groups splits the runs into what is measured together: consecutive
+// runs of one group when the scenario alternates, else one run each.
+func (sc scenario) groups() [][]runSpec {
+	var gs [][]runSpec
+	for i, r := range sc.Runs {
+		if sc.Alternate > 0 && i > 0 && r.group != "" && r.group == sc.Runs[i-1].group {
+			gs[len(gs)-1] = append(gs[len(gs)-1], r)
+			continue
+		}
+		gs = append(gs, []runSpec{r})
+	}
+	return gs
 }
 
 // staticName is the file the static site serves: the exact bytes of the
@@ -28,7 +45,7 @@ const (
 const browserAccept = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 
 // scenarios is the benchmark, in the order it runs.
-func scenarios(o options, s *server, z *zoneCluster, corpus map[string]*source) ([]scenario, error) {
+func scenarios(o options, s *server, z *zoneCluster, peers []*peer, corpus map[string]*source) ([]scenario, error) {
 	ceiling, err := pipelineOp(corpus[headline].data, hitQuery, imaging.DefaultConfig())
 	if err != nil {
 		return nil, err
@@ -65,6 +82,7 @@ func scenarios(o options, s *server, z *zoneCluster, corpus map[string]*source) 
 	if z != nil {
 		scs = append(scs, forwardingScenario(z, c))
 	}
+	scs = append(scs, peerScenario(s, peers, c))
 	if o.crashSoak > 0 {
 		scs = append(scs, scenario{ID: "7", Name: "crash soak: distinct variants, cache off", Runs: []runSpec{
 			{Name: fmt.Sprintf("%s, 24 connections", o.crashSoak), Workers: 24, limit: o.crashSoak,
@@ -148,4 +166,45 @@ func soakTargets(base string, n int) []vegeta.Target {
 		}
 	}
 	return targets
+}
+
+// peerCase is one kind of miss the peers are measured on.
+type peerCase struct {
+	file, format string
+	lo, n        int // widths lo .. lo+n-1, one per request in turn
+}
+
+var peerCases = []peerCase{
+	{headline, "jpeg", 300, 400},
+	{headline, "webp", 300, 400},
+	{headline, "avif", 300, 400},
+	{headline, "jpeg", 100, 1500},
+	{alphaPNG, "webp", 200, 400},
+	{largeJPG, "jpeg", 800, 800},
+}
+
+// peerScenario is the miss path on distinct variants (every request a
+// new width, so nothing is collapsed or cached) beside the peers given,
+// each case alternating between the servers, imgedge compared with the
+// first peer.
+func peerScenario(s *server, peers []*peer, workers int) scenario {
+	sc := scenario{ID: "8", Name: "miss path vs peers, distinct variants", Alternate: 4}
+	for _, pc := range peerCases {
+		label := fmt.Sprintf("%s to %s w=%d..%d", pc.file, pc.format, pc.lo, pc.lo+pc.n-1)
+		ref := ""
+		if len(peers) > 0 {
+			ref = peers[0].name + " " + label
+		}
+		sc.Runs = append(sc.Runs, runSpec{Name: "imgedge " + label, Ref: ref, Workers: workers, group: label,
+			About: fmt.Sprintf("/%s?w=%d..&f=%s, cache off", pc.file, pc.lo, pc.format), expect: "miss",
+			target: distinctWidths(pc.lo, pc.n, func(w int) string {
+				return fmt.Sprintf("%s/%s?w=%d&f=%s", s.miss, pc.file, w, pc.format)
+			})})
+		for _, p := range peers {
+			sc.Runs = append(sc.Runs, runSpec{Name: p.name + " " + label, Workers: workers, group: label,
+				About: p.url(pc.file, pc.lo, pc.format) + " ..", expect: "none", pid: p.pid(), cpuOf: p.name,
+				target: distinctWidths(pc.lo, pc.n, func(w int) string { return p.base + p.url(pc.file, w, pc.format) })})
+		}
+	}
+	return sc
 }
