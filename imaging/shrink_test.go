@@ -23,10 +23,10 @@ func TestJPEGsShrunkOnLoadKeepTheirGeometry(t *testing.T) {
 		w, h  int
 		fits  bool // the whole picture is kept: its quadrants can be checked
 	}{
-		{"w=200", 200, 100, true},  // shrunk by 8 on load
-		{"w=400", 400, 200, true},  // by 4
-		{"w=700", 700, 350, true},  // by 2
-		{"h=90", 180, 90, true},    // by 8, from the height
+		{"w=200", 200, 100, true}, // shrunk by 8 on load
+		{"w=400", 400, 200, true}, // by 4
+		{"w=700", 700, 350, true}, // by 2
+		{"h=90", 180, 90, true},   // by 8, from the height
 		{"w=300&h=300&fit=cover", 300, 300, false},
 		{"w=300&h=300&fit=cover&smart=1", 300, 300, false},
 		{"w=300&h=100&fit=squeeze", 300, 100, true},
