@@ -175,7 +175,7 @@ func run(ctx context.Context, o options) error {
 			"duration": o.duration.String(), "warmup": o.warmup.String(),
 			"concurrency": fmt.Sprint(o.concurrency), "soak_requests": fmt.Sprint(o.soakRequests),
 			"soak_concurrency":   fmt.Sprint(o.soakConcurrency),
-			"caddy_image_resize": "concurrency default (NumCPU), queue 1024 30s; miss site cache off, hit site cache 512MiB",
+			"caddy_image_resize": "concurrency default (2 per core, one libvips thread each), queue 1024 30s; miss site cache off, hit site cache 512MiB",
 			"miss_requests":      "cache-off runs add a unique bench=<n> query parameter per request, defeating request collapsing",
 		},
 	})

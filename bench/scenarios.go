@@ -55,7 +55,7 @@ func scenarios(o options, s *server, z *zoneCluster, peers []*peer, corpus map[s
 		{ID: "1", Name: "miss path vs in-process ceiling", Runs: []runSpec{
 			{Name: "http miss, cache off", Ref: "in-process", Workers: c, About: "/" + headline + "?" + hitQuery,
 				target: unique(s.miss, headline, hitQuery), expect: "miss"},
-			{Name: "in-process", Workers: runtime.NumCPU(), About: "imaging.Inspect+Process, same bytes, NumCPU goroutines",
+			{Name: "in-process", Workers: 2 * runtime.NumCPU(), About: "imaging.Inspect+Process, same bytes, as many goroutines as the server has jobs (2 per core)",
 				op: ceiling},
 		}},
 		{ID: "2", Name: "hit path vs static file", Runs: []runSpec{

@@ -28,6 +28,13 @@ imgedge_setup(void)
 	if (!getenv("MALLOC_MMAP_THRESHOLD_"))
 		mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
+	// One libvips thread per job, as imgproxy runs it: a server runs
+	// many jobs at once (two per core by default), and a job's worker
+	// threads would only contend with the other jobs' for the same cores.
+	// VIPS_CONCURRENCY in the environment still wins.
+	if (!getenv("VIPS_CONCURRENCY"))
+		vips_concurrency_set(1);
+
 	g_log_set_handler("VIPS", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO, drop_log, NULL);
 
 	// Keep libvips' operation cache out of the way: every request brings new
