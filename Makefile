@@ -42,8 +42,11 @@ run: build
 ## bench: end-to-end benchmark against bin/caddy (about 4 minutes); prints a
 ## table, writes bench/out/results.json, latency.png and caddy.log.
 ## -mod=readonly: measuring must never rewrite go.mod.
+## IMGPROXY=/path/to/imgproxy (and IMAGINARY=...) adds the peers to scenario 8;
+## bench/README.md says how to build them.
 bench: build consul
-	GOFLAGS=-mod=readonly $(GO) run ./bench -caddy bin/caddy -consul bin/consul -out bench/out -duration 8s -warmup 2s $(BENCH_FLAGS)
+	GOFLAGS=-mod=readonly $(GO) run ./bench -caddy bin/caddy -consul bin/consul -out bench/out -duration 8s -warmup 2s \
+		-imgproxy "$(IMGPROXY)" -imaginary "$(IMAGINARY)" $(BENCH_FLAGS)
 
 ## threadset-race: the reproduction of libvips 8.14's threadset exit race
 ## (issue #18). Five runs with a 1 ms idle time (the race, usually a SIGSEGV
