@@ -28,12 +28,13 @@ func fuzzConfig() imaging.Config {
 var fuzzOutputs = [...]transform.Format{transform.JPEG, transform.PNG, transform.WEBP, transform.GIF, transform.JPEG, transform.PNG, transform.WEBP, transform.AVIF}
 
 // fuzzOptions turns op's bits into a request for a 32x24 box: fit (3
-// bits), output format (3 bits), smart crop, blur and a pad colour.
+// bits), output format (3 bits), smart crop, blur and a pad colour, a
+// quarter turn with a mirror, a region of the source, and a border.
 func fuzzOptions(op uint16) (transform.Options, transform.Format) {
 	o := transform.Options{
 		Width:  32,
 		Height: 24,
-		Fit:    transform.Fit(int(op&7) % 6),
+		Fit:    transform.Fit(int(op&7) % 8),
 		Anchor: transform.Anchor{X: float64(op>>10&3) / 3, Y: float64(op>>12&3) / 3},
 		Smart:  op&(1<<6) != 0,
 	}
@@ -43,6 +44,15 @@ func fuzzOptions(op uint16) (transform.Options, transform.Format) {
 	}
 	if op&(1<<14) != 0 {
 		o.Height = 0 // one side free
+	}
+	if op&(1<<8) != 0 {
+		o.Rotate, o.FlipH = 90, true
+	}
+	if op&(1<<9) != 0 {
+		o.Rect = &transform.Rect{X: 2, Y: 3, W: 20, H: 15}
+	}
+	if op&(1<<15) != 0 {
+		o.Border = transform.Edges{Top: 1, Right: 2, Bottom: 3, Left: 4}
 	}
 	return o, fuzzOutputs[op>>3&7]
 }
@@ -107,7 +117,8 @@ func FuzzPipeline(f *testing.F) {
 			checkRefusal(t, err)
 			return
 		}
-		if res.Width < 1 || res.Width > o.Width || res.Height < 1 || (o.Height > 0 && res.Height > o.Height) || res.Height > cfg.Limits.MaxHeight {
+		bw, bh := o.Border.Left+o.Border.Right, o.Border.Top+o.Border.Bottom
+		if res.Width < 1 || res.Width > o.Width+bw || res.Height < 1 || (o.Height > 0 && res.Height > o.Height+bh) || res.Height > cfg.Limits.MaxHeight+bh {
 			t.Fatalf("%+v as %v of a %+v source gives %dx%d", o, out, src.Header, res.Width, res.Height)
 		}
 		if len(res.Body) == 0 || res.Format != out {
@@ -121,6 +132,10 @@ func FuzzPipeline(f *testing.F) {
 func checkRefusal(t *testing.T, err error) {
 	t.Helper()
 	var ie *imaging.Error
+	var pe *transform.Error // a region the source does not have
+	if errors.As(err, &pe) {
+		return
+	}
 	if !errors.As(err, &ie) || ie.Kind < imaging.Unsupported || ie.Kind > imaging.TooLarge {
 		t.Fatalf("refusal %T %v is not an *imaging.Error with a kind", err, err)
 	}

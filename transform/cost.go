@@ -73,6 +73,15 @@ func maxSigma(area float64) float64 {
 // OutputSize is the size of the image the plan makes from a srcW x srcH
 // source (its first page): an upper bound good enough to price the work.
 func (p Plan) OutputSize(srcW, srcH int) (w, h int) {
+	w, h = p.innerSize(srcW, srcH)
+	if w == 0 {
+		return 0, 0
+	}
+	return w + p.Border.Left + p.Border.Right, h + p.Border.Top + p.Border.Bottom
+}
+
+// innerSize is OutputSize without the border.
+func (p Plan) innerSize(srcW, srcH int) (w, h int) {
 	switch {
 	case p.PadW > 0:
 		return p.PadW, p.PadH

@@ -106,6 +106,7 @@ func (s Source) universal() Format {
 // with a non-zero q, then the source's family among JPEG, PNG and GIF. Animated sources skip AVIF,
 // which libvips 8.14 writes as a still image.
 func OutputFormat(o Options, accept string, src Source) (Format, bool) {
+	src.Animated = src.Animated && o.KeepsFrames()
 	switch o.Format {
 	case FormatAuto:
 		acc := parseAccept(accept)

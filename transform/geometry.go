@@ -31,14 +31,25 @@ type Plan struct {
 	// by Anchor.
 	PadW, PadH int
 	Anchor     Anchor
+	// Border is room added around the result (imgix pad), in bg.
+	Border Edges
 }
 
 // NewPlan computes the plan for options o on a source whose first page,
 // once EXIF orientation is applied, is srcW x srcH pixels. lim bounds the
 // output even when no size is asked for.
 func NewPlan(o Options, srcW, srcH int, lim Limits) Plan {
-	p := Plan{Anchor: o.Anchor, Resize: ResizeDown}
-	w, h := o.Width, o.Height
+	p := Plan{Anchor: o.Anchor, Resize: ResizeDown, Border: o.Border}
+	w, h := o.box(srcW, srcH, lim)
+	if o.Fit == FitMin && w > 0 && h > 0 && (srcW < w || srcH < h) {
+		// imgix min: never enlarge, but keep the box's shape: the
+		// largest box of that shape the source holds.
+		k := math.Min(float64(srcW)/float64(w), float64(srcH)/float64(h))
+		w, h = max(1, int(math.Round(float64(w)*k))), max(1, int(math.Round(float64(h)*k)))
+	}
+	if o.Fit == FitMin {
+		o.Fit = FitCrop
+	}
 	if w == 0 && h == 0 {
 		// Re-encode only, but never answer larger than the limits.
 		p.BoxW, p.BoxH = lim.MaxWidth, lim.MaxHeight
@@ -54,7 +65,7 @@ func NewPlan(o Options, srcW, srcH int, lim Limits) Plan {
 	both := w > 0 && h > 0
 
 	switch {
-	case o.Fit == FitScaleDown, (o.Fit == FitCrop) && !both:
+	case o.Fit == FitScaleDown, (o.Fit == FitCrop || o.Fit == FitFillMax) && !both:
 		// Resize down only, box as given.
 	case o.Fit == FitSqueeze && both:
 		p.Resize = ResizeForce
@@ -83,8 +94,11 @@ func NewPlan(o Options, srcW, srcH int, lim Limits) Plan {
 			p.BoxW, p.BoxH = srcW, srcH
 		}
 		p.CropW, p.CropH = w, h
-	case o.Fit == FitPad && both:
+	case (o.Fit == FitPad || o.Fit == FitFillMax) && both:
 		p.Resize = ResizeBoth
+		if o.Fit == FitFillMax {
+			p.Resize = ResizeDown
+		}
 		p.PadW, p.PadH = w, h
 	default:
 		// contain, and the modes that need both sides given only one.
@@ -138,4 +152,44 @@ func (p Plan) JPEGShrink(srcW, srcH int) int {
 		}
 	}
 	return 1
+}
+
+// box is the target box (0 for a free side): w and h, or imgix ar's
+// largest box of that shape in the srcW x srcH source, bounded by max-w
+// and max-h and raised to min-w and min-h, keeping the box's shape where
+// both sides are set.
+func (o Options) box(srcW, srcH int, lim Limits) (w, h int) {
+	w, h = o.Width, o.Height
+	if o.Aspect > 0 && w == 0 && h == 0 && srcW > 0 && srcH > 0 {
+		w, h = srcW, int(math.Round(float64(srcW)/o.Aspect))
+		if h > srcH {
+			w, h = int(math.Round(float64(srcH)*o.Aspect)), srcH
+		}
+		w, h = scaleBox(max(1, w), max(1, h), 1, lim)
+	}
+	scale := func(k float64) {
+		w, h = max(1, int(math.Round(float64(w)*k))), max(1, int(math.Round(float64(h)*k)))
+	}
+	both := w > 0 && h > 0
+	if o.MaxW > 0 && (w == 0 || w > o.MaxW) {
+		if both {
+			scale(float64(o.MaxW) / float64(w))
+		} else {
+			w = o.MaxW
+		}
+	}
+	if o.MaxH > 0 && (h == 0 || h > o.MaxH) {
+		if both {
+			scale(float64(o.MaxH) / float64(h))
+		} else {
+			h = o.MaxH
+		}
+	}
+	if o.MinW > 0 && w > 0 && w < o.MinW {
+		scale(float64(o.MinW) / float64(w))
+	}
+	if o.MinH > 0 && h > 0 && h < o.MinH {
+		scale(float64(o.MinH) / float64(h))
+	}
+	return min(w, lim.MaxWidth), min(h, lim.MaxHeight)
 }

@@ -23,9 +23,11 @@ const (
 	FitCrop                 // like cover, but never enlarge
 	FitPad                  // fit inside, then pad to the box with bg
 	FitSqueeze              // stretch to the box, aspect ratio broken
+	FitFillMax              // like pad, but never enlarge (imgix fillmax)
+	FitMin                  // like crop, but a smaller image keeps the box's aspect ratio (imgix min)
 )
 
-var fitNames = [...]string{"scale-down", "contain", "cover", "crop", "pad", "squeeze"}
+var fitNames = [...]string{"scale-down", "contain", "cover", "crop", "pad", "squeeze", "fillmax", "min"}
 
 func (f Fit) String() string { return fitNames[f] }
 
@@ -36,6 +38,14 @@ var fitValues = map[string]Fit{
 	"crop":  FitCrop,
 	"pad":   FitPad, "fill": FitPad,
 	"squeeze": FitSqueeze, "scale": FitSqueeze,
+	"fillmax": FitFillMax,
+	"min":     FitMin,
+}
+
+// fitRefused are fit modes of imgix that are not implemented.
+var fitRefused = map[string]string{
+	"facearea": "fit=facearea needs a face detector, which is not implemented (fit=crop&crop=faces crops by attention)",
+	"clamp":    "fit=clamp (edge extension) is not implemented",
 }
 
 // Output format choices besides a concrete Format.
@@ -48,8 +58,8 @@ var formatValues = map[string]Format{
 	"auto": FormatAuto,
 	"avif": AVIF,
 	"webp": WEBP,
-	"jpeg": JPEG, "jpg": JPEG, "pjpg": JPEG,
-	"png": PNG,
+	"jpeg": JPEG, "jpg": JPEG, "pjpg": JPEG, "baseline-jpeg": JPEG,
+	"png": PNG, "png8": PNG, "png32": PNG,
 	"gif": GIF,
 }
 
@@ -102,6 +112,17 @@ type Options struct {
 	Background    *RGBA   // for pad and for flattening alpha; nil = white
 	Metadata      Metadata
 	Signature     string // s=, checked elsewhere; not part of the key
+
+	Rotate       int     // 0, 90, 180 or 270 degrees clockwise, after EXIF orientation; w and h are of the turned image
+	FlipH, FlipV bool    // mirror left-right, top-bottom
+	Rect         *Rect   // imgix rect: the region of the source to use
+	Trim         *Edges  // Cloudflare trim: pixels cut from each side of the source
+	Border       Edges   // imgix pad: room added around the image, in bg
+	Aspect       float64 // imgix ar (W/H) with fit=crop or fill and no w or h: the largest box of that shape in the source
+	MaxW, MaxH   int     // imgix max-w, max-h: bounds of the box (dpr applied)
+	MinW, MinH   int     // imgix min-w, min-h: least box (dpr applied)
+	Progressive  bool    // an interlaced JPEG (imgix fm=pjpg)
+	FirstFrame   bool    // Cloudflare anim=false: the first frame of an animation only
 }
 
 // Limits bound what a request may ask for.
@@ -140,6 +161,18 @@ var aliases = map[string]string{
 	"bg":      "bg", "background": "bg",
 	"metadata": "metadata",
 	"s":        "s",
+	"rot":      "rot", "rotate": "rot", "orient": "rot",
+	"flip":     "flip",
+	"rect":     "rect",
+	"trim":     "trim",
+	"ar":       "ar",
+	"pad":      "pad", "pad-top": "pad-top", "pad-right": "pad-right", "pad-bottom": "pad-bottom", "pad-left": "pad-left",
+	"max-w":    "max-w", "max-h": "max-h", "min-w": "min-w", "min-h": "min-h",
+	"fill":       "fill",
+	"fill-color": "bg",
+	"anim":       "anim",
+	"ch":         "ch",
+	"ixlib":      "ixlib", // the imgix library's version: nothing to do
 }
 
 // ParamName is the canonical name of an image parameter given under any
@@ -149,10 +182,14 @@ func ParamName(key string) (name string, ok bool) {
 	return name, ok
 }
 
-// IsImageParam reports whether a query key belongs to imgedge.
+// IsImageParam reports whether a query key belongs to imgedge: one it
+// implements, or one of the imgix and Cloudflare vocabularies it refuses.
 func IsImageParam(key string) bool {
-	_, ok := ParamName(key)
-	return ok
+	if _, ok := ParamName(key); ok {
+		return true
+	}
+	_, refused := unimplemented[strings.ToLower(key)]
+	return refused
 }
 
 // HasImageParams reports whether the query asks for any image work.
@@ -183,11 +220,17 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 	vals := map[string]string{}
 	for k, vs := range q {
 		name, ok := aliases[strings.ToLower(k)]
+		if msg, refused := unimplemented[strings.ToLower(k)]; refused {
+			return o, &Error{k, msg}
+		}
 		if !ok {
 			if lim.Strict {
 				return o, &Error{k, "unknown parameter"}
 			}
 			continue
+		}
+		if len(vs) != 1 && name == "auto" {
+			vs = []string{strings.Join(vs, ",")} // imgix: auto=compress&auto=format
 		}
 		if len(vs) != 1 {
 			return o, &Error{k, "given more than once"}
@@ -209,8 +252,19 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 		}
 		dpr = min(dpr, lim.MaxDPR)
 	}
+	if v, ok := vals["fit"]; ok {
+		if msg, refused := fitRefused[strings.ToLower(v)]; refused {
+			return o, &Error{"fit", msg}
+		}
+		if o.Fit, ok = fitValues[strings.ToLower(v)]; !ok {
+			return o, &Error{"fit", fmt.Sprintf("%q is not one of scale-down, contain, cover, crop, pad, squeeze (imgix: clip, crop, fill, fillmax, max, min, scale)", v)}
+		}
+	}
+	if v, ok := vals["fill"]; ok && !strings.EqualFold(v, "solid") {
+		return o, &Error{"fill", fmt.Sprintf("fill=%s is not implemented (only solid, with fill-color or bg)", v)}
+	}
 	var w, h int
-	if v, ok := vals["w"]; ok {
+	if v, ok := vals["w"]; ok && !strings.EqualFold(v, "auto") { // width=auto without a client hint: the source's width
 		if w, err = parseInt("w", v, 1, lim.MaxWidth); err != nil {
 			return o, err
 		}
@@ -220,31 +274,75 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 			return o, err
 		}
 	}
-	o.Width, o.Height = scaleBox(w, h, dpr, lim)
-
-	if v, ok := vals["fit"]; ok {
-		if o.Fit, ok = fitValues[strings.ToLower(v)]; !ok {
-			return o, &Error{"fit", fmt.Sprintf("%q is not one of scale-down, contain, cover, crop, pad, squeeze", v)}
+	if v, ok := vals["ar"]; ok {
+		// imgix: the aspect ratio of a crop (or of fill's frame); it
+		// gives the side that is not set, or both from the source.
+		r, err := parseAspect(v)
+		if err != nil {
+			return o, err
 		}
+		switch {
+		case o.Fit != FitCrop && o.Fit != FitPad && o.Fit != FitMin:
+			return o, &Error{"ar", "applies with fit=crop or fit=fill only (as imgix)"}
+		case w > 0 && h == 0:
+			h = max(1, int(math.Round(float64(w)/r)))
+		case h > 0 && w == 0:
+			w = max(1, int(math.Round(float64(h)*r)))
+		case w == 0 && h == 0:
+			o.Aspect = r
+		}
+		if w > lim.MaxWidth || h > lim.MaxHeight {
+			return o, &Error{"ar", fmt.Sprintf("makes a %dx%d box, over the limit of %dx%d", w, h, lim.MaxWidth, lim.MaxHeight)}
+		}
+	}
+	o.Width, o.Height = scaleBox(w, h, dpr, lim)
+	for _, b := range []struct {
+		name string
+		dst  *int
+		max  int
+	}{{"max-w", &o.MaxW, lim.MaxWidth}, {"max-h", &o.MaxH, lim.MaxHeight}, {"min-w", &o.MinW, lim.MaxWidth}, {"min-h", &o.MinH, lim.MaxHeight}} {
+		if v, ok := vals[b.name]; ok {
+			n, err := parseInt(b.name, v, 1, b.max)
+			if err != nil {
+				return o, err
+			}
+			*b.dst = min(b.max, max(1, int(math.Round(float64(n)*dpr))))
+		}
+	}
+	if (o.MinW > 0 || o.MinH > 0) && o.Fit != FitCrop && o.Fit != FitMin && o.Fit != FitCover {
+		return o, &Error{"min-w", "min-w and min-h apply with fit=crop only (as imgix)"}
 	}
 	if err := o.parseGravity(vals); err != nil {
 		return o, err
 	}
 	if v, ok := vals["q"]; ok {
-		if o.Quality, err = parseInt("q", v, 1, 100); err != nil {
+		if o.Quality, err = parseQuality(v); err != nil {
 			return o, err
 		}
 	}
 	if v, ok := vals["f"]; ok {
-		if o.Format, ok = formatValues[strings.ToLower(v)]; !ok {
-			return o, &Error{"f", fmt.Sprintf("%q is not one of auto, avif, webp, jpeg, png, gif", v)}
+		lv := strings.ToLower(v)
+		if o.Format, ok = formatValues[lv]; !ok {
+			return o, &Error{"f", fmt.Sprintf("%q is not one of auto, avif, webp, jpeg, png, gif (imgix also jpg, pjpg, png8, png32; Cloudflare baseline-jpeg)", v)}
 		}
+		o.Progressive = lv == "pjpg"
 	}
 	if v, ok := vals["auto"]; ok {
-		// imgix: auto=format[,compress,...]. Only format means anything here.
+		// imgix: auto=format,compress. format negotiates the output;
+		// compress, without a q, is imgix's quality of 45.
 		for tok := range strings.SplitSeq(strings.ToLower(v), ",") {
-			if strings.TrimSpace(tok) == "format" && o.Format == FormatSource {
-				o.Format = FormatAuto
+			switch strings.TrimSpace(tok) {
+			case "format":
+				if o.Format == FormatSource {
+					o.Format = FormatAuto
+				}
+			case "compress":
+				if _, hasQ := vals["q"]; !hasQ {
+					o.Quality = 45
+				}
+			case "", "true":
+			default:
+				return o, &Error{"auto", fmt.Sprintf("auto=%s is not implemented (format and compress are)", strings.TrimSpace(tok))}
 			}
 		}
 	}
@@ -277,8 +375,69 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 			return o, &Error{"metadata", fmt.Sprintf("%q is not one of none, copyright, keep", v)}
 		}
 	}
+	if err := o.parseGeometryEdits(vals); err != nil {
+		return o, err
+	}
+	if v, ok := vals["anim"]; ok {
+		anim, err := parseBool("anim", v)
+		if err != nil {
+			return o, err
+		}
+		o.FirstFrame = !anim
+	}
+	if v, ok := vals["ch"]; ok {
+		if err := checkHints(v); err != nil {
+			return o, err
+		}
+	}
 	o.Signature = vals["s"]
 	return o, nil
+}
+
+// parseGeometryEdits reads the turns, mirrors, source regions and padding.
+func (o *Options) parseGeometryEdits(vals map[string]string) error {
+	var err error
+	if v, ok := vals["rot"]; ok {
+		if o.Rotate, err = parseRotate("rot", v); err != nil {
+			return err
+		}
+	}
+	if v, ok := vals["flip"]; ok {
+		if o.FlipH, o.FlipV, err = parseFlip(v); err != nil {
+			return err
+		}
+	}
+	if v, ok := vals["rect"]; ok {
+		if o.Rect, err = parseRect(v); err != nil {
+			return err
+		}
+	}
+	if v, ok := vals["trim"]; ok {
+		if o.Rect != nil {
+			return &Error{"trim", "cannot be combined with rect"}
+		}
+		if o.Trim, err = parseTrim(v); err != nil {
+			return err
+		}
+	}
+	if v, ok := vals["pad"]; ok {
+		n, err := parsePad("pad", v)
+		if err != nil {
+			return err
+		}
+		o.Border = Edges{n, n, n, n}
+	}
+	for _, side := range []struct {
+		name string
+		dst  *int
+	}{{"pad-top", &o.Border.Top}, {"pad-right", &o.Border.Right}, {"pad-bottom", &o.Border.Bottom}, {"pad-left", &o.Border.Left}} {
+		if v, ok := vals[side.name]; ok {
+			if *side.dst, err = parsePad(side.name, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // scaleBox applies dpr to the requested box and shrinks it, keeping its
@@ -307,17 +466,18 @@ func (o *Options) parseGravity(vals map[string]string) error {
 	fy, hasY := vals["fp-y"]
 	if v, ok := vals["g"]; ok {
 		v = strings.ToLower(v)
-		switch {
-		case v == "auto" || v == "smart" || v == "entropy" || v == "edges" || v == "faces" || v == "attention":
-			o.Smart = true
-		case v == "focalpoint":
-			// imgix: the point comes from fp-x / fp-y.
-		default:
-			a, err := parseAnchor(v)
+		if strings.Contains(v, "x") && !strings.Contains(v, ",") {
+			a, err := parseAnchor(v) // a point, XxY
 			if err != nil {
 				return &Error{"g", err.Error()}
 			}
 			o.Anchor = a
+		} else {
+			a, smart, _, err := cropTokens(v)
+			if err != nil {
+				return &Error{"g", err.Error()}
+			}
+			o.Anchor, o.Smart = a, smart
 		}
 	}
 	if hasX || hasY {
@@ -424,7 +584,7 @@ func parseFloat(name, v string, lo, hi float64) (float64, error) {
 
 // Crops reports whether the options cut part of the image away.
 func (o Options) Crops() bool {
-	return (o.Fit == FitCover || o.Fit == FitCrop) && o.Width > 0 && o.Height > 0
+	return (o.Fit == FitCover || o.Fit == FitCrop || o.Fit == FitMin) && ((o.Width > 0 && o.Height > 0) || o.Aspect > 0)
 }
 
 // Canonical is the options as one normalised string: parameter order,
@@ -448,18 +608,29 @@ func (o Options) Canonical() string {
 		add("h", strconv.Itoa(o.Height))
 	}
 	fit := o.Fit
-	if o.Width == 0 || o.Height == 0 {
+	if (o.Width == 0 || o.Height == 0) && o.Aspect == 0 {
 		// With one side free, cover and crop cannot crop, pad has nothing
 		// to pad and squeeze nothing to stretch.
 		switch fit {
 		case FitCover, FitPad, FitSqueeze:
 			fit = FitContain
-		case FitCrop:
+		case FitCrop, FitMin, FitFillMax:
 			fit = FitScaleDown
 		}
 	}
-	if o.Width == 0 && o.Height == 0 {
+	if o.Width == 0 && o.Height == 0 && o.Aspect == 0 {
 		fit = FitScaleDown
+	}
+	if o.Aspect > 0 {
+		add("ar", fmtFloat(o.Aspect))
+	}
+	for _, b := range []struct {
+		name string
+		v    int
+	}{{"max-w", o.MaxW}, {"max-h", o.MaxH}, {"min-w", o.MinW}, {"min-h", o.MinH}} {
+		if b.v > 0 {
+			add(b.name, strconv.Itoa(b.v))
+		}
 	}
 	if fit != FitScaleDown {
 		add("fit", fit.String())
@@ -471,7 +642,7 @@ func (o Options) Canonical() string {
 			add("g", fmtFloat(o.Anchor.X)+"x"+fmtFloat(o.Anchor.Y))
 		}
 	}
-	if fit == FitPad && o.Anchor != Center {
+	if (fit == FitPad || fit == FitFillMax) && o.Anchor != Center {
 		add("g", fmtFloat(o.Anchor.X)+"x"+fmtFloat(o.Anchor.Y))
 	}
 	if o.Quality > 0 {
@@ -488,6 +659,28 @@ func (o Options) Canonical() string {
 	}
 	if o.Metadata != MetadataNone {
 		add("metadata", o.Metadata.String())
+	}
+	if o.Rotate != 0 {
+		add("rot", strconv.Itoa(o.Rotate))
+	}
+	if o.FlipH || o.FlipV {
+		add("flip", map[[2]bool]string{{true, false}: "h", {false, true}: "v", {true, true}: "hv"}[[2]bool{o.FlipH, o.FlipV}])
+	}
+	if r := o.Rect; r != nil {
+		add("rect", fmt.Sprintf("%d,%d,%d,%d", r.X, r.Y, r.W, r.H))
+	}
+	if t := o.Trim; t != nil && !t.Zero() {
+		add("trim", fmt.Sprintf("%d;%d;%d;%d", t.Top, t.Right, t.Bottom, t.Left))
+	}
+	if !o.Border.Zero() {
+		e := o.Border
+		add("pad", fmt.Sprintf("%d,%d,%d,%d", e.Top, e.Right, e.Bottom, e.Left))
+	}
+	if o.Progressive {
+		add("progressive", "1")
+	}
+	if o.FirstFrame {
+		add("anim", "false")
 	}
 	return b.String()
 }

@@ -174,9 +174,12 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	format, negotiated := transform.OutputFormat(req.Options, req.Accept, orig.src.Info())
 	// Effects are priced on the output they will run on, every frame of
 	// it, before a slot is taken: an expensive blur is refused, not queued.
-	srcW, srcH := orig.src.Header.OrientedSize()
+	srcW, srcH, err := req.Options.FrameSize(orig.src.Header.OrientedSize())
+	if err != nil {
+		return res, err
+	}
 	outW, outH := transform.NewPlan(req.Options, srcW, srcH, req.Limits).OutputSize(srcW, srcH)
-	if err := transform.CheckCost(req.Options, outW, outH, orig.src.Frames(format, pipeline)); err != nil {
+	if err := transform.CheckCost(req.Options, outW, outH, orig.src.Frames(req.Options, format, pipeline)); err != nil {
 		return res, err
 	}
 	etag := ETag(orig.sum, canonical, format)

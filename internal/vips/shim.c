@@ -161,6 +161,81 @@ imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 }
 
 int
+imgedge_thumbnail_region(const void *buf, size_t len, VipsImage **out,
+	int width, int height, int size, int crop, const char *export_profile,
+	int jpeg_shrink, int rx, int ry, int rw, int rh)
+{
+	// A region of the source (imgix rect, Cloudflare trim), given in the
+	// coordinates of its upright first page: the source is decoded whole
+	// (shrunk on load by jpeg_shrink for a JPEG), turned upright, cut,
+	// and the cut thumbnailed. Random access: turning needs it.
+	VipsBlob *blob = vips_blob_copy(buf, len);
+	VipsSource *source = vips_source_new_from_blob(blob);
+	VipsImage *in, *upright, *cut;
+	int res;
+
+	vips_area_unref(VIPS_AREA(blob));
+	if (!source)
+		return -1;
+	if (jpeg_shrink > 1)
+		res = vips_jpegload_source(source, &in,
+			"shrink", jpeg_shrink,
+			"access", VIPS_ACCESS_RANDOM,
+			"fail_on", VIPS_FAIL_ON_TRUNCATED,
+			NULL);
+	else {
+		in = vips_image_new_from_source(source, "",
+			"access", VIPS_ACCESS_RANDOM,
+			"fail_on", VIPS_FAIL_ON_TRUNCATED,
+			NULL);
+		res = in ? 0 : -1;
+		jpeg_shrink = 1;
+	}
+	g_object_unref(source);
+	if (res)
+		return -1;
+	res = vips_autorot(in, &upright, NULL);
+	g_object_unref(in);
+	if (res)
+		return -1;
+	{
+		int x0 = rx / jpeg_shrink, y0 = ry / jpeg_shrink;
+		int x1 = (rx + rw + jpeg_shrink - 1) / jpeg_shrink, y1 = (ry + rh + jpeg_shrink - 1) / jpeg_shrink;
+		x1 = VIPS_MIN(x1, upright->Xsize);
+		y1 = VIPS_MIN(y1, upright->Ysize);
+		if (x0 >= x1 || y0 >= y1) {
+			g_object_unref(upright);
+			vips_error("imgedge", "the region is outside the image");
+			return -1;
+		}
+		res = vips_extract_area(upright, &cut, x0, y0, x1 - x0, y1 - y0, NULL);
+	}
+	g_object_unref(upright);
+	if (res)
+		return -1;
+	if (export_profile)
+		res = vips_thumbnail_image(cut, out, width, "height", height, "size", size, "crop", crop,
+			"export_profile", export_profile, NULL);
+	else
+		res = vips_thumbnail_image(cut, out, width, "height", height, "size", size, "crop", crop, NULL);
+	g_object_unref(cut);
+	return res;
+}
+
+int
+imgedge_rot(VipsImage *in, VipsImage **out, int degrees)
+{
+	VipsAngle angle = degrees == 90 ? VIPS_ANGLE_D90 : degrees == 180 ? VIPS_ANGLE_D180 : VIPS_ANGLE_D270;
+	return vips_rot(in, out, angle, NULL);
+}
+
+int
+imgedge_flip(VipsImage *in, VipsImage **out, int horizontal)
+{
+	return vips_flip(in, out, horizontal ? VIPS_DIRECTION_HORIZONTAL : VIPS_DIRECTION_VERTICAL, NULL);
+}
+
+int
 imgedge_extract(VipsImage *in, VipsImage **out, int left, int top, int width, int height)
 {
 	return vips_extract_area(in, out, left, top, width, height, NULL);
@@ -268,11 +343,11 @@ imgedge_take_kill(VipsImage *in)
 	return g_atomic_int_exchange(&in->kill, FALSE);
 }
 
-static int save(VipsImage *in, int format, int quality, int effort, int strip, void **buf, size_t *len);
+static int save(VipsImage *in, int format, int quality, int effort, int strip, int interlace, void **buf, size_t *len);
 
 int
 imgedge_save(VipsImage *in, int format, int quality, int effort, int metadata,
-	void **buf, size_t *len)
+	int interlace, void **buf, size_t *len)
 {
 	// The encoder evaluates a copy of in, never in itself: a sink clears
 	// the kill flag of the image it starts on (vips_sink_base_init), so a
@@ -287,13 +362,13 @@ imgedge_save(VipsImage *in, int format, int quality, int effort, int metadata,
 		return -1;
 	if (metadata == IMGEDGE_META_COPYRIGHT)
 		vips_image_map(top, drop_field, NULL);
-	res = save(top, format, quality, effort, metadata == IMGEDGE_META_NONE, buf, len);
+	res = save(top, format, quality, effort, metadata == IMGEDGE_META_NONE, interlace, buf, len);
 	g_object_unref(top);
 	return res;
 }
 
 static int
-save(VipsImage *in, int format, int quality, int effort, int strip, void **buf, size_t *len)
+save(VipsImage *in, int format, int quality, int effort, int strip, int interlace, void **buf, size_t *len)
 {
 	switch (format) {
 	case IMGEDGE_JPEG:
@@ -301,6 +376,7 @@ save(VipsImage *in, int format, int quality, int effort, int strip, void **buf, 
 			"Q", quality,
 			"strip", strip,
 			"optimize_coding", TRUE,
+			"interlace", interlace,
 			NULL);
 	case IMGEDGE_PNG:
 		return vips_pngsave_buffer(in, buf, len,

@@ -27,6 +27,12 @@ int imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, int all_pages,
 	const char *export_profile, int jpeg_shrink);
 
+int imgedge_thumbnail_region(const void *buf, size_t len, VipsImage **out,
+	int width, int height, int size, int crop, const char *export_profile,
+	int jpeg_shrink, int rx, int ry, int rw, int rh);
+int imgedge_rot(VipsImage *in, VipsImage **out, int degrees);
+int imgedge_flip(VipsImage *in, VipsImage **out, int horizontal);
+
 int imgedge_extract(VipsImage *in, VipsImage **out, int left, int top, int width, int height);
 int imgedge_extract_pages(VipsImage *in, VipsImage **out, int left, int top, int width, int height);
 int imgedge_embed(VipsImage *in, VipsImage **out, int left, int top, int width, int height,
@@ -54,7 +60,7 @@ typedef enum {
 } imgedge_metadata;
 
 int imgedge_save(VipsImage *in, int format, int quality, int effort, int metadata,
-	void **buf, size_t *len);
+	int interlace, void **buf, size_t *len);
 
 int imgedge_page_height(VipsImage *in);
 int imgedge_has_alpha(VipsImage *in);

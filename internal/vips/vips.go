@@ -171,6 +171,10 @@ type ThumbnailOptions struct {
 	// it by as it is decoded, where vips_thumbnail would choose half of
 	// what the resize allows; 0 or 1 leaves the choice to vips_thumbnail.
 	JPEGShrink int
+	// Region, when set, is the part of the source to use (x, y, w, h in
+	// pixels of its upright first page): the rest is cut away before the
+	// resize. It reads the first frame only.
+	Region *[4]int
 }
 
 // Thumbnail loads buf and resizes it in one pass: the decoder shrinks on load
@@ -191,9 +195,17 @@ func Thumbnail(buf []byte, o ThumbnailOptions) (*Image, error) {
 		crop = C.VIPS_INTERESTING_ATTENTION
 	}
 	var out *C.VipsImage
-	if C.imgedge_thumbnail(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
-		C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop,
-		cbool(o.AllPages), profile, C.int(o.JPEGShrink)) != 0 {
+	var rc C.int
+	if r := o.Region; r != nil {
+		rc = C.imgedge_thumbnail_region(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
+			C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop, profile, C.int(o.JPEGShrink),
+			C.int(r[0]), C.int(r[1]), C.int(r[2]), C.int(r[3]))
+	} else {
+		rc = C.imgedge_thumbnail(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
+			C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop,
+			cbool(o.AllPages), profile, C.int(o.JPEGShrink))
+	}
+	if rc != 0 {
 		return nil, lastError("thumbnail")
 	}
 	return &Image{im: out}, nil
@@ -270,6 +282,18 @@ func (i *Image) Blur(sigma, shrink float64) (*Image, error) {
 	return i.step("blur", C.imgedge_gaussblur(i.im, &out, C.double(sigma), C.double(shrink)), out)
 }
 
+// Rotate turns the image clockwise by 90, 180 or 270 degrees.
+func (i *Image) Rotate(degrees int) (*Image, error) {
+	var out *C.VipsImage
+	return i.step("rotate", C.imgedge_rot(i.im, &out, C.int(degrees)), out)
+}
+
+// Flip mirrors the image left-right (horizontal) or top-bottom.
+func (i *Image) Flip(horizontal bool) (*Image, error) {
+	var out *C.VipsImage
+	return i.step("flip", C.imgedge_flip(i.im, &out, cbool(horizontal)), out)
+}
+
 // Sharpen applies an unsharp mask of the given sigma.
 func (i *Image) Sharpen(sigma float64) (*Image, error) {
 	var out *C.VipsImage
@@ -320,6 +344,8 @@ type SaveOptions struct {
 	Quality  int // 1..100, JPEG/WebP/AVIF
 	Effort   int // encoder effort: PNG/WebP 0..6, AVIF 0..9, GIF 1..10
 	Metadata Metadata
+	// Interlace writes a progressive JPEG.
+	Interlace bool
 	// Timeout bounds the whole evaluation (decoding, every step and the
 	// encoding run while saving); 0 means none.
 	Timeout time.Duration
@@ -349,7 +375,7 @@ func (i *Image) Save(ctx context.Context, o SaveOptions) ([]byte, error) {
 	if !ok {
 		return nil, &Error{Op: "encode", Detail: "no encoder for " + o.Format.String()}
 	}
-	rc := C.imgedge_save(i.im, format, C.int(o.Quality), C.int(o.Effort), cMetadata(o.Metadata), &ptr, &n)
+	rc := C.imgedge_save(i.im, format, C.int(o.Quality), C.int(o.Effort), cMetadata(o.Metadata), cbool(o.Interlace), &ptr, &n)
 	if rc == 0 {
 		defer C.g_free(C.gpointer(ptr))
 	}
