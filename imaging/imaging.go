@@ -226,9 +226,9 @@ func ProcessContext(ctx context.Context, src *Source, o transform.Options, out t
 		}
 	}
 	body, err := j.img.Save(ctx, vips.SaveOptions{
-		Format:   out,
-		Quality:  j.quality(),
-		Effort:   cfg.Effort[out],
+		Format:    out,
+		Quality:   j.quality(),
+		Effort:    cfg.Effort[out],
 		Metadata:  o.Metadata,
 		Interlace: o.Progressive && out == transform.JPEG,
 		Timeout:   cfg.Timeout,
