@@ -45,6 +45,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		tenants       { <tenant> { ... } }  (see parseTenants)
 //		node          <name>
 //		strict
+//		accept_ch
 //	}
 //
 // Bytes are written as 25MiB or 25MB; pixels as 50MP or 50000000.
@@ -119,6 +120,9 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		case "strict":
 			o.want(0, 0)
 			ir.Strict = true
+		case "accept_ch":
+			o.want(0, 0)
+			ir.AcceptCH = true
 		default:
 			return o.unknown("image_resize")
 		}
@@ -132,6 +136,7 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //		<tenant> {
 //			sign_key          <id> <base64 secret>
 //			require_signature
+//			imgix_token       <token>
 //			widths            <w>...
 //			preset            <name> <query, e.g. w=200&h=200&fit=cover>
 //			presets_only
@@ -169,6 +174,8 @@ func (ir *ImageResize) parseTenants(d *caddyfile.Dispenser) error {
 			case "require_signature":
 				o.want(0, 0)
 				set.RequireSignature = true
+			case "imgix_token":
+				o.want(1, 1).str(0, &set.ImgixToken)
 			case "widths":
 				o.want(1, 64)
 				for i := range o.args {

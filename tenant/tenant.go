@@ -47,6 +47,12 @@ type Settings struct {
 	// false, signatures are not checked at all. Default: false.
 	RequireSignature bool `json:"require_signature,omitempty"`
 
+	// ImgixToken, when set, also accepts imgix's signatures: an s that is
+	// the hex MD5 of the token, the path and "?" and the query without s,
+	// exactly as the imgix libraries' secureURLToken makes it, so signed
+	// URLs carry over from imgix unchanged. Default: none.
+	ImgixToken string `json:"imgix_token,omitempty"`
+
 	// AllowedWidths, when set, bounds the output widths a request can
 	// produce: the requested width in device pixels (w times dpr) is
 	// rounded up to the nearest allowed width, and a width above the
@@ -250,8 +256,8 @@ func (s Settings) Validate() error {
 			return fmt.Errorf("signing key %q: secret is %d bytes, want at least %d", k.ID, len(k.Secret), MinSecretLen)
 		}
 	}
-	if s.RequireSignature && len(s.SigningKeys) == 0 {
-		return errors.New("require_signature needs at least one signing key")
+	if s.RequireSignature && len(s.SigningKeys) == 0 && s.ImgixToken == "" {
+		return errors.New("require_signature needs at least one signing key or an imgix_token")
 	}
 	if s.MaxWidth < 0 || s.MaxHeight < 0 {
 		return fmt.Errorf("max_width and max_height must not be negative (got %d, %d)", s.MaxWidth, s.MaxHeight)

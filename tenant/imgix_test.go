@@ -1,0 +1,52 @@
+package tenant
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestImgixSignatures(t *testing.T) {
+	s := Settings{RequireSignature: true, ImgixToken: "tok"}
+	verify := func(path, rawQuery string) error {
+		q, err := url.ParseQuery(rawQuery)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return VerifyRequest(s, path, rawQuery, q)
+	}
+	sig := SignImgix("tok", "/a.jpg", "w=320&ar=16%3A9")
+	if err := verify("/a.jpg", "w=320&ar=16%3A9&s="+sig); err != nil {
+		t.Errorf("a URL signed with the token: %v", err)
+	}
+	if err := verify("/a.jpg", "s="+sig+"&w=320&ar=16%3A9"); err != nil {
+		t.Errorf("with s first: %v", err)
+	}
+	for _, tt := range []struct{ name, path, query string }{
+		{"another order", "/a.jpg", "ar=16%3A9&w=320&s=" + sig}, // imgix signs the query as spelt
+		{"a parameter added", "/a.jpg", "w=320&ar=16%3A9&q=10&s=" + sig},
+		{"another path", "/b.jpg", "w=320&ar=16%3A9&s=" + sig},
+		{"another spelling", "/a.jpg", "w=320&ar=16:9&s=" + sig},
+		{"not hex", "/a.jpg", "w=320&s=zz" + sig[2:]},
+	} {
+		if err := verify(tt.path, tt.query); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("%s: %v, want ErrBadSignature", tt.name, err)
+		}
+	}
+	if err := verify("/a.jpg", "w=320"); !errors.Is(err, ErrMissingSignature) {
+		t.Errorf("unsigned: %v", err)
+	}
+	past := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)
+	if err := verify("/a.jpg", "expires="+past+"&s="+SignImgix("tok", "/a.jpg", "expires="+past)); !errors.Is(err, ErrExpired) {
+		t.Errorf("an expired imgix URL: %v", err)
+	}
+	// The tenant's own HMAC keys keep working beside the token.
+	s.SigningKeys = []Key{{ID: "k1", Secret: []byte("0123456789abcdef")}}
+	q := url.Values{"w": {"10"}}
+	q.Set("s", Sign(s.SigningKeys[0], "/a.jpg", q))
+	if err := VerifyRequest(s, "/a.jpg", q.Encode(), q); err != nil {
+		t.Errorf("an HMAC signature beside an imgix token: %v", err)
+	}
+}
