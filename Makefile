@@ -9,7 +9,7 @@ export GOTOOLCHAIN := local
 # Debian packages the build and the tests need.
 APT_PACKAGES := libvips-dev pkg-config gcc postgresql chromium
 
-.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz consul threadset-race
+.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz consul threadset-race clientlibs
 
 all: build
 
@@ -48,6 +48,14 @@ bench: build consul
 	GOFLAGS=-mod=readonly $(GO) run ./bench -caddy bin/caddy -consul bin/consul -out bench/out -duration 8s -warmup 2s \
 		-imgproxy "$(IMGPROXY)" -imaginary "$(IMAGINARY)" $(BENCH_FLAGS)
 
+## clientlibs: the imgix and unpic client libraries the drop-in tests
+## generate URLs with, from the npm registry at the versions locked in
+## testdata/clientlibs/package-lock.json (Node and npm from Debian if missing).
+clientlibs: testdata/clientlibs/node_modules/.package-lock.json
+testdata/clientlibs/node_modules/.package-lock.json: testdata/clientlibs/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }
+	cd testdata/clientlibs && npm ci --no-audit --no-fund --loglevel=error
+
 ## threadset-race: the reproduction of libvips 8.14's threadset exit race
 ## (issue #18). Five runs with a 1 ms idle time (the race, usually a SIGSEGV
 ## or a hang) and five with imgedge's fix (idle workers never leave).
@@ -62,7 +70,7 @@ threadset-race: deps
 ## test: every test: formatting, vet, unit and integration (race detector on).
 FUZZTIME ?= 30s
 
-test: build consul fmt-check vet
+test: build consul clientlibs fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 

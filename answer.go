@@ -35,6 +35,11 @@ func (rq *imageRequest) answer(res *variant.Result) string {
 	for k, v := range e.Header {
 		h[k] = append([]string(nil), v...)
 	}
+	if len(rq.hints) > 0 {
+		// Set per request, not stored: a cached variant may have been
+		// made for a URL that named its size outright.
+		h.Set("Vary", strings.Join(append(h.Values("Vary"), rq.hints...), ", "))
+	}
 	rq.setNodeHeaders()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Status", "imgedge; "+res.Status)
@@ -118,14 +123,10 @@ func (rq *imageRequest) refuseError(err error) string {
 		rf *refusal
 		ie *imaging.Error
 		he caddyhttp.HandlerError
-		pt *passedThrough
 		pe *transform.Error
 		pp *cache.PanicError
 	)
 	switch {
-	case errors.As(err, &pt):
-		rq.err = pt.routeErr
-		return outcomePassthrough
 	case errors.As(err, &rf):
 		if rf.status == http.StatusServiceUnavailable {
 			rq.w.Header().Set("Retry-After", "1")

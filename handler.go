@@ -31,12 +31,13 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		}
 		return next.ServeHTTP(w, r)
 	}
+	cloudflare := strings.HasPrefix(r.URL.Path, transform.CloudflarePrefix)
 	query := r.URL.Query()
 	name, err := ir.tenantName(r)
 	if err != nil {
 		// No tenant to name: what applies is the default tenant's (*).
-		if defaults, _ := ir.tenants.Get(""); !defaults.WantsImage(query) && !defaults.Protects() {
-			return next.ServeHTTP(w, r)
+		if defaults, _ := ir.tenants.Get(""); !cloudflare && !defaults.WantsImage(query) && !defaults.Protects() {
+			return ir.passOn(w, r, next)
 		}
 		msg := "the Host header is not a valid host name: "
 		if ir.Tenant != hostPlaceholder {
@@ -48,14 +49,29 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	// A protected tenant's every request is checked, image or not: a
 	// signature or preset requirement that plain GETs skipped would hand
 	// out the original, metadata and all.
-	if !settings.WantsImage(query) && !settings.Protects() {
-		return next.ServeHTTP(w, r)
+	if !cloudflare && !settings.WantsImage(query) && !settings.Protects() {
+		return ir.passOn(w, r, next)
 	}
 	client := clientRequest(r)
-	if err := checkTarget(client); err != nil {
+	source := client
+	if cloudflare {
+		// /cdn-cgi/image/<options>/<source> is the request for the source
+		// with those options: one cache entry, one ETag with it.
+		if r, query, err = cloudflareRequest(r); err != nil {
+			var pe *transform.Error
+			param := ""
+			if errors.As(err, &pe) {
+				param = pe.Param
+			}
+			return ir.refuseEarly(w, http.StatusBadRequest, err.Error(), param)
+		}
+		source = r
+	}
+	if err := checkTarget(source); err != nil {
 		return ir.refuseEarly(w, http.StatusBadRequest, err.Error(), "")
 	}
-	rq := &imageRequest{ir: ir, w: w, r: r, client: client, next: next, start: time.Now(), tenant: name, settings: settings, known: known}
+	rq := &imageRequest{ir: ir, w: w, r: r, client: client, source: source, next: next, start: time.Now(),
+		tenant: name, settings: settings, known: known, cloudflare: cloudflare}
 	// Only a peer that proves it holds the cluster secret can mark a
 	// request as forwarded: a client's CDN-Loop alone counts for nothing.
 	rq.forwarded = balancer.HasLoop(strings.Join(r.Header.Values("CDN-Loop"), ","), balancer.LoopToken) &&
@@ -63,6 +79,15 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	outcome := rq.serve(query)
 	ir.metrics.Requests.WithLabelValues(outcome).Inc()
 	return rq.err
+}
+
+// passOn hands a request that is not image work to the rest of the route,
+// asking browsers for client hints on the way when accept_ch is set.
+func (ir *ImageResize) passOn(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if ir.AcceptCH {
+		w.Header().Set("Accept-CH", transform.AcceptCH)
+	}
+	return next.ServeHTTP(w, r)
 }
 
 // refuseEarly refuses a request before it has a tenant: nothing is
@@ -79,17 +104,20 @@ type imageRequest struct {
 	ir     *ImageResize
 	w      http.ResponseWriter
 	r      *http.Request
-	client *http.Request // r as the client sent it, before any rewrite
+	client *http.Request // r as the client sent it, before any rewrite: what signatures cover and peers are forwarded
+	source *http.Request // what names the source in keys and tags: client, or the source of a /cdn-cgi/image/ URL
 	next   caddyhttp.Handler
 	start  time.Time
 	err    error // returned to Caddy: a passed-through handler error
 
-	tenant    string
-	settings  tenant.Settings
-	known     bool   // the tenant has settings of its own
-	forwarded bool   // another node forwarded it: serve it here or refuse
-	srcQuery  string // the query the origin is asked with
-	res       variant.Result
+	tenant     string
+	settings   tenant.Settings
+	known      bool     // the tenant has settings of its own
+	forwarded  bool     // another node forwarded it: serve it here or refuse
+	cloudflare bool     // a /cdn-cgi/image/ URL: image work whatever its source answers
+	hints      []string // the client hint headers the options were read from
+	srcQuery   string   // the query the origin is asked with
+	res        variant.Result
 }
 
 // serve runs the request flow and returns its outcome label.
@@ -107,19 +135,21 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return outcomePassthrough
 	}
 	lim := rq.settings.Limits(ir.pipeline.Limits)
+	rq.srcQuery = transform.SourceQuery(query).Encode()
+	query, rq.hints = transform.ClientHints(query, rq.r.Header.Get)
 	query, err := tenant.Apply(rq.settings, query, lim)
 	var opts transform.Options
 	if err == nil {
 		opts, err = transform.Parse(query, lim)
 	}
 	if err != nil {
-		return rq.refuseParam(err)
+		return rq.refuseParamOfImage(err)
 	}
 	rq.srcQuery = transform.SourceQuery(query).Encode()
 	res, err := ir.engine.Get(rq.r.Context(), &variant.Request{
 		Site:        variant.Site(rq.tenant, rq.host(), localPort(rq.r)),
-		Source:      variant.Resource(rq.client.URL.EscapedPath(), rq.r.URL.EscapedPath(), rq.srcQuery),
-		Tags:        []string{variant.SourceTag(rq.tenant, rq.client.URL.Path), variant.TenantTag(rq.tenant)},
+		Source:      variant.Resource(rq.source.URL.EscapedPath(), rq.r.URL.EscapedPath(), rq.srcQuery),
+		Tags:        []string{variant.SourceTag(rq.tenant, rq.source.URL.Path), variant.TenantTag(rq.tenant)},
 		Options:     opts,
 		Limits:      lim,
 		Accept:      rq.r.Header.Get("Accept"),
@@ -132,6 +162,9 @@ func (rq *imageRequest) serve(query url.Values) string {
 	// no longer this request's to account for, however slowly its client
 	// reads the answer.
 	res.Release()
+	if errors.Is(err, variant.ErrNotImage) {
+		return rq.notImage()
+	}
 	if errors.Is(err, variant.ErrBusy) && !rq.forwarded {
 		// Too busy here: the nearest healthy zone takes it, if any can.
 		if ir.balancer != nil && rq.forward() {
@@ -177,7 +210,7 @@ func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome str
 	if rq.client.URL.RawQuery != rq.r.URL.RawQuery {
 		query = rq.client.URL.Query()
 	}
-	if err := tenant.Verify(rq.settings, rq.client.URL.EscapedPath(), query); err != nil {
+	if err := tenant.VerifyRequest(rq.settings, rq.client.URL.EscapedPath(), rq.client.URL.RawQuery, query); err != nil {
 		msg := "the URL signature does not match"
 		switch {
 		case errors.Is(err, tenant.ErrMissingSignature):
@@ -196,4 +229,35 @@ func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome str
 		return true, rq.refuse(&refusal{http.StatusTooManyRequests, outcomeRateLimited, "too many image requests for this tenant; retry later"}, "")
 	}
 	return false, ""
+}
+
+// notImage answers a request whose source is not an image: as the route
+// answers the request untouched, query and conditionals included, as if
+// imgedge were not there; a /cdn-cgi/image/ URL, which asks for an image
+// whatever it names, gets 415.
+func (rq *imageRequest) notImage() string {
+	if rq.cloudflare {
+		return rq.refuse(&refusal{http.StatusUnsupportedMediaType, outcomeUnsupported, "the source is not an image"}, "")
+	}
+	rq.err = rq.ir.passOn(rq.w, rq.r, rq.next)
+	return outcomePassthrough
+}
+
+// refuseParamOfImage refuses a request's parameters with 400, if its
+// source is an image: a request whose route answers something else (an
+// API's ?q=shoes, a ?format=json) gets the route's answer untouched.
+func (rq *imageRequest) refuseParamOfImage(err error) string {
+	if rq.cloudflare {
+		return rq.refuseParam(err)
+	}
+	f, ferr := rq.fetchOriginal(rq.r.Context(), true)
+	var he caddyhttp.HandlerError
+	switch {
+	case ferr == nil:
+		f.Lease.Release()
+		return rq.refuseParam(err)
+	case errors.Is(ferr, variant.ErrNotImage), errors.As(ferr, &he):
+		return rq.notImage()
+	}
+	return rq.refuseError(ferr)
 }

@@ -480,6 +480,8 @@ func TestResponseHeadersAndConditionalRequests(t *testing.T) {
 func TestOriginsThatFailOrStallGet502And504(t *testing.T) {
 	big := testimages.Garbage(300 << 10)
 	release := make(chan struct{})
+	var mu sync.Mutex
+	var queries []string // what /query was asked with
 	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/slow.jpg":
@@ -494,6 +496,9 @@ func TestOriginsThatFailOrStallGet502And504(t *testing.T) {
 				w.(http.Flusher).Flush()
 			}
 		case "/query":
+			mu.Lock()
+			queries = append(queries, r.URL.RawQuery)
+			mu.Unlock()
 			w.Header().Set("Content-Type", "text/plain")
 			fmt.Fprint(w, r.URL.RawQuery)
 		}
@@ -526,10 +531,18 @@ http://127.0.0.1:{{PORT}} {
 			}
 		})
 	}
-	t.Run("the origin sees the query without image parameters", func(t *testing.T) {
+	t.Run("the origin is asked without image parameters, and a text answer is the untouched request's", func(t *testing.T) {
 		a := get(t, c.Base+"/query?v=3&w=10&fm=webp&token=abc")
-		if string(a.body) != "token=abc&v=3" {
-			t.Errorf("origin got query %q, want %q", a.body, "token=abc&v=3")
+		// The original is asked for without the image parameters; the
+		// answer is not an image, so the client gets what the route
+		// answers the request as it was sent.
+		if string(a.body) != "v=3&w=10&fm=webp&token=abc" || a.status != 200 {
+			t.Errorf("the client got %d %q, want the route's answer to the untouched query", a.status, a.body)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(queries) != 2 || queries[0] != "token=abc&v=3" || queries[1] != "v=3&w=10&fm=webp&token=abc" {
+			t.Errorf("the origin was asked %q, want the original's query, then the untouched one", queries)
 		}
 	})
 }

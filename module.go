@@ -37,7 +37,7 @@ const (
 	defaultMaxSourcePixels = 50_000_000
 	defaultMaxFrames       = 500
 	defaultMaxDimension    = 4096
-	defaultMaxDPR          = 3
+	defaultMaxDPR          = 5 // imgix's largest; its srcsets go to 5x
 	defaultFetchTimeout    = 10 * time.Second
 	defaultCacheControl    = "public, max-age=86400"
 	// Each job runs on one libvips thread: two per core keep the cores
@@ -90,7 +90,8 @@ type ImageResize struct {
 	MaxHeight int `json:"max_height,omitempty"`
 
 	// MaxDPR is the largest device pixel ratio honoured; a larger dpr is
-	// clamped to it. Default: 3.
+	// clamped to it. Default: 5, the largest imgix honours (its srcsets
+	// go to 5x).
 	MaxDPR float64 `json:"max_dpr,omitempty"`
 
 	// ProcessTimeout bounds decoding, transforming and encoding one
@@ -153,6 +154,12 @@ type ImageResize struct {
 	// not listed gets the handler's own settings and shares one rate
 	// limit bucket with every other unlisted tenant.
 	Tenants tenant.Static `json:"tenants,omitempty"`
+
+	// AcceptCH sends Accept-CH (Sec-CH-DPR, Sec-CH-Width,
+	// Sec-CH-Viewport-Width, Save-Data) with the site's other answers
+	// (its pages), so that browsers send the client hints imgix's ch= and
+	// Cloudflare's width=auto read. Default: false.
+	AcceptCH bool `json:"accept_ch,omitempty"`
 
 	// Node names this server in the Imgedge-Node response header.
 	// Default: the host name.

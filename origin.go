@@ -18,17 +18,12 @@ import (
 // original's size is known.
 const fetchLeaseStart = 64 << 10
 
-// passedThrough means the route's answer was streamed to the client as it
-// was; routeErr is what the route returned, handed on to Caddy.
-type passedThrough struct{ routeErr error }
-
-func (p *passedThrough) Error() string { return "passed through" }
-
 // fetchOriginal is the engine's fetch function for this request: it runs
-// the rest of the route for the original, within fetch_timeout. Shared (a
-// fetch for several requests), an answer that is not an image is
-// variant.ErrNotImage and nothing is written; alone, it goes to this
-// request's client as it is (*passedThrough).
+// the rest of the route for the original, within fetch_timeout. An answer
+// that is not an image is variant.ErrNotImage, and nothing is written:
+// the caller then runs the route again for the request untouched (the
+// fetch asked for the original, without image parameters, conditionals
+// or ranges).
 //
 // The fetch first takes a lease on the process's budget for originals in
 // flight (waiting at most queue_timeout), grown as the original's size
@@ -36,10 +31,6 @@ func (p *passedThrough) Error() string { return "passed through" }
 // within it. The lease comes back with the original.
 func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*variant.Fetched, error) {
 	ir := rq.ir
-	var client http.ResponseWriter
-	if !shared {
-		client = rq.w
-	}
 	waitCtx, cancelWait := context.WithTimeout(ctx, time.Duration(ir.QueueTimeout))
 	lease, err := ir.sources.Acquire(waitCtx, fetchLeaseStart)
 	cancelWait()
@@ -61,15 +52,12 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 	}()
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
 	defer cancel()
-	fw := capture.New(ctx, client, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
+	fw := capture.New(ctx, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
 	began := time.Now()
 	err = serveNext(rq.next, fw, rq.fetchRequest().WithContext(ctx))
 	ir.metrics.FetchDuration.Observe(time.Since(began).Seconds())
-	if fw.Mode() == capture.Passthrough {
-		if shared {
-			return nil, variant.ErrNotImage
-		}
-		return nil, &passedThrough{routeErr: err}
+	if fw.Mode() == capture.NotImage {
+		return nil, variant.ErrNotImage
 	}
 	if err := ir.fetchError(ctx, fw, err); err != nil {
 		return nil, err
@@ -119,15 +107,14 @@ func (ir *ImageResize) fetchError(ctx context.Context, fw *capture.Writer, err e
 }
 
 // serveNext runs the rest of the route into fw. reverse_proxy aborts a
-// response it cannot finish writing with panic(http.ErrAbortHandler); while
-// we are buffering (over max_source) or fetching for several requests (not
-// an image), that is our refusal, not a client's connection to drop, so it
-// becomes an error. A passthrough streaming to a client and other panics go
-// on up.
+// response it cannot finish writing with panic(http.ErrAbortHandler); fw
+// stops it when it is over max_source or not an image, so that is our
+// refusal, not a client's connection to drop, and becomes an error. Other
+// panics go on up.
 func serveNext(next caddyhttp.Handler, fw *capture.Writer, req *http.Request) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			if v != http.ErrAbortHandler || fw.PassedToClient() {
+			if v != http.ErrAbortHandler {
 				panic(v)
 			}
 			err = errors.New("origin response aborted")

@@ -1,8 +1,9 @@
 // Package capture is the ResponseWriter an origin's answer is written
 // into: a 2xx image is captured in memory, within a size limit and a lease
-// on the process's budget for originals in flight; anything else goes on
-// to the client as it is. It is plain net/http: the Caddy adapter runs the
-// rest of its route into a Writer.
+// on the process's budget for originals in flight; anything else stops
+// the handler writing, and the caller answers the request as if imgedge
+// were not there. It is plain net/http: the Caddy adapter runs the rest of
+// its route into a Writer.
 package capture
 
 import (
@@ -21,33 +22,30 @@ import (
 // Errors a Writer's Write returns to stop the handler writing into it.
 var (
 	ErrTooLarge = errors.New("the original is larger than the limit, or than the budget's room")
-	ErrNotImage = errors.New("the answer is not an image, and there is no client to pass it to")
+	ErrNotImage = errors.New("the answer is not an image")
 )
 
 // Mode is what the Writer decided to do with the answer.
 type Mode int
 
 const (
-	Undecided   Mode = iota // nothing written yet
-	Buffering               // an image to transform: kept in memory, up to the limit
-	Passthrough             // anything else: streamed to the client as it is
-	TooLarge                // an image over the limit: dropped
-	OverBudget              // the process's budget for originals had no room: dropped
+	Undecided  Mode = iota // nothing written yet
+	Buffering              // an image to transform: kept in memory, up to the limit
+	NotImage               // anything else: dropped, for the caller to ask the route again
+	TooLarge               // an image over the limit: dropped
+	OverBudget             // the process's budget for originals had no room: dropped
 )
 
-// Writer is the ResponseWriter a handler writes the original into. On the status line it decides: a 2xx image is buffered (at most
-// limit bytes), anything else goes straight to the client, byte for byte,
-// with its status and headers. Without a client (a fetch shared by several
-// requests) anything else stops the route instead.
+// Writer is the ResponseWriter a handler writes the original into. On the
+// status line it decides: a 2xx image is buffered (at most limit bytes);
+// anything else is NotImage, and its body stops the handler.
 //
 // The bytes buffered are leased from the process's budget: the lease grows
 // to the Content-Length (waiting up to wait for room, since it holds
 // little yet), or step by step while a body of unknown length arrives
-// (without waiting); without room the original is dropped (overBudget).
+// (without waiting); without room the original is dropped (OverBudget).
 type Writer struct {
-	client http.ResponseWriter
 	header http.Header
-	status int
 	limit  int64
 	mode   Mode
 	body   bytes.Buffer
@@ -56,11 +54,11 @@ type Writer struct {
 	wait   time.Duration
 }
 
-// New returns a Writer for client (nil: a fetch shared by several
-// requests) that keeps at most limit bytes, leased from lease, waiting up
-// to wait for room once the size is known. ctx bounds that wait.
-func New(ctx context.Context, client http.ResponseWriter, limit int64, lease *budget.Lease, wait time.Duration) *Writer {
-	return &Writer{ctx: ctx, client: client, header: http.Header{}, limit: limit, lease: lease, wait: wait}
+// New returns a Writer that keeps at most limit bytes, leased from lease,
+// waiting up to wait for room once the size is known. ctx bounds that
+// wait.
+func New(ctx context.Context, limit int64, lease *budget.Lease, wait time.Duration) *Writer {
+	return &Writer{ctx: ctx, header: http.Header{}, limit: limit, lease: lease, wait: wait}
 }
 
 // Mode is what the Writer has done with the answer so far.
@@ -69,28 +67,17 @@ func (f *Writer) Mode() Mode { return f.mode }
 // Body is the captured original, when Mode is Buffering.
 func (f *Writer) Body() []byte { return f.body.Bytes() }
 
-// PassedToClient reports whether the answer went to a client as it was.
-func (f *Writer) PassedToClient() bool { return f.mode == Passthrough && f.client != nil }
-
 // Header is the answer's header.
 func (f *Writer) Header() http.Header { return f.header }
 
+// WriteHeader decides what the answer is.
 func (f *Writer) WriteHeader(status int) {
 	if f.mode != Undecided || (status >= 100 && status < 200) {
 		return // informational answers (103 Early Hints) are not the original
 	}
-	f.status = status
 	if !(status == http.StatusOK || status == http.StatusNonAuthoritativeInfo) || !IsImageType(f.header.Get("Content-Type")) {
-		f.mode = Passthrough
-		f.lease.Release() // nothing is buffered: a slow client holds no budget
-		if f.client == nil {
-			return // a shared fetch: the caller streams it itself
-		}
-		dst := f.client.Header()
-		for k, v := range f.header {
-			dst[k] = v
-		}
-		f.client.WriteHeader(status)
+		f.mode = NotImage
+		f.lease.Release() // nothing is kept
 		return
 	}
 	f.mode = Buffering
@@ -109,6 +96,7 @@ func (f *Writer) WriteHeader(status int) {
 	}
 }
 
+// Write keeps an image's bytes, within the limit and the budget.
 func (f *Writer) Write(p []byte) (int, error) {
 	if f.mode == Undecided {
 		if f.header.Get("Content-Type") == "" {
@@ -117,11 +105,8 @@ func (f *Writer) Write(p []byte) (int, error) {
 		f.WriteHeader(http.StatusOK)
 	}
 	switch f.mode {
-	case Passthrough:
-		if f.client == nil {
-			return 0, ErrNotImage // stop the route: the caller fetches again
-		}
-		return f.client.Write(p)
+	case NotImage:
+		return 0, ErrNotImage // stop the route: the caller asks it again
 	case Buffering:
 		need := int64(f.body.Len() + len(p))
 		if need > f.limit {
@@ -139,18 +124,6 @@ func (f *Writer) Write(p []byte) (int, error) {
 	}
 	return 0, ErrTooLarge
 }
-
-// Flush lets a streaming passthrough (reverse_proxy flushes) reach the
-// client promptly; while buffering it does nothing.
-func (f *Writer) Flush() {
-	if f.mode == Passthrough && f.client != nil {
-		_ = http.NewResponseController(f.client).Flush()
-	}
-}
-
-// Unwrap is the client's writer (nil for a shared fetch), so that
-// http.ResponseController reaches it.
-func (f *Writer) Unwrap() http.ResponseWriter { return f.client }
 
 // IsImageType reports whether a Content-Type may hold an image to
 // transform. application/octet-stream counts, since many object stores

@@ -32,9 +32,9 @@ import (
 	"github.com/imgedge/imgedge/transform"
 )
 
-// ErrNotImage is what a shared fetch answers when the route's answer is not
-// an image to transform: the request then fetches alone, and may stream
-// the route's answer itself.
+// ErrNotImage is what a fetch answers when the route's answer is not an
+// image to transform: the caller answers the request as if imgedge were
+// not there.
 var ErrNotImage = errors.New("the answer is not an image")
 
 // Store is the cache and the request collapsing around it. A nil Cache
@@ -115,11 +115,9 @@ type Request struct {
 	// keep fetches apart, and an answer to a request that carries some is
 	// shared only if the origin allows (cache.Shareable).
 	Header http.Header
-	// Fetch gets the original. shared says the fetch serves several
-	// requests: it must then write nothing to any client and answer
-	// ErrNotImage for an answer that is not an image. Otherwise it serves
-	// this request alone and may stream the route's answer to its client
-	// (returning an error that says so).
+	// Fetch gets the original. It writes nothing to any client, and
+	// answers ErrNotImage for an answer that is not an image. shared
+	// says the fetch serves several requests.
 	Fetch func(ctx context.Context, shared bool) (*Fetched, error)
 }
 
@@ -266,9 +264,9 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 		return o, err
 	})
 	switch {
-	case errors.Is(err, ErrNotImage), err == nil && shared && o.private:
-		// Not an image, or the origin answered the first caller only
-		// (private, no-store): this request fetches its own.
+	case err == nil && shared && o.private:
+		// The origin answered the first caller only (private,
+		// no-store): this request fetches its own.
 		o, err := e.fetch(ctx, req, false)
 		if err != nil {
 			return nil, err
