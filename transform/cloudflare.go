@@ -50,6 +50,9 @@ func ParseCloudflarePath(escapedPath, rawQuery string) (*CloudflareURL, error) {
 		if cf.Options.Has(k) {
 			return nil, &Error{k, "given more than once"}
 		}
+		if !IsImageParam(k) {
+			return nil, &Error{k, "is not an option of Cloudflare's image URLs"}
+		}
 		cf.Options.Set(k, v)
 	}
 	switch {

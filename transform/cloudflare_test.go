@@ -22,6 +22,7 @@ func TestParseCloudflarePath(t *testing.T) {
 		{path: "/cdn-cgi/image/width=400,w=300/a.jpg", src: "/a.jpg", query: "w=300&width=400"}, // Parse refuses the two names for one parameter
 		{path: "/cdn-cgi/image/width=400,width=300/a.jpg", err: "width"},
 		{path: "/cdn-cgi/image/width/a.jpg", err: "path"},
+		{path: "/cdn-cgi/image/widht=400/a.jpg", err: "widht"}, // a misspelt option is not sent to the origin
 		{path: "/cdn-cgi/image//a.jpg", err: "path"},
 		{path: "/cdn-cgi/image/width=400/", err: "path"},
 		{path: "/cdn-cgi/image/width=400", err: "path"},
