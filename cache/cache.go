@@ -76,6 +76,10 @@ type Entry struct {
 	// Set caps it at now + Config.MaxTTL and refuses entries that have
 	// already expired.
 	Expires time.Time
+	// Parsed is what the cache's user made of Body (an inspected header, a
+	// hash), kept with it so that a hit need not do it again. The cache
+	// never looks at it.
+	Parsed any
 }
 
 // Config configures a Cache. The zero value is valid and gives the defaults

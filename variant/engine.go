@@ -242,6 +242,11 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*orig
 	key := originalKey(req.Site, req.Source)
 	if c, ok := st.Cache.GetOriginal(key); ok {
 		res.Status = "fwd=miss; detail=original"
+		// Inspected when it was kept, under these very limits: nothing
+		// to do again.
+		if p, ok := c.Parsed.(inspected); ok && p.fingerprint == e.Fingerprint {
+			return p.original, nil
+		}
 		return inspect(&Fetched{Body: c.Body, Header: c.Header}, e.Pipeline, false)
 	}
 	res.Status = "fwd=uri-miss"
@@ -306,6 +311,14 @@ func inspect(f *Fetched, cfg imaging.Config, credentials bool) (*original, error
 		private: !cache.Shareable(credentials, f.Header), lease: f.Lease}, nil
 }
 
+// inspected is a kept original as inspected under the limits of the
+// engine whose fingerprint it carries: the originals cache outlives a
+// reload that may change them.
+type inspected struct {
+	original    *original
+	fingerprint string
+}
+
 // keep stores req's original and what its variants' keys need, for as
 // long as the origin allows.
 func (e *Engine) keep(req *Request, o *original) {
@@ -318,7 +331,10 @@ func (e *Engine) keep(req *Request, o *original) {
 		return
 	}
 	expires := time.Now().Add(ttl)
-	c.SetOriginal(originalKey(req.Site, req.Source), &cache.Entry{Body: o.body, Header: o.header, Tags: req.Tags, Expires: expires})
+	kept := *o
+	kept.lease = nil // the fetching request's to give back, not the cache's
+	c.SetOriginal(originalKey(req.Site, req.Source), &cache.Entry{Body: o.body, Header: o.header, Tags: req.Tags, Expires: expires,
+		Parsed: inspected{original: &kept, fingerprint: e.Fingerprint}})
 	c.Set(infoKey(req.Site, req.Source), sourceInfoEntry(o.src, expires, req.Tags))
 }
 

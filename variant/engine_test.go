@@ -256,3 +256,27 @@ func mustQuery(q string) url.Values {
 	}
 	return v
 }
+
+// An original in the cache is not inspected again by the engine that kept
+// it, but an engine with other limits (a reload sharing the cache) checks
+// it against its own.
+func TestAKeptOriginalMeetsTheLimitsOfWhoeverUsesIt(t *testing.T) {
+	o := newOrigin("public, max-age=60")
+	e := newEngine(t, true, 1)
+	e.Fingerprint = "old"
+	if _, err := e.Get(context.Background(), request(o, "w=200")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Get(context.Background(), request(o, "w=300"))
+	if err != nil || res.Status != "fwd=miss; detail=original" || o.fetches.Load() != 1 {
+		t.Fatalf("a second variant: %v, %q, %d fetches; want it made from the kept original", err, res.Status, o.fetches.Load())
+	}
+	reloaded := *e
+	reloaded.Fingerprint = "new"
+	reloaded.Pipeline.MaxPixels = 1000 // the 800x600 original is now too large
+	_, err = reloaded.Get(context.Background(), request(o, "w=400"))
+	var ie *imaging.Error
+	if !errors.As(err, &ie) || ie.Kind != imaging.TooLarge {
+		t.Fatalf("under a lower pixel limit: %v, want TooLarge", err)
+	}
+}
