@@ -245,3 +245,22 @@ func TestTheClientLibrariesURLsRenderAsDocumented(t *testing.T) {
 		}
 	}
 }
+
+// The tenant's HMAC keys sign Cloudflare's path form as it is sent.
+func TestHMACSignaturesCoverThePathForm(t *testing.T) {
+	c := dropinSite(t, "tenants {\n"+signingTenant("signed.test")+"\n}")
+	path := "/cdn-cgi/image/width=100,fit=cover,height=100/photo.jpg"
+	if a := get(t, c.Base+signed(t, path, newKey), "Host", "signed.test"); a.status != 200 {
+		t.Fatalf("a signed path form: %d %s", a.status, a.body)
+	} else if d := decode(t, a.body); d.width != 100 || d.height != 100 {
+		t.Errorf("%dx%d", d.width, d.height)
+	}
+	// Unsigned, tampered, or a query form's signature on the path form:
+	// the signature covers the URL as sent.
+	queryForm, _ := url.Parse(signed(t, "/photo.jpg?width=100&fit=cover&height=100", newKey))
+	for _, p := range []string{path, strings.Replace(signed(t, path, newKey), "width=100", "width=101", 1), path + "?s=" + url.QueryEscape(queryForm.Query().Get("s"))} {
+		if a := get(t, c.Base+p, "Host", "signed.test"); a.status != 403 {
+			t.Errorf("%s: %d, want 403", p, a.status)
+		}
+	}
+}

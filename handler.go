@@ -135,7 +135,6 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return outcomePassthrough
 	}
 	lim := rq.settings.Limits(ir.pipeline.Limits)
-	rq.srcQuery = transform.SourceQuery(query).Encode()
 	query, rq.hints = transform.ClientHints(query, rq.r.Header.Get)
 	query, err := tenant.Apply(rq.settings, query, lim)
 	var opts transform.Options
@@ -250,6 +249,7 @@ func (rq *imageRequest) refuseParamOfImage(err error) string {
 	if rq.cloudflare {
 		return rq.refuseParam(err)
 	}
+	rq.srcQuery = transform.SourceQuery(rq.r.URL.Query()).Encode()
 	f, ferr := rq.fetchOriginal(rq.r.Context(), true)
 	var he caddyhttp.HandlerError
 	switch {
