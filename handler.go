@@ -145,17 +145,9 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return rq.refuseParamOfImage(err)
 	}
 	rq.srcQuery = transform.SourceQuery(query).Encode()
-	res, err := ir.engine.Get(rq.r.Context(), &variant.Request{
-		Site:        variant.Site(rq.tenant, rq.host(), localPort(rq.r)),
-		Source:      variant.Resource(rq.source.URL.EscapedPath(), rq.r.URL.EscapedPath(), rq.srcQuery),
-		Tags:        []string{variant.SourceTag(rq.tenant, rq.source.URL.Path), variant.TenantTag(rq.tenant)},
-		Options:     opts,
-		Limits:      lim,
-		Accept:      rq.r.Header.Get("Accept"),
-		IfNoneMatch: rq.r.Header.Get("If-None-Match"),
-		Header:      rq.r.Header,
-		Fetch:       rq.fetchOriginal,
-	})
+	req := rq.variantRequest()
+	req.Options, req.Limits = opts, lim
+	res, err := ir.engine.Get(rq.r.Context(), req)
 	rq.res = *res
 	// The variant exists (or the request failed): the original's bytes are
 	// no longer this request's to account for, however slowly its client
@@ -174,6 +166,19 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return rq.refuseError(err)
 	}
 	return rq.answer(res)
+}
+
+// variantRequest is what names this request's source to the engine.
+func (rq *imageRequest) variantRequest() *variant.Request {
+	return &variant.Request{
+		Site:        variant.Site(rq.tenant, rq.host(), localPort(rq.r)),
+		Source:      variant.Resource(rq.source.URL.EscapedPath(), rq.r.URL.EscapedPath(), rq.srcQuery),
+		Tags:        []string{variant.SourceTag(rq.tenant, rq.source.URL.Path), variant.TenantTag(rq.tenant)},
+		Accept:      rq.r.Header.Get("Accept"),
+		IfNoneMatch: rq.r.Header.Get("If-None-Match"),
+		Header:      rq.r.Header,
+		Fetch:       rq.fetchOriginal,
+	}
 }
 
 // host is the request's host, canonical: the tenant itself unless the
@@ -244,17 +249,19 @@ func (rq *imageRequest) notImage() string {
 
 // refuseParamOfImage refuses a request's parameters with 400, if its
 // source is an image: a request whose route answers something else (an
-// API's ?q=shoes, a ?format=json) gets the route's answer untouched.
+// API's ?q=shoes, a ?format=json) gets the route's answer untouched. The
+// source is got as for a variant (the originals cache, a shared fetch), so
+// refused requests repeated do not reach the origin again.
 func (rq *imageRequest) refuseParamOfImage(err error) string {
 	if rq.cloudflare {
 		return rq.refuseParam(err)
 	}
 	rq.srcQuery = transform.SourceQuery(rq.r.URL.Query()).Encode()
-	f, ferr := rq.fetchOriginal(rq.r.Context(), true)
+	res, ferr := rq.ir.engine.Probe(rq.r.Context(), rq.variantRequest())
+	rq.res = *res
 	var he caddyhttp.HandlerError
 	switch {
 	case ferr == nil:
-		f.Lease.Release()
 		return rq.refuseParam(err)
 	case errors.Is(ferr, variant.ErrNotImage), errors.As(ferr, &he):
 		return rq.notImage()

@@ -143,6 +143,21 @@ type Result struct {
 // once the answer is written.
 func (r *Result) Release() { r.lease.Release() }
 
+// Probe reports whether req's source is an image (nil), getting it as Get
+// would: from the originals cache, or one fetch shared with concurrent
+// requests and kept. Otherwise it answers ErrNotImage or how the fetch
+// failed. It is for a request whose options are refused: only an image's
+// are.
+func (e *Engine) Probe(ctx context.Context, req *Request) (*Result, error) {
+	res := &Result{CacheStatus: e.Store.MissStatus()}
+	orig, err := e.original(ctx, req, res)
+	if err == nil && res.lease != nil {
+		res.SourceBytes = int64(len(orig.body)) // fetched for this request: billed
+	}
+	res.Release()
+	return res, err
+}
+
 // Get gives the variant req asks for.
 func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	st := e.Store

@@ -280,3 +280,26 @@ func TestAKeptOriginalMeetsTheLimitsOfWhoeverUsesIt(t *testing.T) {
 		t.Fatalf("under a lower pixel limit: %v, want TooLarge", err)
 	}
 }
+
+// A request whose options are refused learns whether its source is an
+// image as Get would get it: repeated, it reaches the origin once.
+func TestProbeGetsTheSourceOnce(t *testing.T) {
+	o := newOrigin("public, max-age=60")
+	e := newEngine(t, true, 1)
+	for i := range 3 {
+		res, err := e.Probe(context.Background(), request(o, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if billed := res.SourceBytes > 0; billed != (i == 0) {
+			t.Errorf("probe %d: %d source bytes billed", i, res.SourceBytes)
+		}
+	}
+	if n := o.fetches.Load(); n != 1 {
+		t.Errorf("%d fetches, want 1", n)
+	}
+	page := &Request{Site: "s", Source: "/page", Header: http.Header{}, Fetch: func(context.Context, bool) (*Fetched, error) { return nil, ErrNotImage }}
+	if _, err := e.Probe(context.Background(), page); !errors.Is(err, ErrNotImage) {
+		t.Errorf("a page: %v, want ErrNotImage", err)
+	}
+}
