@@ -292,6 +292,7 @@ func (j *job) thumbnail() (err error) {
 		ToSRGB:     j.src.Header.HasICC,
 		JPEGShrink: jpegShrink,
 		Region:     region,
+		Upright:    j.src.Header.Orientation <= 1,
 	})
 	return err
 }

@@ -203,3 +203,22 @@ func TestPJPGIsProgressive(t *testing.T) {
 		}
 	}
 }
+
+func TestARegionOfTheWholeAnimationKeepsItsFrames(t *testing.T) {
+	cfg := imaging.DefaultConfig()
+	src := testimages.AnimatedGIF(40, 30, 4)
+	s, err := imaging.Inspect(src, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for query, frames := range map[string]int{"rect=0,0,99999,99999": 4, "rect=0,0,20,30": 1} {
+		q, _ := url.ParseQuery(query)
+		opts, err := transform.Parse(q, cfg.Limits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Frames(opts, transform.GIF, cfg); got != frames {
+			t.Errorf("%s: %d frames, want %d", query, got, frames)
+		}
+	}
+}

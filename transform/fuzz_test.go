@@ -89,7 +89,7 @@ func checkOptions(t *testing.T, raw string, o Options, lim Limits) {
 		t.Fatalf("Parse(%q) anchor %+v outside the image", raw, o.Anchor)
 	case !(o.Blur >= 0 && o.Blur <= 250) || !(o.Sharpen >= 0 && o.Sharpen <= 10):
 		t.Fatalf("Parse(%q) blur %g sharpen %g", raw, o.Blur, o.Sharpen)
-	case o.Fit < FitScaleDown || o.Fit > FitSqueeze:
+	case o.Fit < FitScaleDown || o.Fit > FitMin:
 		t.Fatalf("Parse(%q) fit %d", raw, o.Fit)
 	case o.Format != FormatSource && o.Format != FormatAuto && !o.Format.Writable():
 		t.Fatalf("Parse(%q) format %v", raw, o.Format)

@@ -155,9 +155,9 @@ func (p Plan) JPEGShrink(srcW, srcH int) int {
 }
 
 // box is the target box (0 for a free side): w and h, or imgix ar's
-// largest box of that shape in the srcW x srcH source, bounded by max-w
-// and max-h and raised to min-w and min-h, keeping the box's shape where
-// both sides are set.
+// largest box of that shape in the srcW x srcH source, within max-w,
+// max-h, min-w and min-h (Parse applies those itself when the box does not
+// depend on the source).
 func (o Options) box(srcW, srcH int, lim Limits) (w, h int) {
 	w, h = o.Width, o.Height
 	if o.Aspect > 0 && w == 0 && h == 0 && srcW > 0 && srcH > 0 {
@@ -167,8 +167,21 @@ func (o Options) box(srcW, srcH int, lim Limits) (w, h int) {
 		}
 		w, h = scaleBox(max(1, w), max(1, h), 1, lim)
 	}
+	return o.bound(w, h, lim)
+}
+
+// bound applies max-w, max-h, min-w and min-h to a box: a side over its
+// maximum or under its minimum is brought to it, and a box with both
+// sides set keeps its shape; a free side stays free under a minimum, and
+// takes the maximum.
+func (o Options) bound(w, h int, lim Limits) (int, int) {
 	scale := func(k float64) {
-		w, h = max(1, int(math.Round(float64(w)*k))), max(1, int(math.Round(float64(h)*k)))
+		if w > 0 {
+			w = max(1, int(math.Round(float64(w)*k)))
+		}
+		if h > 0 {
+			h = max(1, int(math.Round(float64(h)*k)))
+		}
 	}
 	both := w > 0 && h > 0
 	if o.MaxW > 0 && (w == 0 || w > o.MaxW) {

@@ -337,3 +337,34 @@ func TestJPEGShrinkNeverGoesBelowTheBox(t *testing.T) {
 		}
 	}
 }
+
+// max-w, max-h, min-w and min-h become the box itself where it does not
+// depend on the source, so the canonical form tells apart what the plan
+// tells apart; a free side stays free under a minimum.
+func TestBoundsAreTheBox(t *testing.T) {
+	parse := func(query string) Options {
+		t.Helper()
+		q, _ := url.ParseQuery(query)
+		o, err := Parse(q, DefaultLimits)
+		if err != nil {
+			t.Fatal(query, err)
+		}
+		return o
+	}
+	distinct := []string{"max-w=50&max-h=50&fit=crop", "max-w=50&max-h=50", "max-w=50&max-h=50&fit=pad", "h=100&max-w=50&fit=crop", "h=100&max-w=50", "max-w=50&max-h=50&fit=crop&g=top"}
+	seen := map[string]string{}
+	for _, q := range distinct {
+		c := parse(q).Canonical()
+		if other, dup := seen[c]; dup {
+			t.Errorf("%q and %q share the key %q", q, other, c)
+		}
+		seen[c] = q
+	}
+	if c := parse("max-w=50&max-h=50&fit=crop").Canonical(); c != parse("w=50&h=50&fit=crop").Canonical() {
+		t.Errorf("max-w=50&max-h=50&fit=crop is %q, not the 50x50 crop's key", c)
+	}
+	p := NewPlan(parse("w=100&min-w=200&fit=crop"), 1000, 500, DefaultLimits)
+	if w, h := p.OutputSize(1000, 500); w != 200 || h != 100 {
+		t.Errorf("w=100&min-w=200 on 1000x500: %dx%d, want 200x100", w, h)
+	}
+}

@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"math"
 	"net/url"
 	"strconv"
 	"strings"
@@ -24,27 +25,33 @@ const AcceptCH = "Sec-CH-DPR, Sec-CH-Width, Sec-CH-Viewport-Width, Save-Data"
 // headers the answer depends on (for Vary):
 //   - with ch listing DPR, a missing dpr comes from Sec-CH-DPR (or DPR);
 //   - with ch listing Width, or w=auto (Cloudflare's width=auto), a
-//     missing w comes from Sec-CH-Width (or Width), which is in device
-//     pixels already, so dpr is then 1; w=auto falls back to
-//     Sec-CH-Viewport-Width (or Viewport-Width), and without any hint
-//     means the source's own width;
+//     missing w comes from Sec-CH-Width (or Width), which counts device
+//     pixels: it is divided by the dpr (given, or from the DPR hint) so
+//     that w, h and the rest stay CSS pixels; w=auto falls back to
+//     Sec-CH-Viewport-Width (or Viewport-Width), in CSS pixels, and
+//     without any hint means the source's own width;
 //   - with ch listing Save-Data, Save-Data: on lowers a missing q to 45.
 //
-// A hint that is absent or not a positive number changes nothing. Every
-// hint that could change the answer is named for Vary, sent or not.
-func ClientHints(q url.Values, header func(string) string) (url.Values, []string) {
+// A width is kept within 1..maxWidth CSS pixels. A hint that is absent or
+// not a positive number changes nothing. Every hint that could change the
+// answer is named for Vary, sent or not: which ones depends on the URL
+// alone.
+func ClientHints(q url.Values, header func(string) string, maxWidth int) (url.Values, []string) {
 	var ch map[string]bool
+	widthKey, autoWidth := "", false
+	has := map[string]string{} // canonical name: the value given
 	for k, vs := range q {
-		if strings.EqualFold(k, "ch") && len(vs) > 0 {
+		name, _ := ParamName(k)
+		if len(vs) > 0 {
+			has[name] = vs[0]
+		}
+		switch {
+		case strings.EqualFold(k, "ch") && len(vs) > 0:
 			ch = map[string]bool{}
 			for tok := range strings.SplitSeq(strings.ToLower(vs[0]), ",") {
 				ch[strings.TrimSpace(tok)] = true
 			}
-		}
-	}
-	widthKey, autoWidth := "", false
-	for k, vs := range q {
-		if n, _ := ParamName(k); n == "w" {
+		case name == "w":
 			widthKey = k
 			autoWidth = len(vs) == 1 && strings.EqualFold(vs[0], "auto")
 		}
@@ -52,18 +59,11 @@ func ClientHints(q url.Values, header func(string) string) (url.Values, []string
 	if ch == nil && !autoWidth {
 		return q, nil
 	}
-	// What the URL sets itself, hints never change; which hints may
-	// change the rest depends on the URL alone, so Vary names them
-	// whether they were sent or not.
-	has := func(name string) bool {
-		for k := range q {
-			if n, _ := ParamName(k); n == name {
-				return true
-			}
-		}
-		return false
-	}
-	explicitW, explicitDPR, explicitQ := has("w") && !autoWidth, has("dpr"), has("q")
+	_, explicitW := has["w"]
+	explicitW = explicitW && !autoWidth
+	dprGiven, explicitDPR := has["dpr"]
+	_, explicitQ := has["q"]
+
 	out := make(url.Values, len(q))
 	for k, v := range q {
 		out[k] = v
@@ -72,37 +72,38 @@ func ClientHints(q url.Values, header func(string) string) (url.Values, []string
 	read := func(names []string) (float64, bool) {
 		vary = append(vary, names...)
 		for _, n := range names {
-			if f, err := strconv.ParseFloat(strings.TrimSpace(header(n)), 64); err == nil && f > 0 {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(header(n)), 64); err == nil && f > 0 && !math.IsInf(f, 0) {
 				return f, true
 			}
 		}
 		return 0, false
 	}
-	widthSet := false
-	if ch["width"] && !explicitW || autoWidth {
+	needW := ch["width"] && !explicitW || autoWidth
+	dpr := 1.0
+	if d, err := strconv.ParseFloat(dprGiven, 64); explicitDPR && err == nil && d > 0 {
+		dpr = d
+	}
+	if (ch["dpr"] || needW) && !explicitDPR {
+		if d, ok := read(dprHints); ok {
+			dpr = d
+			out.Set("dpr", strconv.FormatFloat(d, 'f', -1, 64))
+		}
+	}
+	if needW {
+		if widthKey != "" {
+			delete(out, widthKey)
+		}
 		w, ok := read(widthHints)
+		if ok {
+			w /= dpr // device pixels to CSS pixels
+		}
 		if autoWidth {
 			if v, vok := read(viewportHints); !ok {
 				w, ok = v, vok
 			}
 		}
-		if widthKey != "" {
-			delete(out, widthKey)
-		}
 		if ok {
-			out.Set("w", strconv.Itoa(int(w+0.5)))
-			widthSet = true
-		}
-	}
-	if (ch["dpr"] || widthSet) && !explicitDPR {
-		d, ok := 1.0, true // a Width hint counts device pixels, DPR included
-		if ch["dpr"] {
-			if hd, hok := read(dprHints); !widthSet {
-				d, ok = hd, hok
-			}
-		}
-		if ok {
-			out.Set("dpr", strconv.FormatFloat(d, 'f', -1, 64))
+			out.Set("w", strconv.Itoa(max(1, min(maxWidth, int(math.Round(w))))))
 		}
 	}
 	if ch["save-data"] && !explicitQ {
@@ -112,4 +113,21 @@ func ClientHints(q url.Values, header func(string) string) (url.Values, []string
 		}
 	}
 	return out, vary
+}
+
+// SemicolonParam is the image parameter of a raw query written with a raw
+// ';' (Cloudflare's trim=top;right;bottom;left), which Go's query parser
+// drops with its pair: that parameter must be refused, not ignored. It is
+// "" when there is none.
+func SemicolonParam(rawQuery string) string {
+	for pair := range strings.SplitSeq(rawQuery, "&") {
+		if !strings.Contains(pair, ";") {
+			continue
+		}
+		k, _, _ := strings.Cut(pair, "=")
+		if k, err := url.QueryUnescape(k); err == nil && IsImageParam(k) {
+			return k
+		}
+	}
+	return ""
 }

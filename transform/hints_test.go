@@ -12,28 +12,48 @@ func TestClientHints(t *testing.T) {
 		query, want string
 		vary        int // how many hint headers the answer varies on
 	}{
-		{"w=400", "w=400", 0},                                // no ch: nothing read
-		{"w=400&ch=DPR", "ch=DPR&dpr=2&w=400", 2},            // the DPR hint
-		{"w=400&dpr=1&ch=DPR", "ch=DPR&dpr=1&w=400", 0},      // an explicit dpr wins
-		{"ch=Width", "ch=Width&dpr=1&w=640", 2},              // Width is in device pixels
-		{"ch=Width,DPR", "ch=Width%2CDPR&dpr=1&w=640", 4},    // and includes the DPR, which counts without it
-		{"w=300&ch=Save-Data", "ch=Save-Data&q=45&w=300", 1}, // Save-Data lowers a missing q
-		{"width=auto", "dpr=1&w=640", 4},                     // Cloudflare's width=auto: the width, else the viewport
+		{"w=400", "w=400", 0},                                         // no ch: nothing read
+		{"w=400&ch=DPR", "ch=DPR&dpr=2&w=400", 2},                     // the DPR hint
+		{"w=400&dpr=1&ch=DPR", "ch=DPR&dpr=1&w=400", 0},               // an explicit dpr wins
+		{"ch=Width", "ch=Width&dpr=2&w=320", 4},                       // Width counts device pixels: 640 at DPR 2 is w=320
+		{"ch=Width,DPR", "ch=Width%2CDPR&dpr=2&w=320", 4},             // the same
+		{"h=300&ch=Width,DPR", "ch=Width%2CDPR&dpr=2&h=300&w=320", 4}, // h stays in CSS pixels
+		{"dpr=4&ch=Width", "ch=Width&dpr=4&w=160", 2},                 // an explicit dpr converts the hint
+		{"w=300&ch=Save-Data", "ch=Save-Data&q=45&w=300", 1},          // Save-Data lowers a missing q
+		{"width=auto", "dpr=2&w=320", 6},                              // Cloudflare's width=auto
 	}
 	for _, tt := range tests {
 		q, _ := url.ParseQuery(tt.query)
-		got, vary := ClientHints(q, get)
+		got, vary := ClientHints(q, get, 4096)
 		if got.Encode() != tt.want || len(vary) != tt.vary {
 			t.Errorf("%s: %s, vary %v; want %s and %d hints", tt.query, got.Encode(), vary, tt.want, tt.vary)
 		}
 	}
-	// width=auto without a Width hint falls back to the viewport, then to
-	// the source's own width.
+	only := func(h map[string]string) func(string) string { return func(n string) string { return h[n] } }
 	q, _ := url.ParseQuery("width=auto")
-	if got, _ := ClientHints(q, func(n string) string { return map[string]string{"Sec-CH-Viewport-Width": "1280"}[n] }); got.Encode() != "dpr=1&w=1280" {
+	// Without a Width hint, the viewport (CSS pixels), then the source's
+	// own width.
+	if got, _ := ClientHints(q, only(map[string]string{"Sec-CH-Viewport-Width": "1280"}), 4096); got.Encode() != "w=1280" {
 		t.Errorf("width=auto with only a viewport width: %s", got.Encode())
 	}
-	if got, _ := ClientHints(q, func(string) string { return "" }); got.Encode() != "" {
+	if got, _ := ClientHints(q, only(nil), 4096); got.Encode() != "" {
 		t.Errorf("width=auto without hints: %s, want no width", got.Encode())
+	}
+	// A hint beyond the limit is the limit, not a refusal.
+	if got, _ := ClientHints(q, only(map[string]string{"Sec-CH-Width": "100000"}), 4096); got.Encode() != "w=4096" {
+		t.Errorf("a huge Width hint: %s", got.Encode())
+	}
+}
+
+func TestSemicolonParam(t *testing.T) {
+	for raw, want := range map[string]string{
+		"w=100&trim=10;20;10;0": "trim",
+		"w=100&trim=10%3B20":    "",
+		"a=1;2&w=3":             "", // the origin's parameter: its business
+		"":                      "",
+	} {
+		if got := SemicolonParam(raw); got != want {
+			t.Errorf("SemicolonParam(%q) = %q, want %q", raw, got, want)
+		}
 	}
 }

@@ -312,6 +312,12 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 	if (o.MinW > 0 || o.MinH > 0) && o.Fit != FitCrop && o.Fit != FitMin && o.Fit != FitCover {
 		return o, &Error{"min-w", "min-w and min-h apply with fit=crop only (as imgix)"}
 	}
+	if o.Aspect == 0 {
+		// The box does not depend on the source: bound it now, so that
+		// the canonical form sees the box the plan will use.
+		o.Width, o.Height = o.bound(o.Width, o.Height, lim)
+		o.MaxW, o.MaxH, o.MinW, o.MinH = 0, 0, 0, 0
+	}
 	if err := o.parseGravity(vals); err != nil {
 		return o, err
 	}
@@ -670,14 +676,18 @@ func (o Options) Canonical() string {
 		add("rect", fmt.Sprintf("%d,%d,%d,%d", r.X, r.Y, r.W, r.H))
 	}
 	if t := o.Trim; t != nil && !t.Zero() {
-		add("trim", fmt.Sprintf("%d;%d;%d;%d", t.Top, t.Right, t.Bottom, t.Left))
+		add("trim", fmt.Sprintf("%d%%3B%d%%3B%d%%3B%d", t.Top, t.Right, t.Bottom, t.Left))
 	}
-	if !o.Border.Zero() {
-		e := o.Border
-		add("pad", fmt.Sprintf("%d,%d,%d,%d", e.Top, e.Right, e.Bottom, e.Left))
+	for _, side := range []struct {
+		name string
+		v    int
+	}{{"pad-top", o.Border.Top}, {"pad-right", o.Border.Right}, {"pad-bottom", o.Border.Bottom}, {"pad-left", o.Border.Left}} {
+		if side.v > 0 {
+			add(side.name, strconv.Itoa(side.v))
+		}
 	}
 	if o.Progressive {
-		add("progressive", "1")
+		add("f", "pjpg") // the output format is keyed apart; interlacing is not
 	}
 	if o.FirstFrame {
 		add("anim", "false")

@@ -249,8 +249,8 @@ func (o Options) FrameSize(srcW, srcH int) (w, h int, err error) {
 
 // KeepsFrames reports whether an animation can keep all its frames under
 // the options: not when only its first is asked for (anim=false), nor
-// when it is turned, flipped top-bottom, cut to a region or given a
-// border, which act on one frame.
+// when it is turned, flipped top-bottom or given a border, which act on
+// one frame. (Nor when it is cut to a region: see Region.)
 func (o Options) KeepsFrames() bool {
-	return !o.FirstFrame && o.Rotate == 0 && !o.FlipV && o.Rect == nil && o.Trim == nil && o.Border.Zero()
+	return !o.FirstFrame && o.Rotate == 0 && !o.FlipV && o.Border.Zero()
 }

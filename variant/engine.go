@@ -192,6 +192,10 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		return res, err
 	}
 	outW, outH := transform.NewPlan(req.Options, srcW, srcH, req.Limits).OutputSize(srcW, srcH)
+	if outW > req.Limits.MaxWidth || outH > req.Limits.MaxHeight {
+		// Only padding (imgix pad) goes past the box.
+		return res, &transform.Error{Param: "pad", Msg: fmt.Sprintf("with its padding the output would be %dx%d, over the limit of %dx%d", outW, outH, req.Limits.MaxWidth, req.Limits.MaxHeight)}
+	}
 	if err := transform.CheckCost(req.Options, outW, outH, orig.src.Frames(req.Options, format, pipeline)); err != nil {
 		return res, err
 	}

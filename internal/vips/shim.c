@@ -163,12 +163,15 @@ imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 int
 imgedge_thumbnail_region(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, const char *export_profile,
-	int jpeg_shrink, int rx, int ry, int rw, int rh)
+	int jpeg_shrink, int rx, int ry, int rw, int rh, int upright_already)
 {
 	// A region of the source (imgix rect, Cloudflare trim), given in the
-	// coordinates of its upright first page: the source is decoded whole
-	// (shrunk on load by jpeg_shrink for a JPEG), turned upright, cut,
-	// and the cut thumbnailed. Random access: turning needs it.
+	// coordinates of its upright first page: the source is decoded
+	// (shrunk on load by jpeg_shrink for a JPEG), turned upright, cut, and
+	// the cut thumbnailed. A source stored upright is read top to bottom,
+	// as a thumbnail would be; turning one needs random access, which
+	// decodes it whole.
+	VipsAccess access = upright_already ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM;
 	VipsBlob *blob = vips_blob_copy(buf, len);
 	VipsSource *source = vips_source_new_from_blob(blob);
 	VipsImage *in, *upright, *cut;
@@ -180,12 +183,12 @@ imgedge_thumbnail_region(const void *buf, size_t len, VipsImage **out,
 	if (jpeg_shrink > 1)
 		res = vips_jpegload_source(source, &in,
 			"shrink", jpeg_shrink,
-			"access", VIPS_ACCESS_RANDOM,
+			"access", access,
 			"fail_on", VIPS_FAIL_ON_TRUNCATED,
 			NULL);
 	else {
 		in = vips_image_new_from_source(source, "",
-			"access", VIPS_ACCESS_RANDOM,
+			"access", access,
 			"fail_on", VIPS_FAIL_ON_TRUNCATED,
 			NULL);
 		res = in ? 0 : -1;

@@ -29,7 +29,7 @@ int imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 
 int imgedge_thumbnail_region(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, const char *export_profile,
-	int jpeg_shrink, int rx, int ry, int rw, int rh);
+	int jpeg_shrink, int rx, int ry, int rw, int rh, int upright_already);
 int imgedge_rot(VipsImage *in, VipsImage **out, int degrees);
 int imgedge_flip(VipsImage *in, VipsImage **out, int horizontal);
 

@@ -175,6 +175,9 @@ type ThumbnailOptions struct {
 	// pixels of its upright first page): the rest is cut away before the
 	// resize. It reads the first frame only.
 	Region *[4]int
+	// Upright says the source is stored upright (EXIF orientation 1 or
+	// none): a region is then read top to bottom, not decoded whole.
+	Upright bool
 }
 
 // Thumbnail loads buf and resizes it in one pass: the decoder shrinks on load
@@ -199,7 +202,7 @@ func Thumbnail(buf []byte, o ThumbnailOptions) (*Image, error) {
 	if r := o.Region; r != nil {
 		rc = C.imgedge_thumbnail_region(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
 			C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop, profile, C.int(o.JPEGShrink),
-			C.int(r[0]), C.int(r[1]), C.int(r[2]), C.int(r[3]))
+			C.int(r[0]), C.int(r[1]), C.int(r[2]), C.int(r[3]), cbool(o.Upright))
 	} else {
 		rc = C.imgedge_thumbnail(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
 			C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop,
