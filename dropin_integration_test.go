@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/imgedge/imgedge/internal/testenv"
 	"github.com/imgedge/imgedge/internal/testimages"
 	"github.com/imgedge/imgedge/tenant"
@@ -22,9 +24,14 @@ func dropinSite(t *testing.T, tenants string) *testenv.Caddy {
 	t.Helper()
 	root := t.TempDir()
 	writeFiles(t, root, map[string][]byte{
-		"photo.jpg": testimages.JPEG(testimages.Gradient(1200, 800)),
-		"notes.txt": []byte("not an image"),
+		"photo.jpg":          testimages.JPEG(testimages.Gradient(1200, 800)),
+		"notes.txt":          []byte("not an image"),
+		"private/secret.jpg": testimages.JPEG(testimages.Gradient(300, 200)),
 	})
+	hash, err := bcrypt.GenerateFromPassword([]byte("wonderland"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return testenv.Start(t, fmt.Sprintf(`{
 	admin {{ADMIN}}
 	auto_https off
@@ -32,6 +39,10 @@ func dropinSite(t *testing.T, tenants string) *testenv.Caddy {
 http://:{{PORT}} {
 	bind 127.0.0.1
 	root * %s
+	cdn_cgi_image
+	basic_auth /private/* {
+		alice %s
+	}
 	image_resize {
 		accept_ch
 		%s
@@ -42,7 +53,7 @@ http://:{{PORT}} {
 	}
 	file_server
 }
-`, root, tenants))
+`, root, hash, tenants))
 }
 
 // A request is image work only when its answer is an image: the rest of
@@ -66,6 +77,9 @@ func TestOnlyImagesAreImageWork(t *testing.T) {
 	// The same parameters on an image are refused, naming the parameter.
 	for _, tt := range []struct{ query, param string }{
 		{"q=shoes", "q"}, {"format=json", "f"}, {"sat=-100", "sat"}, {"fit=facearea&w=10&h=10", "fit"}, {"rot=45", "rot"},
+		{"w=100&trim=10;20;10;0", "trim"},         // a raw ; would drop the pair: refused, not ignored
+		{"w=4096&h=4096&fit=pad&pad=4096", "pad"}, // padding past the output limits
+
 	} {
 		a := get(t, c.Base+"/photo.jpg?"+tt.query)
 		var p struct{ Error, Param string }
@@ -111,6 +125,8 @@ func TestCloudflarePathsAreTheSameVariants(t *testing.T) {
 		{"/cdn-cgi/image/brightness=2/photo.jpg", 400},
 		{"/cdn-cgi/image/width/photo.jpg", 400},
 		{"/cdn-cgi/image/width=300/../etc/passwd", 400},
+		{"/cdn-cgi/image/width=100/private/secret.jpg", 401}, // access control sees the source's path
+		{"/private/secret.jpg?w=100", 401},
 	} {
 		if a := get(t, c.Base+tt.path); a.status != tt.status {
 			t.Errorf("%s: %d %s, want %d", tt.path, a.status, a.body, tt.status)

@@ -31,7 +31,9 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		}
 		return next.ServeHTTP(w, r)
 	}
-	cloudflare := strings.HasPrefix(r.URL.Path, transform.CloudflarePrefix)
+	// A /cdn-cgi/image/ URL that cdn_cgi_image rewrote: image work
+	// whatever its source answers.
+	cloudflare, _ := caddyhttp.GetVar(r.Context(), cloudflareVar).(bool)
 	query := r.URL.Query()
 	name, err := ir.tenantName(r)
 	if err != nil {
@@ -55,16 +57,8 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	client := clientRequest(r)
 	source := client
 	if cloudflare {
-		// /cdn-cgi/image/<options>/<source> is the request for the source
-		// with those options: one cache entry, one ETag with it.
-		if r, query, err = cloudflareRequest(r); err != nil {
-			var pe *transform.Error
-			param := ""
-			if errors.As(err, &pe) {
-				param = pe.Param
-			}
-			return ir.refuseEarly(w, http.StatusBadRequest, err.Error(), param)
-		}
+		// The source's request, with its options: the query form's cache
+		// entry and ETag. The client's URL is what signatures cover.
 		source = r
 	}
 	if err := checkTarget(source); err != nil {
@@ -135,9 +129,12 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return outcomePassthrough
 	}
 	lim := rq.settings.Limits(ir.pipeline.Limits)
-	query, rq.hints = transform.ClientHints(query, rq.r.Header.Get)
+	query, rq.hints = transform.ClientHints(query, rq.r.Header.Get, lim.MaxWidth)
 	query, err := tenant.Apply(rq.settings, query, lim)
 	var opts transform.Options
+	if name := transform.SemicolonParam(rq.r.URL.RawQuery); err == nil && name != "" {
+		err = &transform.Error{Param: name, Msg: "a raw ; in the query drops the parameter: write it %3B"}
+	}
 	if err == nil {
 		opts, err = transform.Parse(query, lim)
 	}

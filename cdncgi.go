@@ -1,0 +1,81 @@
+package imgedge
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/imgedge/imgedge/transform"
+)
+
+func init() {
+	caddy.RegisterModule(CloudflareURLs{})
+	httpcaddyfile.RegisterHandlerDirective("cdn_cgi_image", func(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+		h.Next()
+		if h.NextArg() || h.NextBlock(0) {
+			return nil, h.ArgErr()
+		}
+		return CloudflareURLs{}, nil
+	})
+	// With the rewrites: before basic_auth, forward_auth and every
+	// matcher after them, so that they see the source's path.
+	httpcaddyfile.RegisterDirectiveOrder("cdn_cgi_image", httpcaddyfile.After, "uri")
+}
+
+// cloudflareVar marks a request that cdn_cgi_image rewrote.
+const cloudflareVar = "imgedge.cdn_cgi_image"
+
+// CloudflareURLs rewrites Cloudflare's image URLs,
+// /cdn-cgi/image/<options>/<source>, into the request for the source with
+// the options as query parameters, for image_resize to answer: one cache
+// entry and one ETag with the query form. It runs with Caddy's rewrites,
+// before access control (basic_auth, forward_auth) and the matchers of
+// the rest of the route, so that they all see the source's path: a
+// /cdn-cgi/image/ URL reaches nothing its source could not. The source is
+// a path of the site, or an absolute URL on the request's own host; any
+// other host, or options outside the vocabulary, get 400. Signatures
+// cover the URL as the client sent it.
+type CloudflareURLs struct{}
+
+// CaddyModule returns the Caddy module information.
+func (CloudflareURLs) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{ID: "http.handlers.cdn_cgi_image", New: func() caddy.Module { return new(CloudflareURLs) }}
+}
+
+// ServeHTTP rewrites a /cdn-cgi/image/ request in place, as Caddy's
+// rewrite does, and hands every request on.
+func (CloudflareURLs) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	if !strings.HasPrefix(r.URL.Path, transform.CloudflarePrefix) {
+		return next.ServeHTTP(w, r)
+	}
+	src, _, err := cloudflareRequest(r)
+	if err != nil {
+		param := ""
+		if pe, ok := err.(*transform.Error); ok {
+			param = pe.Param
+		}
+		writeProblem(w, http.StatusBadRequest, err.Error(), param)
+		return nil
+	}
+	r.URL, r.RequestURI = src.URL, src.RequestURI
+	caddyhttp.SetVar(r.Context(), cloudflareVar, true)
+	return next.ServeHTTP(w, r)
+}
+
+var (
+	_ caddyhttp.MiddlewareHandler = CloudflareURLs{}
+	_ caddyfile.Unmarshaler       = (*CloudflareURLs)(nil)
+)
+
+// UnmarshalCaddyfile takes no arguments: `cdn_cgi_image`.
+func (*CloudflareURLs) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next()
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	return nil
+}
