@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
-	"net/url"
 	"testing"
 
-	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/internal/testimages"
 	"github.com/imgedge/imgedge/transform"
 )
@@ -32,25 +30,11 @@ func TestJPEGsShrunkOnLoadKeepTheirGeometry(t *testing.T) {
 		{"w=300&h=100&fit=squeeze", 300, 100, true},
 		{"w=300&h=300&fit=pad", 300, 300, false},
 	}
-	cfg := imaging.DefaultConfig()
 	for o := 1; o <= 8; o++ {
 		src := testimages.OrientedJPEG(want, o)
 		for _, tt := range tests {
 			t.Run(fmt.Sprintf("orientation %d %s", o, tt.query), func(t *testing.T) {
-				q, _ := url.ParseQuery(tt.query + "&f=jpeg")
-				opts, err := transform.Parse(q, cfg.Limits)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s, err := imaging.Inspect(src, cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res, err := imaging.Process(s, opts, transform.JPEG, cfg)
-				if err != nil {
-					t.Fatal(err)
-				}
-				img, err := jpeg.Decode(bytes.NewReader(res.Body))
+				img, err := jpeg.Decode(bytes.NewReader(process(t, src, tt.query, transform.JPEG).Body))
 				if err != nil {
 					t.Fatal(err)
 				}

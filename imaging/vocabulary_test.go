@@ -57,10 +57,11 @@ func colourAt(img image.Image, fx, fy float64) string {
 	return "?"
 }
 
-func render(t *testing.T, src []byte, query string) image.Image {
+// process runs query's options over src, as the handler does, into out.
+func process(t *testing.T, src []byte, query string, out transform.Format) imaging.Result {
 	t.Helper()
 	cfg := imaging.DefaultConfig()
-	q, err := url.ParseQuery(query + "&f=png")
+	q, err := url.ParseQuery(query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,11 +73,16 @@ func render(t *testing.T, src []byte, query string) image.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := imaging.Process(s, opts, transform.PNG, cfg)
+	res, err := imaging.Process(s, opts, out, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := png.Decode(bytes.NewReader(res.Body))
+	return res
+}
+
+func render(t *testing.T, src []byte, query string) image.Image {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(process(t, src, query, transform.PNG).Body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,25 +154,12 @@ func TestTheVocabularysGeometry(t *testing.T) {
 }
 
 func TestAnimFalseKeepsTheFirstFrame(t *testing.T) {
-	cfg := imaging.DefaultConfig()
 	src := testimages.AnimatedGIF(40, 30, 4)
 	for _, tt := range []struct {
 		query  string
 		frames int
 	}{{"w=20", 4}, {"w=20&anim=false", 1}, {"w=20&anim=true", 4}, {"w=20&rot=90", 1}} {
-		q, _ := url.ParseQuery(tt.query + "&f=gif")
-		opts, err := transform.Parse(q, cfg.Limits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := imaging.Inspect(src, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := imaging.Process(s, opts, transform.GIF, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := process(t, src, tt.query, transform.GIF)
 		g, err := gif.DecodeAll(bytes.NewReader(res.Body))
 		if err != nil {
 			t.Fatal(err)
@@ -178,25 +171,12 @@ func TestAnimFalseKeepsTheFirstFrame(t *testing.T) {
 }
 
 func TestPJPGIsProgressive(t *testing.T) {
-	cfg := imaging.DefaultConfig()
 	src := testimages.JPEG(testimages.Gradient(300, 200))
 	for _, tt := range []struct {
 		fm          string
 		progressive bool
 	}{{"pjpg", true}, {"jpg", false}, {"baseline-jpeg", false}} {
-		q, _ := url.ParseQuery("w=100&fm=" + tt.fm)
-		opts, err := transform.Parse(q, cfg.Limits)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := imaging.Inspect(src, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := imaging.Process(s, opts, transform.JPEG, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := process(t, src, "w=100&fm="+tt.fm, transform.JPEG)
 		// SOF2 (FF C2) marks a progressive JPEG, SOF0/SOF1 a baseline one.
 		if got := bytes.Contains(res.Body, []byte{0xff, 0xc2}); got != tt.progressive {
 			t.Errorf("fm=%s: progressive %v, want %v", tt.fm, got, tt.progressive)
