@@ -87,27 +87,69 @@ imgedge_header_read(const void *buf, size_t len, imgedge_header *h)
 	return 0;
 }
 
+// source_copy is a source over a copy of the bytes. libvips reads a source
+// lazily, on its worker threads, for as long as any image of the pipeline
+// lives: the bytes are copied into a blob libvips owns and frees with its
+// last reference, so no caller memory has to outlive the call.
+static VipsSource *
+source_copy(const void *buf, size_t len)
+{
+	VipsBlob *blob = vips_blob_copy(buf, len);
+	VipsSource *source = vips_source_new_from_blob(blob);
+
+	vips_area_unref(VIPS_AREA(blob));
+	return source;
+}
+
+// load decodes the first page of the bytes, a JPEG shrunk on load by
+// jpeg_shrink when it is over 1. fail_on=truncated: a truncated or corrupt
+// source is an error, not a grey-filled picture.
+static int
+load(const void *buf, size_t len, int jpeg_shrink, VipsAccess access, VipsImage **in)
+{
+	VipsSource *source = source_copy(buf, len);
+	int res = -1;
+
+	if (!source)
+		return -1;
+	if (jpeg_shrink > 1)
+		res = vips_jpegload_source(source, in,
+			"shrink", jpeg_shrink,
+			"access", access,
+			"fail_on", VIPS_FAIL_ON_TRUNCATED,
+			NULL);
+	else if ((*in = vips_image_new_from_source(source, "",
+			"access", access,
+			"fail_on", VIPS_FAIL_ON_TRUNCATED,
+			NULL)))
+		res = 0;
+	g_object_unref(source);
+	return res;
+}
+
+// thumbnail_of is vips_thumbnail_image of a loaded image, colour-managed
+// into export_profile when one is given (a NULL name ends the options).
+static int
+thumbnail_of(VipsImage *in, VipsImage **out, int width, int height, int size, int crop,
+	const char *export_profile)
+{
+	return vips_thumbnail_image(in, out, width,
+		"height", height,
+		"size", size,
+		"crop", crop,
+		export_profile ? "export_profile" : NULL, export_profile,
+		NULL);
+}
+
 int
 imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, int all_pages,
 	const char *export_profile, int jpeg_shrink)
 {
-	// libvips reads the source lazily, on its worker threads, for as long
-	// as any image of the pipeline lives, and vips_thumbnail_buffer keeps
-	// a bare pointer to the bytes it is given. The bytes are copied into
-	// a blob libvips owns and frees with its last reference, so no caller
-	// memory has to outlive this call.
-	VipsBlob *blob = vips_blob_copy(buf, len);
-	VipsSource *source = vips_source_new_from_blob(blob);
+	VipsSource *source;
+	VipsImage *in;
 	int res;
 
-	vips_area_unref(VIPS_AREA(blob));
-	if (!source)
-		return -1;
-
-	// fail_on=truncated: a truncated or corrupt source is an error, not a
-	// grey-filled picture.
-	const char *opts = all_pages ? "n=-1,fail_on=truncated" : "fail_on=truncated";
 	if (jpeg_shrink > 1) {
 		// vips_thumbnail shrinks a JPEG on load by half the factor it
 		// could, leaving a 2x margin for its final resize: a 2560 px
@@ -115,47 +157,21 @@ imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 		// (the largest power of two the resize allows) decodes it at
 		// 640 px instead, and vips_thumbnail_image does the rest as
 		// vips_thumbnail would (orientation, colour, crop).
-		VipsImage *in;
-		if (vips_jpegload_source(source, &in,
-			"shrink", jpeg_shrink,
-			"access", VIPS_ACCESS_SEQUENTIAL,
-			"fail_on", VIPS_FAIL_ON_TRUNCATED,
-			NULL)) {
-			g_object_unref(source);
+		if (load(buf, len, jpeg_shrink, VIPS_ACCESS_SEQUENTIAL, &in))
 			return -1;
-		}
-		g_object_unref(source);
-		if (export_profile)
-			res = vips_thumbnail_image(in, out, width,
-				"height", height,
-				"size", size,
-				"crop", crop,
-				"export_profile", export_profile,
-				NULL);
-		else
-			res = vips_thumbnail_image(in, out, width,
-				"height", height,
-				"size", size,
-				"crop", crop,
-				NULL);
+		res = thumbnail_of(in, out, width, height, size, crop, export_profile);
 		g_object_unref(in);
 		return res;
 	}
-	if (export_profile)
-		res = vips_thumbnail_source(source, out, width,
-			"height", height,
-			"size", size,
-			"crop", crop,
-			"option_string", opts,
-			"export_profile", export_profile,
-			NULL);
-	else
-		res = vips_thumbnail_source(source, out, width,
-			"height", height,
-			"size", size,
-			"crop", crop,
-			"option_string", opts,
-			NULL);
+	if (!(source = source_copy(buf, len)))
+		return -1;
+	res = vips_thumbnail_source(source, out, width,
+		"height", height,
+		"size", size,
+		"crop", crop,
+		"option_string", all_pages ? "n=-1,fail_on=truncated" : "fail_on=truncated",
+		export_profile ? "export_profile" : NULL, export_profile,
+		NULL);
 	g_object_unref(source);
 	return res;
 }
@@ -171,56 +187,28 @@ imgedge_thumbnail_region(const void *buf, size_t len, VipsImage **out,
 	// the cut thumbnailed. A source stored upright is read top to bottom,
 	// as a thumbnail would be; turning one needs random access, which
 	// decodes it whole.
-	VipsAccess access = upright_already ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM;
-	VipsBlob *blob = vips_blob_copy(buf, len);
-	VipsSource *source = vips_source_new_from_blob(blob);
 	VipsImage *in, *upright, *cut;
-	int res;
+	int res, s = VIPS_MAX(jpeg_shrink, 1);
 
-	vips_area_unref(VIPS_AREA(blob));
-	if (!source)
-		return -1;
-	if (jpeg_shrink > 1)
-		res = vips_jpegload_source(source, &in,
-			"shrink", jpeg_shrink,
-			"access", access,
-			"fail_on", VIPS_FAIL_ON_TRUNCATED,
-			NULL);
-	else {
-		in = vips_image_new_from_source(source, "",
-			"access", access,
-			"fail_on", VIPS_FAIL_ON_TRUNCATED,
-			NULL);
-		res = in ? 0 : -1;
-		jpeg_shrink = 1;
-	}
-	g_object_unref(source);
-	if (res)
+	if (load(buf, len, jpeg_shrink, upright_already ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, &in))
 		return -1;
 	res = vips_autorot(in, &upright, NULL);
 	g_object_unref(in);
 	if (res)
 		return -1;
-	{
-		int x0 = rx / jpeg_shrink, y0 = ry / jpeg_shrink;
-		int x1 = (rx + rw + jpeg_shrink - 1) / jpeg_shrink, y1 = (ry + rh + jpeg_shrink - 1) / jpeg_shrink;
-		x1 = VIPS_MIN(x1, upright->Xsize);
-		y1 = VIPS_MIN(y1, upright->Ysize);
-		if (x0 >= x1 || y0 >= y1) {
-			g_object_unref(upright);
-			vips_error("imgedge", "the region is outside the image");
-			return -1;
-		}
-		res = vips_extract_area(upright, &cut, x0, y0, x1 - x0, y1 - y0, NULL);
+	int x0 = rx / s, y0 = ry / s;
+	int x1 = VIPS_MIN((rx + rw + s - 1) / s, upright->Xsize);
+	int y1 = VIPS_MIN((ry + rh + s - 1) / s, upright->Ysize);
+	if (x0 >= x1 || y0 >= y1) {
+		g_object_unref(upright);
+		vips_error("imgedge", "the region is outside the image");
+		return -1;
 	}
+	res = vips_extract_area(upright, &cut, x0, y0, x1 - x0, y1 - y0, NULL);
 	g_object_unref(upright);
 	if (res)
 		return -1;
-	if (export_profile)
-		res = vips_thumbnail_image(cut, out, width, "height", height, "size", size, "crop", crop,
-			"export_profile", export_profile, NULL);
-	else
-		res = vips_thumbnail_image(cut, out, width, "height", height, "size", size, "crop", crop, NULL);
+	res = thumbnail_of(cut, out, width, height, size, crop, export_profile);
 	g_object_unref(cut);
 	return res;
 }
