@@ -32,22 +32,17 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	if d.NextArg() {
 		return nil, d.ArgErr()
 	}
+	// The options that take one word.
+	words := map[string]*string{
+		"zone": &app.Zone, "node": &app.Node, "consul": &app.Consul, "consul_token": &app.ConsulToken,
+		"service": &app.Service, "advertise": &app.Advertise, "secret": &app.Secret,
+	}
 	err := options(d, nil, func(o *option) error {
+		if dst, ok := words[o.name]; ok {
+			o.want(1, 1).str(0, dst)
+			return nil
+		}
 		switch o.name {
-		case "zone":
-			o.want(1, 1).str(0, &app.Zone)
-		case "node":
-			o.want(1, 1).str(0, &app.Node)
-		case "consul":
-			o.want(1, 1).str(0, &app.Consul)
-		case "consul_token":
-			o.want(1, 1).str(0, &app.ConsulToken)
-		case "service":
-			o.want(1, 1).str(0, &app.Service)
-		case "advertise":
-			o.want(1, 1).str(0, &app.Advertise)
-		case "secret":
-			o.want(1, 1).str(0, &app.Secret)
 		case "tenants_kv":
 			app.TenantsKV = "imgedge/tenants/"
 			o.want(0, 1).str(0, &app.TenantsKV)

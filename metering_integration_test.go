@@ -27,15 +27,7 @@ func newUsageRig(t *testing.T) *usageRig {
 	t.Helper()
 	dir := t.TempDir()
 	rig := &usageRig{spool: filepath.Join(dir, "spool")}
-	rig.collector = testenv.Start(t, fmt.Sprintf(`{
-	admin {{ADMIN}}
-}
-http://127.0.0.1:{{PORT}} {
-	usage_collector {
-		storage sqlite %s
-	}
-}
-`, filepath.Join(dir, "usage.db")))
+	rig.collector = startCollector(t, filepath.Join(dir, "usage.db"))
 	root := filepath.Join(dir, "site")
 	files := map[string][]byte{
 		"a.jpg": testimages.JPEG(testimages.Gradient(600, 400)),
@@ -282,4 +274,18 @@ func TestTheSameBatchPostedTwiceIsCountedOnce(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("a bad batch got %d, want 400", resp.StatusCode)
 	}
+}
+
+// startCollector runs a usage collector storing into the SQLite file db.
+func startCollector(t *testing.T, db string) *testenv.Caddy {
+	t.Helper()
+	return testenv.Start(t, fmt.Sprintf(`{
+	admin {{ADMIN}}
+}
+http://127.0.0.1:{{PORT}} {
+	usage_collector {
+		storage sqlite %s
+	}
+}
+`, db))
 }

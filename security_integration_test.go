@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -383,15 +384,7 @@ http://127.0.0.1:{{PORT}} {
 }
 
 func TestAJunkBatchLeavesTheCollectorsMemoryWhereItWas(t *testing.T) {
-	c := testenv.Start(t, fmt.Sprintf(`{
-	admin {{ADMIN}}
-}
-http://127.0.0.1:{{PORT}} {
-	usage_collector {
-		storage sqlite %s/usage.db
-	}
-}
-`, t.TempDir()))
+	c := startCollector(t, filepath.Join(t.TempDir(), "usage.db"))
 	// Warm the process up with one real batch, then measure.
 	http.Post(c.Base+"/api/v1/events", "application/cloudevents-batch+json", strings.NewReader("[]"))
 	before := c.RSS()

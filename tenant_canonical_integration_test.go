@@ -159,15 +159,7 @@ http://:{{PORT}} {
 
 func TestUsageAndPurgesLandOnTheCanonicalTenant(t *testing.T) {
 	dir := t.TempDir()
-	collector := testenv.Start(t, fmt.Sprintf(`{
-	admin {{ADMIN}}
-}
-http://127.0.0.1:{{PORT}} {
-	usage_collector {
-		storage sqlite %s
-	}
-}
-`, filepath.Join(dir, "usage.db")))
+	collector := startCollector(t, filepath.Join(dir, "usage.db"))
 	root := filepath.Join(dir, "site")
 	writeFiles(t, root, map[string][]byte{"p.jpg": testimages.JPEG(testimages.Gradient(800, 600))})
 	edge := testenv.Start(t, fmt.Sprintf(`{

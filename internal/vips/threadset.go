@@ -15,7 +15,7 @@ import "C"
 // replacement (internal linking, or a libvips built with
 // -Bsymbolic-functions); the caller should say so loudly.
 func ThreadsetSafe() bool {
-	return C.imgedge_threadset_racy() == 0 || C.imgedge_threadset_fixed() != 0
+	return !threadsetRacy() || C.imgedge_threadset_fixed() != 0
 }
 
 // threadsetRacy reports whether this libvips has the race at all.
