@@ -273,14 +273,13 @@ func (j *job) thumbnail() (err error) {
 		p.BoxW, p.BoxH = p.BoxH, p.BoxW
 	}
 	srcW, srcH := j.src.Header.OrientedSize()
-	var region *[4]int
+	var region *transform.Rect
 	if r, ok, _ := j.opts.Region(srcW, srcH); ok {
-		region = &[4]int{r.X, r.Y, r.W, r.H}
+		region = &r
 		srcW, srcH = r.W, r.H
 	}
 	jpegShrink := 0
-	if j.src.Header.Format == transform.JPEG {
-		p.SmartCrop = smart
+	if j.src.Header.Format == transform.JPEG { // never animated: smart is p.SmartCrop
 		jpegShrink = p.JPEGShrink(srcW, srcH)
 	}
 	j.img, err = vips.Thumbnail(j.src.Bytes, vips.ThumbnailOptions{

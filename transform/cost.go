@@ -93,7 +93,7 @@ func (p Plan) innerSize(srcW, srcH int) (w, h int) {
 	if srcW <= 0 || srcH <= 0 {
 		return 0, 0
 	}
-	scale := math.Min(float64(p.BoxW)/float64(srcW), float64(p.BoxH)/float64(srcH))
+	scale := 1 / p.LoadShrink(srcW, srcH)
 	if p.Resize == ResizeDown {
 		scale = math.Min(scale, 1)
 	}

@@ -471,20 +471,11 @@ func (o *Options) parseGravity(vals map[string]string) error {
 	fx, hasX := vals["fp-x"]
 	fy, hasY := vals["fp-y"]
 	if v, ok := vals["g"]; ok {
-		v = strings.ToLower(v)
-		if strings.Contains(v, "x") && !strings.Contains(v, ",") {
-			a, err := parseAnchor(v) // a point, XxY
-			if err != nil {
-				return &Error{"g", err.Error()}
-			}
-			o.Anchor = a
-		} else {
-			a, smart, _, err := cropTokens(v)
-			if err != nil {
-				return &Error{"g", err.Error()}
-			}
-			o.Anchor, o.Smart = a, smart
+		a, smart, err := parseGravityValue(strings.ToLower(v))
+		if err != nil {
+			return &Error{"g", err.Error()}
 		}
+		o.Anchor, o.Smart = a, smart
 	}
 	if hasX || hasY {
 		if o.Smart {
@@ -509,31 +500,15 @@ func (o *Options) parseGravity(vals map[string]string) error {
 	return nil
 }
 
-// parseAnchor reads a gravity: a name ("top"), two names ("top,left", as
-// imgix's crop= takes them), or a point "0.25x0.75" as Cloudflare writes it.
-func parseAnchor(v string) (Anchor, error) {
-	if x, y, ok := strings.Cut(v, "x"); ok {
-		fx, errX := strconv.ParseFloat(x, 64)
-		fy, errY := strconv.ParseFloat(y, 64)
-		if errX != nil || errY != nil || !(fx >= 0 && fx <= 1 && fy >= 0 && fy <= 1) {
-			return Anchor{}, fmt.Errorf("%q is not a point XxY with X and Y from 0 to 1", v)
-		}
-		return Anchor{fx, fy}, nil
+// parsePoint reads a point "0.25x0.75" as Cloudflare writes a gravity.
+func parsePoint(v string) (Anchor, error) {
+	x, y, _ := strings.Cut(v, "x")
+	fx, errX := strconv.ParseFloat(x, 64)
+	fy, errY := strconv.ParseFloat(y, 64)
+	if errX != nil || errY != nil || !(fx >= 0 && fx <= 1 && fy >= 0 && fy <= 1) {
+		return Anchor{}, fmt.Errorf("%q is not a point XxY with X and Y from 0 to 1", v)
 	}
-	a := Center
-	for name := range strings.SplitSeq(v, ",") {
-		n, ok := anchorNames[strings.TrimSpace(name)]
-		if !ok {
-			return Anchor{}, fmt.Errorf("%q is not one of center, top, bottom, left, right, auto, or a point XxY", v)
-		}
-		switch n {
-		case anchorNames["top"], anchorNames["bottom"]:
-			a.Y = n.Y
-		case anchorNames["left"], anchorNames["right"]:
-			a.X = n.X
-		}
-	}
-	return a, nil
+	return Anchor{fx, fy}, nil
 }
 
 // ParseColor reads a colour as CSS hex (#rgb, #rgba, #rrggbb, #rrggbbaa,

@@ -165,22 +165,26 @@ func parseAspect(v string) (float64, error) {
 	return 0, &Error{"ar", fmt.Sprintf("%q is out of range 1:100..100:1", v)}
 }
 
-// cropTokens reads imgix crop= (also g, gravity): a comma list of
-// top/bottom/left/right (the anchor), faces, entropy or edges (a smart
-// crop; there is no face detector, so faces is an attention crop too, and
-// the directions are what imgix falls back to) and focalpoint.
-func cropTokens(v string) (a Anchor, smart, focal bool, err error) {
+// parseGravityValue reads a gravity (g, gravity, imgix crop=): a point
+// XxY, or a comma list of top/bottom/left/right (the anchor), faces,
+// entropy, edges, auto (a smart crop; there is no face detector, so faces
+// is an attention crop too, and the directions are what imgix falls back
+// to) and focalpoint (the point comes from fp-x and fp-y).
+func parseGravityValue(v string) (a Anchor, smart bool, err error) {
+	if strings.Contains(v, "x") && !strings.Contains(v, ",") {
+		a, err = parsePoint(v)
+		return a, false, err
+	}
 	a = Center
-	for tok := range strings.SplitSeq(strings.ToLower(v), ",") {
+	for tok := range strings.SplitSeq(v, ",") {
 		switch tok = strings.TrimSpace(tok); tok {
 		case "faces", "face", "entropy", "edges", "auto", "smart", "attention":
 			smart = true
 		case "focalpoint":
-			focal = true
 		default:
 			n, ok := anchorNames[tok]
 			if !ok {
-				return a, false, false, fmt.Errorf("%q is not one of center, top, bottom, left, right, faces, entropy, edges, focalpoint, auto, or a point XxY", v)
+				return a, false, fmt.Errorf("%q is not one of center, top, bottom, left, right, faces, entropy, edges, focalpoint, auto, or a point XxY", v)
 			}
 			switch n {
 			case anchorNames["top"], anchorNames["bottom"]:
@@ -190,7 +194,7 @@ func cropTokens(v string) (a Anchor, smart, focal bool, err error) {
 			}
 		}
 	}
-	return a, smart, focal, nil
+	return a, smart, nil
 }
 
 // cloudflareQuality maps Cloudflare's perceptual quality names.

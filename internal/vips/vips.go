@@ -171,10 +171,10 @@ type ThumbnailOptions struct {
 	// it by as it is decoded, where vips_thumbnail would choose half of
 	// what the resize allows; 0 or 1 leaves the choice to vips_thumbnail.
 	JPEGShrink int
-	// Region, when set, is the part of the source to use (x, y, w, h in
-	// pixels of its upright first page): the rest is cut away before the
-	// resize. It reads the first frame only.
-	Region *[4]int
+	// Region, when set, is the part of the source to use, in pixels of
+	// its upright first page: the rest is cut away before the resize. It
+	// reads the first frame only.
+	Region *transform.Rect
 	// Upright says the source is stored upright (EXIF orientation 1 or
 	// none): a region is then read top to bottom, not decoded whole.
 	Upright bool
@@ -202,7 +202,7 @@ func Thumbnail(buf []byte, o ThumbnailOptions) (*Image, error) {
 	if r := o.Region; r != nil {
 		rc = C.imgedge_thumbnail_region(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
 			C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop, profile, C.int(o.JPEGShrink),
-			C.int(r[0]), C.int(r[1]), C.int(r[2]), C.int(r[3]), cbool(o.Upright))
+			C.int(r.X), C.int(r.Y), C.int(r.W), C.int(r.H), cbool(o.Upright))
 	} else {
 		rc = C.imgedge_thumbnail(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
 			C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop,
