@@ -88,15 +88,11 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 	if rq.r.Method == http.MethodHead {
 		outputBytes = 0 // no body was sent
 	}
-	cacheStatus := rq.res.CacheStatus
-	if cacheStatus == "" { // refused before the engine looked
-		cacheStatus = rq.ir.engine.Store.MissStatus()
-	}
 	rq.ir.meter.Record(metering.Record{
 		Tenant:       rq.tenant,
 		Time:         rq.start,
 		Status:       status,
-		CacheStatus:  cacheStatus,
+		CacheStatus:  rq.res.CacheStatus,
 		SourceBytes:  rq.res.SourceBytes,
 		OutputBytes:  int64(outputBytes),
 		OutputPixels: pixels,
@@ -110,11 +106,18 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 
 // refuseParam answers a refused parameter with 400, naming it.
 func (rq *imageRequest) refuseParam(err error) string {
+	msg, param := problemOf(err)
+	return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, msg}, param)
+}
+
+// problemOf is the message and the parameter named by a refused
+// parameter's error.
+func problemOf(err error) (msg, param string) {
 	var pe *transform.Error
 	if errors.As(err, &pe) {
-		return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, pe.Msg}, pe.Param)
+		return pe.Msg, pe.Param
 	}
-	return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, err.Error()}, "")
+	return err.Error(), ""
 }
 
 // refuseError answers an error from fetching, inspecting or processing.

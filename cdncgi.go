@@ -1,7 +1,9 @@
 package imgedge
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
@@ -52,18 +54,38 @@ func (CloudflareURLs) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	if !strings.HasPrefix(r.URL.Path, transform.CloudflarePrefix) {
 		return next.ServeHTTP(w, r)
 	}
-	src, _, err := cloudflareRequest(r)
+	src, err := cloudflareSource(r)
 	if err != nil {
-		param := ""
-		if pe, ok := err.(*transform.Error); ok {
-			param = pe.Param
-		}
-		writeProblem(w, http.StatusBadRequest, err.Error(), param)
+		msg, param := problemOf(err)
+		writeProblem(w, http.StatusBadRequest, msg, param)
 		return nil
 	}
-	r.URL, r.RequestURI = src.URL, src.RequestURI
+	r.URL, r.RequestURI = src, src.RequestURI()
 	caddyhttp.SetVar(r.Context(), cloudflareVar, true)
 	return next.ServeHTTP(w, r)
+}
+
+// cloudflareSource is the URL of the source a /cdn-cgi/image/ request
+// names, with the options as query parameters. The source is a path of
+// this site, or an absolute URL of this very host: imgedge fetches
+// nothing from other hosts.
+func cloudflareSource(r *http.Request) (*url.URL, error) {
+	cf, err := transform.ParseCloudflarePath(r.URL.EscapedPath(), r.URL.RawQuery)
+	if err != nil {
+		return nil, err
+	}
+	if cf.Host != "" && !sameHost(cf.Host, r.Host) {
+		return nil, &transform.Error{Param: "path", Msg: fmt.Sprintf("the source is on %s: only sources of this site are fetched", cf.Host)}
+	}
+	q, err := cf.Query()
+	if err != nil {
+		return nil, err
+	}
+	path, err := url.PathUnescape(cf.Path)
+	if err != nil {
+		return nil, &transform.Error{Param: "path", Msg: "the source path is not validly escaped"}
+	}
+	return &url.URL{Path: path, RawPath: cf.Path, RawQuery: q.Encode()}, nil
 }
 
 var (

@@ -2,16 +2,13 @@ package imgedge
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/imgedge/imgedge/tenant"
-	"github.com/imgedge/imgedge/transform"
 )
 
 // hostPlaceholder is the default tenant: the request's host, canonical.
@@ -83,30 +80,4 @@ func (ir *ImageResize) tenantName(r *http.Request) (string, error) {
 		raw = r.Host
 	}
 	return tenant.Normalize(raw, ir.Tenant == hostPlaceholder)
-}
-
-// cloudflareRequest is a /cdn-cgi/image/<options>/<source> request as the
-// request for its source with the options as query parameters, and that
-// query. The source is a path of this site, or an absolute URL of this
-// very host: imgedge fetches nothing from other hosts.
-func cloudflareRequest(r *http.Request) (*http.Request, url.Values, error) {
-	cf, err := transform.ParseCloudflarePath(r.URL.EscapedPath(), r.URL.RawQuery)
-	if err != nil {
-		return nil, nil, err
-	}
-	if cf.Host != "" && !sameHost(cf.Host, r.Host) {
-		return nil, nil, &transform.Error{Param: "path", Msg: fmt.Sprintf("the source is on %s: only sources of this site are fetched", cf.Host)}
-	}
-	q, err := cf.Query()
-	if err != nil {
-		return nil, nil, err
-	}
-	src := r.Clone(r.Context())
-	if src.URL.Path, err = url.PathUnescape(cf.Path); err != nil {
-		return nil, nil, &transform.Error{Param: "path", Msg: "the source path is not validly escaped"}
-	}
-	src.URL.RawPath = cf.Path
-	src.URL.RawQuery = q.Encode()
-	src.RequestURI = src.URL.RequestURI()
-	return src, q, nil
 }

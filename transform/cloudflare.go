@@ -47,13 +47,10 @@ func ParseCloudflarePath(escapedPath, rawQuery string) (*CloudflareURL, error) {
 		if !ok || k == "" {
 			return nil, &Error{"path", fmt.Sprintf("option %q is not key=value", pair)}
 		}
-		if cf.Options.Has(k) {
-			return nil, &Error{k, "given more than once"}
-		}
 		if !IsImageParam(k) {
 			return nil, &Error{k, "is not an option of Cloudflare's image URLs"}
 		}
-		cf.Options.Set(k, v)
+		cf.Options.Add(k, v) // Parse refuses an option given twice
 	}
 	switch {
 	case strings.HasPrefix(source, "http:/") || strings.HasPrefix(source, "https:/"):
@@ -101,29 +98,15 @@ func splitOptions(s string) []string {
 }
 
 // Query is the source's query with the options added: the query of the
-// equivalent /path?options request. An option the source's query also
-// sets is refused.
+// equivalent /path?options request. Parse refuses a parameter set twice,
+// in the options or in both.
 func (cf *CloudflareURL) Query() (url.Values, error) {
 	q, err := url.ParseQuery(cf.RawQuery)
 	if err != nil {
 		return nil, &Error{"query", err.Error()}
 	}
-	inQuery := map[string]bool{}
-	for qk := range q {
-		inQuery[canonicalName(qk)] = true
-	}
 	for k, vs := range cf.Options {
-		if inQuery[canonicalName(k)] {
-			return nil, &Error{k, "given both in the path's options and in the query"}
-		}
-		q[k] = vs
+		q[k] = append(q[k], vs...)
 	}
 	return q, nil
-}
-
-func canonicalName(k string) string {
-	if n, ok := ParamName(k); ok {
-		return n
-	}
-	return strings.ToLower(k)
 }
