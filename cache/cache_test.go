@@ -591,7 +591,7 @@ func TestNilAndClosedCache(t *testing.T) {
 	})
 }
 
-func TestPrivateTellsOneClientsAnswersFromSharedOnes(t *testing.T) {
+func TestPrivateAndNoStoreAnswersAreOneClients(t *testing.T) {
 	for cc, want := range map[string]bool{
 		"private":                      true,
 		"no-store":                     true,
@@ -603,8 +603,8 @@ func TestPrivateTellsOneClientsAnswersFromSharedOnes(t *testing.T) {
 		"":                             false,
 		"s-maxage=60, must-revalidate": false,
 	} {
-		if got := Private(cc); got != want {
-			t.Errorf("Private(%q) = %v, want %v", cc, got, want)
+		if got := !Shareable(false, http.Header{"Cache-Control": {cc}}); got != want {
+			t.Errorf("Cache-Control %q: one client's answer %v, want %v", cc, got, want)
 		}
 	}
 }

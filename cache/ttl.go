@@ -48,13 +48,6 @@ func (c *Cache) TTL(cacheControl string) (ttl time.Duration, store bool) {
 	return clampDuration(lifetime, minTTL, maxTTL), true
 }
 
-// Private reports whether an origin's Cache-Control makes its answer one
-// client's own (private or no-store): it must not be stored, nor handed to
-// another client that asked at the same moment.
-func Private(cacheControl string) bool {
-	return parseCacheControl(cacheControl).private
-}
-
 // Shareable reports whether a shared cache may store an origin's answer
 // and hand it to other clients (RFC 9111 sections 3 and 3.5). It may not
 // when the answer is private or no-store; when its Vary names any request
@@ -67,14 +60,25 @@ func Shareable(credentials bool, header http.Header) bool {
 	if d.private {
 		return false
 	}
+	if len(VaryFields(header)) > 0 {
+		return false
+	}
+	return !credentials || d.public || d.hasSMaxAge || d.mustRevalidate
+}
+
+// VaryFields are the request headers an answer's Vary names, but
+// Accept-Encoding, which neither this cache keys on nor a re-encoded image
+// depends on.
+func VaryFields(header http.Header) []string {
+	var fields []string
 	for _, v := range header.Values("Vary") {
 		for f := range strings.SplitSeq(v, ",") {
 			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "Accept-Encoding") {
-				return false
+				fields = append(fields, f)
 			}
 		}
 	}
-	return !credentials || d.public || d.hasSMaxAge || d.mustRevalidate
+	return fields
 }
 
 // directives are the parts of a Cache-Control value a shared cache acts on.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"mime"
 	"net/http"
 	"strings"
@@ -306,21 +305,6 @@ func decodeBatch(r io.Reader, maxEvents int) (events []Event, refused []Refusal,
 		return nil, nil, &batchError{"body is not JSON: data after the batch"}
 	}
 	return events, refused, nil
-}
-
-// DecodeBatch parses and checks a CloudEvents JSON batch of usage events,
-// all or nothing. On error, index is the offending event, or -1 for the
-// batch as a whole. The Collector itself stores the good events of a batch
-// and refuses the others one by one.
-func DecodeBatch(body []byte) (events []Event, index int, err error) {
-	events, refused, err := decodeBatch(bytes.NewReader(body), math.MaxInt)
-	if err != nil {
-		return nil, -1, err
-	}
-	if len(refused) > 0 {
-		return nil, refused[0].Event, errors.New(refused[0].Error)
-	}
-	return events, -1, nil
 }
 
 // truncate cuts s to at most n bytes, on a rune boundary, marking the cut.

@@ -3,7 +3,9 @@ package metering
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -211,7 +213,11 @@ func (f *fakeCollector) serve(w http.ResponseWriter, r *http.Request) {
 		f.t.Errorf("Content-Type = %q", ct)
 	}
 	body, _ := io.ReadAll(r.Body)
-	events, idx, err := DecodeBatch(body)
+	events, refused, err := decodeBatch(bytes.NewReader(body), math.MaxInt)
+	idx := -1
+	if err == nil && len(refused) > 0 {
+		idx, err = refused[0].Event, errors.New(refused[0].Error)
+	}
 	if err != nil {
 		f.t.Errorf("shipper sent a bad batch (event %d): %v", idx, err)
 		w.WriteHeader(http.StatusBadRequest)

@@ -230,7 +230,10 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		return res, err
 	}
 	res.Entry = entry
-	res.NotModified = EtagMatches(req.IfNoneMatch, etag)
+	// The entry is this request's etag unless it came from a collapsed
+	// job of another version of the original: the answer's own ETag
+	// decides.
+	res.NotModified = EtagMatches(req.IfNoneMatch, entry.Header.Get("ETag"))
 	if shared {
 		res.Status += "; detail=collapsed"
 		res.CacheStatus = "collapsed"
@@ -453,11 +456,9 @@ func setVary(h http.Header, negotiated bool, origin http.Header) {
 	if negotiated {
 		fields = append(fields, "Accept")
 	}
-	for _, v := range origin.Values("Vary") {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "Accept-Encoding") && !slices.ContainsFunc(fields, func(g string) bool { return strings.EqualFold(f, g) }) {
-				fields = append(fields, f)
-			}
+	for _, f := range cache.VaryFields(origin) {
+		if !slices.ContainsFunc(fields, func(g string) bool { return strings.EqualFold(f, g) }) {
+			fields = append(fields, f)
 		}
 	}
 	if len(fields) > 0 {
