@@ -65,7 +65,8 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		return ir.refuseEarly(w, http.StatusBadRequest, err.Error(), "")
 	}
 	rq := &imageRequest{ir: ir, w: w, r: r, client: client, source: source, next: next, start: time.Now(),
-		tenant: name, settings: settings, known: known, cloudflare: cloudflare}
+		tenant: name, settings: settings, known: known, cloudflare: cloudflare,
+		res: variant.Result{CacheStatus: ir.engine.Store.MissStatus()}} // what a refusal before the engine bills
 	// Only a peer that proves it holds the cluster secret can mark a
 	// request as forwarded: a client's CDN-Loop alone counts for nothing.
 	rq.forwarded = balancer.HasLoop(strings.Join(r.Header.Values("CDN-Loop"), ","), balancer.LoopToken) &&
@@ -129,7 +130,8 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return outcomePassthrough
 	}
 	lim := rq.settings.Limits(ir.pipeline.Limits)
-	query, rq.hints = transform.ClientHints(query, rq.r.Header.Get, lim.MaxWidth)
+	routeQuery := query
+	query, rq.hints = transform.ClientHints(query, rq.r.Header.Get, lim)
 	query, err := tenant.Apply(rq.settings, query, lim)
 	var opts transform.Options
 	if name := transform.SemicolonParam(rq.r.URL.RawQuery); err == nil && name != "" {
@@ -139,7 +141,7 @@ func (rq *imageRequest) serve(query url.Values) string {
 		opts, err = transform.Parse(query, lim)
 	}
 	if err != nil {
-		return rq.refuseParamOfImage(err)
+		return rq.refuseParamOfImage(err, routeQuery)
 	}
 	rq.srcQuery = transform.SourceQuery(query).Encode()
 	req := rq.variantRequest()
@@ -208,7 +210,7 @@ func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome str
 	// Signatures cover the URL as the client sent it, before any rewrite
 	// (query is the route's, parsed once; the client's when a rewrite
 	// changed it).
-	if rq.client.URL.RawQuery != rq.r.URL.RawQuery {
+	if rq.settings.RequireSignature && rq.client.URL.RawQuery != rq.r.URL.RawQuery {
 		query = rq.client.URL.Query()
 	}
 	if err := tenant.VerifyRequest(rq.settings, rq.client.URL.EscapedPath(), rq.client.URL.RawQuery, query); err != nil {
@@ -249,11 +251,11 @@ func (rq *imageRequest) notImage() string {
 // API's ?q=shoes, a ?format=json) gets the route's answer untouched. The
 // source is got as for a variant (the originals cache, a shared fetch), so
 // refused requests repeated do not reach the origin again.
-func (rq *imageRequest) refuseParamOfImage(err error) string {
+func (rq *imageRequest) refuseParamOfImage(err error, routeQuery url.Values) string {
 	if rq.cloudflare {
 		return rq.refuseParam(err)
 	}
-	rq.srcQuery = transform.SourceQuery(rq.r.URL.Query()).Encode()
+	rq.srcQuery = transform.SourceQuery(routeQuery).Encode()
 	res, ferr := rq.ir.engine.Probe(rq.r.Context(), rq.variantRequest())
 	rq.res = *res
 	var he caddyhttp.HandlerError

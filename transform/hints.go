@@ -32,11 +32,12 @@ const AcceptCH = "Sec-CH-DPR, Sec-CH-Width, Sec-CH-Viewport-Width, Save-Data"
 //     without any hint means the source's own width;
 //   - with ch listing Save-Data, Save-Data: on lowers a missing q to 45.
 //
-// A width is kept within 1..maxWidth CSS pixels. A hint that is absent or
+// A width is kept within 1..lim.MaxWidth CSS pixels and a DPR within
+// lim.MaxDPR, as Parse keeps them. A hint that is absent or
 // not a positive number changes nothing. Every hint that could change the
 // answer is named for Vary, sent or not: which ones depends on the URL
 // alone.
-func ClientHints(q url.Values, header func(string) string, maxWidth int) (url.Values, []string) {
+func ClientHints(q url.Values, header func(string) string, lim Limits) (url.Values, []string) {
 	var ch map[string]bool
 	widthKey, autoWidth := "", false
 	has := map[string]string{} // canonical name: the value given
@@ -47,9 +48,9 @@ func ClientHints(q url.Values, header func(string) string, maxWidth int) (url.Va
 		}
 		switch {
 		case strings.EqualFold(k, "ch") && len(vs) > 0:
-			ch = map[string]bool{}
-			for tok := range strings.SplitSeq(strings.ToLower(vs[0]), ",") {
-				ch[strings.TrimSpace(tok)] = true
+			ch, _ = parseHints(vs[0]) // Parse refuses a list it cannot read
+			if ch == nil {
+				return q, nil
 			}
 		case name == "w":
 			widthKey = k
@@ -81,12 +82,12 @@ func ClientHints(q url.Values, header func(string) string, maxWidth int) (url.Va
 	needW := ch["width"] && !explicitW || autoWidth
 	dpr := 1.0
 	if d, err := strconv.ParseFloat(dprGiven, 64); explicitDPR && err == nil && d > 0 {
-		dpr = d
+		dpr = min(d, lim.MaxDPR)
 	}
 	if (ch["dpr"] || needW) && !explicitDPR {
 		if d, ok := read(dprHints); ok {
-			dpr = d
-			out.Set("dpr", strconv.FormatFloat(d, 'f', -1, 64))
+			dpr = min(d, lim.MaxDPR)
+			out.Set("dpr", strconv.FormatFloat(dpr, 'f', -1, 64))
 		}
 	}
 	if needW {
@@ -103,7 +104,7 @@ func ClientHints(q url.Values, header func(string) string, maxWidth int) (url.Va
 			}
 		}
 		if ok {
-			out.Set("w", strconv.Itoa(max(1, min(maxWidth, int(math.Round(w))))))
+			out.Set("w", strconv.Itoa(max(1, min(lim.MaxWidth, int(math.Round(w))))))
 		}
 	}
 	if ch["save-data"] && !explicitQ {

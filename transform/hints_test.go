@@ -8,6 +8,7 @@ import (
 func TestClientHints(t *testing.T) {
 	headers := map[string]string{"Sec-CH-DPR": "2", "Sec-CH-Width": "640", "Save-Data": "on", "Sec-CH-Viewport-Width": "1280"}
 	get := func(n string) string { return headers[n] }
+	lim := Limits{MaxWidth: 4096, MaxHeight: 4096, MaxDPR: 5} // image_resize's defaults
 	tests := []struct {
 		query, want string
 		vary        int // how many hint headers the answer varies on
@@ -24,7 +25,7 @@ func TestClientHints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		q, _ := url.ParseQuery(tt.query)
-		got, vary := ClientHints(q, get, 4096)
+		got, vary := ClientHints(q, get, lim)
 		if got.Encode() != tt.want || len(vary) != tt.vary {
 			t.Errorf("%s: %s, vary %v; want %s and %d hints", tt.query, got.Encode(), vary, tt.want, tt.vary)
 		}
@@ -33,15 +34,20 @@ func TestClientHints(t *testing.T) {
 	q, _ := url.ParseQuery("width=auto")
 	// Without a Width hint, the viewport (CSS pixels), then the source's
 	// own width.
-	if got, _ := ClientHints(q, only(map[string]string{"Sec-CH-Viewport-Width": "1280"}), 4096); got.Encode() != "w=1280" {
+	if got, _ := ClientHints(q, only(map[string]string{"Sec-CH-Viewport-Width": "1280"}), DefaultLimits); got.Encode() != "w=1280" {
 		t.Errorf("width=auto with only a viewport width: %s", got.Encode())
 	}
-	if got, _ := ClientHints(q, only(nil), 4096); got.Encode() != "" {
+	if got, _ := ClientHints(q, only(nil), DefaultLimits); got.Encode() != "" {
 		t.Errorf("width=auto without hints: %s, want no width", got.Encode())
 	}
 	// A hint beyond the limit is the limit, not a refusal.
-	if got, _ := ClientHints(q, only(map[string]string{"Sec-CH-Width": "100000"}), 4096); got.Encode() != "w=4096" {
+	if got, _ := ClientHints(q, only(map[string]string{"Sec-CH-Width": "100000"}), DefaultLimits); got.Encode() != "w=4096" {
 		t.Errorf("a huge Width hint: %s", got.Encode())
+	}
+	// A DPR hint over the limit is the limit, here as in Parse: a Width
+	// hint of 900 at DPR 9 (clamped to 3) is 300 CSS pixels.
+	if got, _ := ClientHints(q, only(map[string]string{"Sec-CH-Width": "900", "Sec-CH-DPR": "9"}), DefaultLimits); got.Encode() != "dpr=3&w=300" {
+		t.Errorf("a DPR hint over the limit: %s", got.Encode())
 	}
 }
 

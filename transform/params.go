@@ -392,7 +392,7 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 		o.FirstFrame = !anim
 	}
 	if v, ok := vals["ch"]; ok {
-		if err := checkHints(v); err != nil {
+		if _, err := parseHints(v); err != nil {
 			return o, err
 		}
 	}

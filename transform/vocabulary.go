@@ -225,13 +225,17 @@ func parsePad(name, v string) (int, error) { return parseInt(name, v, 0, 4096) }
 // Client hints, as imgix's ch= names them.
 var hintNames = map[string]bool{"width": true, "dpr": true, "save-data": true, "viewport-width": true}
 
-func checkHints(v string) error {
+// parseHints reads ch=: the hints it lists, lower case.
+func parseHints(v string) (map[string]bool, error) {
+	set := map[string]bool{}
 	for tok := range strings.SplitSeq(v, ",") {
-		if !hintNames[strings.ToLower(strings.TrimSpace(tok))] {
-			return &Error{"ch", fmt.Sprintf("%q is not a list of Width, DPR, Save-Data", v)}
+		tok = strings.ToLower(strings.TrimSpace(tok))
+		if !hintNames[tok] {
+			return nil, &Error{"ch", fmt.Sprintf("%q is not a list of Width, DPR, Save-Data", v)}
 		}
+		set[tok] = true
 	}
-	return nil
+	return set, nil
 }
 
 // FrameSize is the size the plan works on: the region of the upright
