@@ -54,7 +54,11 @@ func TestAWideBlurKeepsTheSizeAndLooksTheSame(t *testing.T) {
 	reduced, _ := blurred(t, src, transform.Options{Blur: 40}, transform.PNG)
 	cfg := DefaultConfig()
 	s, _ := Inspect(src, cfg)
-	j := &job{src: s, cfg: cfg, plan: transform.NewPlan(transform.Options{}, 400, 300, cfg.Limits)}
+	p, err := Prepare(s, transform.Options{}, transform.PNG, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := &job{Prepared: p}
 	if err := j.thumbnail(); err != nil {
 		t.Fatal(err)
 	}

@@ -160,11 +160,7 @@ type Result struct {
 
 // job is the state one pipeline run threads through its steps.
 type job struct {
-	src      *Source
-	opts     transform.Options
-	out      transform.Format
-	cfg      Config
-	plan     transform.Plan
+	*Prepared
 	animated bool // every frame is kept
 	img      *vips.Image
 }
@@ -197,18 +193,17 @@ func Process(src *Source, o transform.Options, out transform.Format, cfg Config)
 // them after every task; the calling goroutine holds none, so it is not
 // locked to its thread (vips_thread_shutdown on it would free nothing).
 func ProcessContext(ctx context.Context, src *Source, o transform.Options, out transform.Format, cfg Config) (Result, error) {
-	w, h, err := o.FrameSize(src.Header.OrientedSize())
+	p, err := Prepare(src, o, out, cfg)
 	if err != nil {
 		return Result{}, err
 	}
-	j := &job{
-		src:      src,
-		opts:     o,
-		out:      out,
-		cfg:      cfg,
-		plan:     transform.NewPlan(o, w, h, cfg.Limits),
-		animated: src.Frames(o, out, cfg) > 1,
-	}
+	return p.Process(ctx)
+}
+
+// Process runs the job, as ProcessContext does.
+func (p *Prepared) Process(ctx context.Context) (Result, error) {
+	out, cfg, o := p.out, p.cfg, p.opts
+	j := &job{Prepared: p, animated: p.Frames > 1}
 	defer func() { j.img.Close() }()
 	for _, step := range pipeline {
 		if err := ctx.Err(); err != nil {
@@ -273,9 +268,7 @@ func (j *job) thumbnail() (err error) {
 		p.BoxW, p.BoxH = p.BoxH, p.BoxW
 	}
 	srcW, srcH := j.src.Header.OrientedSize()
-	var region *transform.Rect
-	if r, ok, _ := j.opts.Region(srcW, srcH); ok {
-		region = &r
+	if r := j.region; r != nil {
 		srcW, srcH = r.W, r.H
 	}
 	jpegShrink := 0
@@ -290,7 +283,7 @@ func (j *job) thumbnail() (err error) {
 		AllPages:   j.animated,
 		ToSRGB:     j.src.Header.HasICC,
 		JPEGShrink: jpegShrink,
-		Region:     region,
+		Region:     j.region,
 		Upright:    j.src.Header.Orientation <= 1,
 	})
 	return err

@@ -238,23 +238,6 @@ func parseHints(v string) (map[string]bool, error) {
 	return set, nil
 }
 
-// FrameSize is the size the plan works on: the region of the upright
-// srcW x srcH source that the options use, turned by Rotate.
-func (o Options) FrameSize(srcW, srcH int) (w, h int, err error) {
-	w, h = srcW, srcH
-	r, ok, err := o.Region(srcW, srcH)
-	if err != nil {
-		return 0, 0, err
-	}
-	if ok {
-		w, h = r.W, r.H
-	}
-	if o.Rotate == 90 || o.Rotate == 270 {
-		w, h = h, w
-	}
-	return w, h, nil
-}
-
 // KeepsFrames reports whether an animation can keep all its frames under
 // the options: not when only its first is asked for (anim=false), nor
 // when it is turned, flipped top-bottom or given a border, which act on

@@ -187,16 +187,11 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	format, negotiated := transform.OutputFormat(req.Options, req.Accept, orig.src.Info())
 	// Effects are priced on the output they will run on, every frame of
 	// it, before a slot is taken: an expensive blur is refused, not queued.
-	srcW, srcH, err := req.Options.FrameSize(orig.src.Header.OrientedSize())
+	prep, err := imaging.Prepare(orig.src, req.Options, format, pipeline)
 	if err != nil {
 		return res, err
 	}
-	outW, outH := transform.NewPlan(req.Options, srcW, srcH, req.Limits).OutputSize(srcW, srcH)
-	if outW > req.Limits.MaxWidth || outH > req.Limits.MaxHeight {
-		// Only padding (imgix pad) goes past the box.
-		return res, &transform.Error{Param: "pad", Msg: fmt.Sprintf("with its padding the output would be %dx%d, over the limit of %dx%d", outW, outH, req.Limits.MaxWidth, req.Limits.MaxHeight)}
-	}
-	if err := transform.CheckCost(req.Options, outW, outH, orig.src.Frames(req.Options, format, pipeline)); err != nil {
+	if err := transform.CheckCost(req.Options, prep.Width, prep.Height, prep.Frames); err != nil {
 		return res, err
 	}
 	etag := ETag(orig.sum, canonical, format)
@@ -209,7 +204,7 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		return res, nil
 	}
 
-	job := job{req: req, pipeline: pipeline, orig: orig, format: format, negotiated: negotiated, etag: etag,
+	job := job{req: req, prep: prep, orig: orig, format: format, negotiated: negotiated, etag: etag,
 		key: variantKey(req.Site, req.Source, canonical, format, negotiated)}
 	var (
 		entry  *cache.Entry
@@ -363,7 +358,7 @@ func (e *Engine) keep(req *Request, o *original) {
 // job is one variant to make.
 type job struct {
 	req           *Request
-	pipeline      imaging.Config // the engine's, under req.Limits
+	prep          *imaging.Prepared // laid out under the engine's pipeline and req.Limits
 	orig          *original
 	format        transform.Format
 	negotiated    bool
@@ -422,7 +417,7 @@ func (e *Engine) process(ctx context.Context, j *job, release func()) (imaging.R
 		}
 		imaging.TrimSoon()
 	}()
-	return imaging.ProcessContext(ctx, j.orig.src, j.req.Options, j.format, j.pipeline)
+	return j.prep.Process(ctx)
 }
 
 // cacheControl is what a variant of the original may be cached for: the
