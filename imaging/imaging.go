@@ -88,11 +88,7 @@ func (s *Source) Info() transform.Source {
 // without decoding any pixels.
 func Inspect(buf []byte, cfg Config) (*Source, error) {
 	h, err := vips.ReadHeader(buf)
-	// libvips still recognises formats whose loaders imgedge blocks (BMP,
-	// PSD and ICO through ImageMagick, PDF, JPEG XL...) and then fails to
-	// open them: bytes that do not start like a format imgedge reads are
-	// one of those, not a broken image.
-	if errors.Is(err, vips.ErrUnsupported) || (err != nil && !readable(buf)) {
+	if errors.Is(err, vips.ErrUnsupported) {
 		return nil, &Error{Kind: Unsupported, Msg: "source is not a supported image format (JPEG, PNG, WebP, GIF, AVIF, HEIF, TIFF, SVG)"}
 	}
 	if err != nil {
@@ -111,37 +107,6 @@ func Inspect(buf []byte, cfg Config) (*Source, error) {
 		return nil, &Error{Kind: TooLarge, Msg: fmt.Sprintf("source has %d frames, over the limit of %d", h.Pages, cfg.MaxFrames)}
 	}
 	return &Source{Bytes: buf, Header: h}, nil
-}
-
-// readable reports whether buf starts like a format imgedge reads, by the
-// signatures its loaders look for. It only tells a blocked format from a
-// broken image once libvips has failed: success never depends on it.
-func readable(buf []byte) bool {
-	at := func(off int, sig string) bool {
-		return len(buf) >= off+len(sig) && string(buf[off:off+len(sig)]) == sig
-	}
-	switch {
-	case at(0, "\xff\xd8"), // JPEG
-		at(0, "\x89PNG\r\n\x1a\n"),
-		at(0, "GIF8"),
-		at(0, "RIFF") && at(8, "WEBP"),
-		at(0, "II*\x00"), at(0, "MM\x00*"), // TIFF
-		at(0, "II+\x00"), at(0, "MM\x00+"), // BigTIFF
-		at(0, "\x1f\x8b"): // gzip, as SVGZ
-		return true
-	case at(4, "ftyp") && len(buf) >= 12:
-		return heifBrands[string(buf[8:12])]
-	}
-	// libvips' own SVG test: "<svg", in any case, near the start.
-	head := buf[:min(len(buf), 1000)]
-	return bytes.Contains(bytes.ToLower(head), []byte("<svg"))
-}
-
-// heifBrands are the ISO BMFF major brands of the HEIF files libvips reads
-// (HEIC and AVIF).
-var heifBrands = map[string]bool{
-	"heic": true, "heix": true, "hevc": true, "heim": true, "heis": true,
-	"hevm": true, "hevs": true, "mif1": true, "msf1": true, "avif": true, "avis": true,
 }
 
 // hasEntities spots the XML features behind entity expansion and external

@@ -62,8 +62,11 @@ imgedge_setup(void)
 int
 imgedge_header_read(const void *buf, size_t len, imgedge_header *h)
 {
-	const char *loader = vips_foreign_find_load_buffer(buf, len);
-	if (!loader)
+	// The loader is named even when opening fails: a format whose loader
+	// imgedge blocks (ImageMagick, PDF...) is still recognised, then
+	// refused, which is not a broken image.
+	memset(h, 0, sizeof(*h));
+	if (!(h->loader = vips_foreign_find_load_buffer(buf, len)))
 		return -1;
 
 	// Opening from a buffer reads the header only; pixels are decoded later,
@@ -72,8 +75,6 @@ imgedge_header_read(const void *buf, size_t len, imgedge_header *h)
 	if (!im)
 		return -1;
 
-	memset(h, 0, sizeof(*h));
-	h->loader = loader;
 	h->width = vips_image_get_width(im);
 	h->height = vips_image_get_height(im);
 	h->pages = vips_image_get_n_pages(im);

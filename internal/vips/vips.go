@@ -88,7 +88,10 @@ func ReadHeader(buf []byte) (Header, error) {
 
 	var h C.imgedge_header
 	if C.imgedge_header_read(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &h) != 0 {
-		if C.vips_foreign_find_load_buffer(unsafe.Pointer(&buf[0]), C.size_t(len(buf))) == nil {
+		// No loader, or one for a format imgedge does not read (its
+		// loader blocked): unsupported. A loader of a format it reads
+		// that fails: a broken image.
+		if h.loader == nil || loaderFormat(C.GoString(h.loader)) == transform.FormatUnknown {
 			return Header{}, ErrUnsupported
 		}
 		return Header{}, lastError("read header")
