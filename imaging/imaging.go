@@ -137,7 +137,6 @@ var pipeline = []func(*job) error{
 	(*job).turn,
 	(*job).crop,
 	(*job).pad,
-	(*job).border,
 	(*job).blur,
 	(*job).sharpen,
 	(*job).flatten,
@@ -285,13 +284,21 @@ func boxToCover(h vips.Header, p transform.Plan) (int, int) {
 	return transform.Unbounded, p.BoxH
 }
 
+// pad places the image on the plan's canvas (fit=pad), and adds the
+// border (imgix pad) around it, in one embed of the background.
 func (j *job) pad() (err error) {
-	p := j.plan
-	if p.PadW == 0 || j.animated || (j.img.Width() == p.PadW && j.img.Height() == p.PadH) {
+	p, b := j.plan, j.plan.Border
+	w, h := j.img.Width(), j.img.Height()
+	canvasW, canvasH, left, top := w, h, 0, 0
+	if p.PadW > 0 && !j.animated {
+		canvasW, canvasH = p.PadW, p.PadH
+		left, top = transform.PadOffset(w, h, p.PadW, p.PadH, p.Anchor)
+	}
+	canvasW, canvasH = canvasW+b.Left+b.Right, canvasH+b.Top+b.Bottom
+	if canvasW == w && canvasH == h {
 		return nil
 	}
-	left, top := transform.PadOffset(j.img.Width(), j.img.Height(), p.PadW, p.PadH, p.Anchor)
-	j.img, err = j.img.Embed(left, top, p.PadW, p.PadH, j.background())
+	j.img, err = j.img.Embed(left+b.Left, top+b.Top, canvasW, canvasH, j.background())
 	return err
 }
 
@@ -311,17 +318,6 @@ func (j *job) turn() (err error) {
 	if j.opts.FlipV {
 		j.img, err = j.img.Flip(false)
 	}
-	return err
-}
-
-// border adds imgix pad's room around the image, in the background.
-func (j *job) border() (err error) {
-	b := j.plan.Border
-	if b.Zero() {
-		return nil
-	}
-	w, h := j.img.Width(), j.img.Height()
-	j.img, err = j.img.Embed(b.Left, b.Top, w+b.Left+b.Right, h+b.Top+b.Bottom, j.background())
 	return err
 }
 
