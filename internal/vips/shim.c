@@ -145,26 +145,12 @@ thumbnail_of(VipsImage *in, VipsImage **out, int width, int height, int size, in
 int
 imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, int all_pages,
-	const char *export_profile, int jpeg_shrink)
+	const char *export_profile)
 {
-	VipsSource *source;
-	VipsImage *in;
+	VipsSource *source = source_copy(buf, len);
 	int res;
 
-	if (jpeg_shrink > 1) {
-		// vips_thumbnail shrinks a JPEG on load by half the factor it
-		// could, leaving a 2x margin for its final resize: a 2560 px
-		// photo to 400 px is decoded at 1280 px. The caller's factor
-		// (the largest power of two the resize allows) decodes it at
-		// 640 px instead, and vips_thumbnail_image does the rest as
-		// vips_thumbnail would (orientation, colour, crop).
-		if (load(buf, len, jpeg_shrink, VIPS_ACCESS_SEQUENTIAL, &in))
-			return -1;
-		res = thumbnail_of(in, out, width, height, size, crop, export_profile);
-		g_object_unref(in);
-		return res;
-	}
-	if (!(source = source_copy(buf, len)))
+	if (!source)
 		return -1;
 	res = vips_thumbnail_source(source, out, width,
 		"height", height,
@@ -178,21 +164,31 @@ imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 }
 
 int
-imgedge_thumbnail_region(const void *buf, size_t len, VipsImage **out,
+imgedge_thumbnail_loaded(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, const char *export_profile,
 	int jpeg_shrink, int rx, int ry, int rw, int rh, int upright_already)
 {
-	// A region of the source (imgix rect, Cloudflare trim), given in the
-	// coordinates of its upright first page: the source is decoded
-	// (shrunk on load by jpeg_shrink for a JPEG), turned upright, cut, and
-	// the cut thumbnailed. A source stored upright is read top to bottom,
-	// as a thumbnail would be; turning one needs random access, which
-	// decodes it whole.
+	// The first page, loaded here and thumbnailed by vips_thumbnail_image
+	// (orientation, colour, crop), where vips_thumbnail would not do:
+	//   - a JPEG shrunk on load by jpeg_shrink, the largest power of two
+	//     the resize allows, where vips_thumbnail keeps a 2x margin (a
+	//     2560 px photo to 400 px is decoded at 640 px, not 1280 px);
+	//   - a region of the source (imgix rect, Cloudflare trim, rw > 0),
+	//     given in the coordinates of its upright first page: the source
+	//     is turned upright and cut first. A source stored upright is read
+	//     top to bottom, as a thumbnail would be; turning one needs random
+	//     access, which decodes it whole.
 	VipsImage *in, *upright, *cut;
 	int res, s = VIPS_MAX(jpeg_shrink, 1);
+	VipsAccess access = rw > 0 && !upright_already ? VIPS_ACCESS_RANDOM : VIPS_ACCESS_SEQUENTIAL;
 
-	if (load(buf, len, jpeg_shrink, upright_already ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM, &in))
+	if (load(buf, len, jpeg_shrink, access, &in))
 		return -1;
+	if (rw <= 0) {
+		res = thumbnail_of(in, out, width, height, size, crop, export_profile);
+		g_object_unref(in);
+		return res;
+	}
 	res = vips_autorot(in, &upright, NULL);
 	g_object_unref(in);
 	if (res)

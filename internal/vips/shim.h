@@ -25,9 +25,8 @@ int imgedge_header_read(const void *buf, size_t len, imgedge_header *h);
 
 int imgedge_thumbnail(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, int all_pages,
-	const char *export_profile, int jpeg_shrink);
-
-int imgedge_thumbnail_region(const void *buf, size_t len, VipsImage **out,
+	const char *export_profile);
+int imgedge_thumbnail_loaded(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, const char *export_profile,
 	int jpeg_shrink, int rx, int ry, int rw, int rh, int upright_already);
 int imgedge_rot(VipsImage *in, VipsImage **out, int degrees);

@@ -202,14 +202,17 @@ func Thumbnail(buf []byte, o ThumbnailOptions) (*Image, error) {
 	}
 	var out *C.VipsImage
 	var rc C.int
-	if r := o.Region; r != nil {
-		rc = C.imgedge_thumbnail_region(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
+	if o.Region != nil || o.JPEGShrink > 1 {
+		var r transform.Rect
+		if o.Region != nil {
+			r = *o.Region
+		}
+		rc = C.imgedge_thumbnail_loaded(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
 			C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop, profile, C.int(o.JPEGShrink),
 			C.int(r.X), C.int(r.Y), C.int(r.W), C.int(r.H), cbool(o.Upright))
 	} else {
 		rc = C.imgedge_thumbnail(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), &out,
-			C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop,
-			cbool(o.AllPages), profile, C.int(o.JPEGShrink))
+			C.int(o.Width), C.int(o.Height), vipsSize(o.Resize), crop, cbool(o.AllPages), profile)
 	}
 	if rc != 0 {
 		return nil, lastError("thumbnail")
