@@ -112,6 +112,12 @@ type Config struct {
 	BaseEjection time.Duration
 	MaxEjection  time.Duration
 
+	// OnPurge applies a purge of the fleet's purge log (see PublishPurge)
+	// to this node: every purge once, this node's own included, and the
+	// ones missed while Consul could not be reached when it is back.
+	// Default: purges are not watched.
+	OnPurge func(Purge)
+
 	// Logger receives registration and discovery trouble. Default: no logs.
 	Logger *zap.Logger
 }
@@ -154,6 +160,8 @@ type Stats struct {
 	DiscoveryErrors uint64
 	// RegistrationErrors counts failed registrations and TTL updates.
 	RegistrationErrors uint64
+	// PurgesApplied counts the fleet's purges applied on this node.
+	PurgesApplied uint64
 }
 
 // Balancer registers this node, discovers its peers and picks where to
@@ -176,6 +184,8 @@ type Balancer struct {
 	refresh            chan struct{} // wakes the coordinate reader after discovery
 	discoveryErrors    atomic.Uint64
 	registrationErrors atomic.Uint64
+	purgesApplied      atomic.Uint64
+	started            time.Time
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -307,11 +317,15 @@ func New(cfg Config) (*Balancer, error) {
 		refresh: make(chan struct{}, 1),
 		ctx:     ctx,
 		cancel:  cancel,
+		started: time.Now(),
 	}
 	b.load = &hysteresis{hold: LoadHold, set: b.SetBusy, now: time.Now}
 	b.goSafe("heartbeat", b.heartbeat)
 	b.goSafe("discovery", b.discover)
 	b.goSafe("coordinates", b.coordinates)
+	if cfg.OnPurge != nil {
+		b.goSafe("purges", b.watchPurges)
+	}
 	return b, nil
 }
 
@@ -431,6 +445,7 @@ func (b *Balancer) Stats() Stats {
 	s.Busy = b.busy.Load()
 	s.DiscoveryErrors = b.discoveryErrors.Load()
 	s.RegistrationErrors = b.registrationErrors.Load()
+	s.PurgesApplied = b.purgesApplied.Load()
 	return s
 }
 

@@ -20,6 +20,36 @@ func HasLoop(header, token string) bool {
 	return false
 }
 
+// Hop kinds, the hop parameter of imgedge's CDN-Loop entry: a request
+// one node of a zone asks the key's owner (HopOwner), or a zone asks its
+// shield zone for an original (HopShield). A zone's overflow to another
+// zone carries the entry without a hop parameter.
+const (
+	HopOwner  = "owner"
+	HopShield = "shield"
+)
+
+// LoopHops returns the hop parameter of every entry for token in the
+// CDN-Loop header value, in order: "" for an entry without one.
+func LoopHops(header, token string) []string {
+	id := cdnID(token)
+	var hops []string
+	for _, entry := range splitList(header) {
+		if id == "" || !strings.EqualFold(cdnID(entry), id) {
+			continue
+		}
+		hop := ""
+		params := strings.Split(entry, ";")[1:]
+		for _, p := range params {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "hop") {
+				hop = strings.ToLower(strings.Trim(v, `"`))
+			}
+		}
+		hops = append(hops, hop)
+	}
+	return hops
+}
+
 // AppendLoop returns the CDN-Loop header value with token, an identifier
 // with optional parameters such as "imgedge; zone=a", added at the end.
 func AppendLoop(header, token string) string {

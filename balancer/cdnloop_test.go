@@ -1,6 +1,9 @@
 package balancer
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestHasLoop(t *testing.T) {
 	tests := []struct {
@@ -52,5 +55,24 @@ func TestAppendLoop(t *testing.T) {
 				t.Errorf("HasLoop(AppendLoop(...)) = false for %q", got)
 			}
 		})
+	}
+}
+
+func TestLoopHopsNameEachImgedgeEntrysHop(t *testing.T) {
+	for _, c := range []struct {
+		header string
+		want   []string
+	}{
+		{"", nil},
+		{"other", nil},
+		{"imgedge", []string{""}},
+		{"imgedge; hop=owner", []string{"owner"}},
+		{`other, IMGEDGE; hop="Shield", imgedge`, []string{"shield", ""}},
+		{"imgedge; zone=a; hop=owner, imgedge", []string{"owner", ""}},
+	} {
+		got := LoopHops(c.header, LoopToken)
+		if strings.Join(got, "|") != strings.Join(c.want, "|") || len(got) != len(c.want) {
+			t.Errorf("LoopHops(%q) = %q, want %q", c.header, got, c.want)
+		}
 	}
 }

@@ -39,18 +39,9 @@ var ErrPeerFailed = errors.New("the peer answered with a server error")
 // peer's own (see PeerURL). It returns an error, with nothing written to
 // w, when the peer could not be reached or answered 5xx.
 func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, node string, w http.ResponseWriter) error {
-	target, err := PeerURL(peer.URL, in.URL)
+	req, err := peerRequest(ctx, peer, in, secret, LoopToken)
 	if err != nil {
 		return err
-	}
-	req := (&http.Request{Method: in.Method, URL: target, Host: in.Host, Header: endToEnd(in.Header)}).WithContext(ctx)
-	req.Header.Set("CDN-Loop", AppendLoop(strings.Join(in.Header.Values("CDN-Loop"), ","), LoopToken))
-	SignPeerRequest(req, secret, time.Now())
-	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
-		if prior := strings.Join(in.Header.Values("X-Forwarded-For"), ", "); prior != "" {
-			ip = prior + ", " + ip
-		}
-		req.Header.Set("X-Forwarded-For", ip)
 	}
 	resp, err := forwardClient.Do(req)
 	if err != nil {
@@ -58,8 +49,7 @@ func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, no
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 500 {
-		// Drained, so the connection goes back to the pool.
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		drain(resp)
 		return fmt.Errorf("%w: %d", ErrPeerFailed, resp.StatusCode)
 	}
 	h := w.Header()
@@ -70,6 +60,31 @@ func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, no
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body) // the client may go away; the answer was ours to give
 	return nil
+}
+
+// peerRequest is in (the request as the client sent it) addressed to
+// peer, its CDN-Loop extended with loop and signed with secret.
+func peerRequest(ctx context.Context, peer Peer, in *http.Request, secret []byte, loop string) (*http.Request, error) {
+	target, err := PeerURL(peer.URL, in.URL)
+	if err != nil {
+		return nil, err
+	}
+	req := (&http.Request{Method: in.Method, URL: target, Host: in.Host, Header: endToEnd(in.Header)}).WithContext(ctx)
+	req.Header.Set("CDN-Loop", AppendLoop(strings.Join(in.Header.Values("CDN-Loop"), ","), loop))
+	SignPeerRequest(req, secret, time.Now())
+	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
+		if prior := strings.Join(in.Header.Values("X-Forwarded-For"), ", "); prior != "" {
+			ip = prior + ", " + ip
+		}
+		req.Header.Set("X-Forwarded-For", ip)
+	}
+	return req, nil
+}
+
+// drain reads what is left of a peer's answer, up to a bound, so the
+// connection goes back to the pool.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 }
 
 // endToEnd is a copy of h without its hop-by-hop headers: the fixed list

@@ -1,0 +1,191 @@
+package balancer
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/consul/api"
+	"go.uber.org/zap"
+)
+
+// Purge is one purge that every node of every zone applies: a tenant's
+// source, a whole tenant, or (All) everything a node holds.
+type Purge struct {
+	Tenant string    `json:"tenant,omitempty"`
+	Source string    `json:"source,omitempty"`
+	All    bool      `json:"all,omitempty"`
+	At     time.Time `json:"at"` // when it was asked for, for the lag
+}
+
+// The fleet's purges are a log in Consul KV: one key per purge under
+// <service>/purges/, which every node watches with blocking queries and
+// applies once each, its own included. Gossip events (consul event) would
+// be faster to write but are lost by a node that is away; the log is
+// read again by a node that comes back, which applies what it missed.
+//
+// Entries older than purgeRetention are deleted by whichever node sees
+// them first, and the highest index deleted is kept under the floor key:
+// a node that was away for longer than that cannot know what it missed,
+// and drops everything it holds instead (All).
+const (
+	purgesDir      = "/purges/"
+	floorKey       = "floor"
+	purgeRetention = time.Hour
+	// startSkew allows for clocks that differ between nodes: a purge
+	// published shortly before this process started may still have caught
+	// an entry it cached.
+	startSkew = 5 * time.Second
+)
+
+// PublishPurge adds p to the fleet's purge log. Every node applies it
+// within moments through its watch, this one included; a node that
+// cannot reach Consul now applies it when it can.
+func (b *Balancer) PublishPurge(ctx context.Context, p Purge) error {
+	if b == nil {
+		return fmt.Errorf("no Consul: the purge reaches this node only")
+	}
+	if p.At.IsZero() {
+		p.At = time.Now()
+	}
+	value, err := json.Marshal(p)
+	if err != nil {
+		return err
+	}
+	key := b.purgePrefix() + fmt.Sprintf("%020d-%s", p.At.UnixNano(), b.cfg.ID)
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	if _, err := b.client.KV().Put(&api.KVPair{Key: key, Value: value}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		return fmt.Errorf("writing the purge to Consul KV: %v", err)
+	}
+	return nil
+}
+
+func (b *Balancer) purgePrefix() string { return b.cfg.Service + purgesDir }
+
+// watchPurges applies the fleet's purges as they are published, and the
+// ones it missed while Consul could not be reached.
+func (b *Balancer) watchPurges() {
+	var index, applied uint64
+	var pause time.Duration
+	first, failing := true, false
+	for {
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: waitTime}).WithContext(b.ctx)
+		pairs, meta, err := b.client.KV().List(b.purgePrefix(), q)
+		if b.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			b.discoveryErrors.Add(1)
+			if !failing {
+				b.logger.Warn("cannot read the fleet's purges from Consul; will apply what was missed when it is back", zap.Error(err))
+			}
+			failing, index = true, 0
+			pause = backoff(pause)
+			if !b.sleep(pause) {
+				return
+			}
+			continue
+		}
+		failing, pause = false, 0
+		applied = b.applyPurges(pairs, applied, first)
+		first = false
+		b.collectPurges(pairs)
+		switch {
+		case meta.LastIndex == 0:
+			index = 0
+			if !b.sleep(retryMin) {
+				return
+			}
+		case meta.LastIndex < index:
+			index = 0
+		default:
+			index = meta.LastIndex
+		}
+	}
+}
+
+// applyPurges hands every purge newer than applied to OnPurge, oldest
+// first, and returns the newest index seen. On the first read, before
+// which this process held nothing, only purges published since it
+// started apply.
+func (b *Balancer) applyPurges(pairs api.KVPairs, applied uint64, first bool) uint64 {
+	slices.SortFunc(pairs, func(x, y *api.KVPair) int { return cmp.Compare(x.ModifyIndex, y.ModifyIndex) })
+	newest := applied
+	for _, kv := range pairs {
+		newest = max(newest, kv.ModifyIndex)
+		if kv.Key == b.purgePrefix()+floorKey {
+			floor, _ := strconv.ParseUint(string(kv.Value), 10, 64)
+			if !first && floor > applied {
+				b.logger.Warn("this node was away longer than the purge log is kept: dropping everything it holds")
+				b.onPurge(Purge{All: true, At: time.Now()})
+			}
+			continue
+		}
+		if kv.ModifyIndex <= applied {
+			continue
+		}
+		var p Purge
+		if err := json.Unmarshal(kv.Value, &p); err != nil {
+			b.logger.Warn("ignoring a malformed purge in Consul KV", zap.String("key", kv.Key), zap.Error(err))
+			continue
+		}
+		if first && p.At.Before(b.started.Add(-startSkew)) {
+			continue
+		}
+		b.onPurge(p)
+	}
+	return newest
+}
+
+func (b *Balancer) onPurge(p Purge) {
+	b.purgesApplied.Add(1)
+	if b.cfg.OnPurge != nil {
+		b.cfg.OnPurge(p)
+	}
+}
+
+// collectPurges deletes the entries older than purgeRetention and raises
+// the floor to the highest index deleted. Nodes race to do it harmlessly:
+// each delete and the floor's update are check-and-set.
+func (b *Balancer) collectPurges(pairs api.KVPairs) {
+	var floor *api.KVPair
+	var deleted uint64
+	for _, kv := range pairs {
+		if strings.HasSuffix(kv.Key, "/"+floorKey) {
+			floor = kv
+			continue
+		}
+		var p Purge
+		if json.Unmarshal(kv.Value, &p) == nil && time.Since(p.At) < purgeRetention {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(b.ctx, callTimeout)
+		ok, _, err := b.client.KV().DeleteCAS(kv, (&api.WriteOptions{}).WithContext(ctx))
+		cancel()
+		if err == nil && ok {
+			deleted = max(deleted, kv.ModifyIndex)
+		}
+	}
+	if deleted == 0 {
+		return
+	}
+	next := &api.KVPair{Key: b.purgePrefix() + floorKey, Value: []byte(strconv.FormatUint(deleted, 10))}
+	if floor != nil {
+		old, _ := strconv.ParseUint(string(floor.Value), 10, 64)
+		if old >= deleted {
+			return
+		}
+		next.ModifyIndex = floor.ModifyIndex
+	}
+	ctx, cancel := context.WithTimeout(b.ctx, callTimeout)
+	defer cancel()
+	if _, _, err := b.client.KV().CAS(next, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		b.logger.Debug("raising the purge log's floor", zap.Error(err))
+	}
+}
