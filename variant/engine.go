@@ -43,6 +43,7 @@ type Store struct {
 	Cache     *cache.Cache
 	originals cache.Group[*original]
 	variants  cache.Group[*cache.Entry]
+	heat      cache.Heat // how often peers' variants are asked for here
 }
 
 // NewStore returns a store around c (nil: no cache).
@@ -136,7 +137,12 @@ type Result struct {
 	Status      string
 	Timings     Timings
 	SourceBytes int64 // bytes of original this request fetched or processed itself
-	lease       *budget.Lease
+	// Hot says the entry is a copy kept of a peer's answer.
+	Hot bool
+	// Variant says what the entry is (format, negotiation, its source),
+	// for a peer that keeps a copy of it; set with Entry.
+	Variant VariantInfo
+	lease   *budget.Lease
 }
 
 // Release frees the memory of the original this request fetched. Call it
@@ -161,30 +167,20 @@ func (e *Engine) Probe(ctx context.Context, req *Request) (*Result, error) {
 // Get gives the variant req asks for.
 func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	st := e.Store
-	res := &Result{CacheStatus: st.MissStatus()}
-	// The limits the request was parsed and is planned under (a tenant's
-	// may be narrower than the handler's) shape the output too.
-	canonical := req.Options.Canonical() + e.Fingerprint + "\x00" + strconv.Itoa(req.Limits.MaxWidth) + "/" +
-		strconv.Itoa(req.Limits.MaxHeight) + "/" + strconv.FormatFloat(req.Limits.MaxDPR, 'g', -1, 64)
+	canonical := e.canonical(req)
 	pipeline := e.Pipeline
 	pipeline.Limits = req.Limits
-
-	// Warm: the source is known, so the variant's key is too.
-	if info, ok := st.Cache.Get(infoKey(req.Site, req.Source)); ok {
-		format, negotiated := transform.OutputFormat(req.Options, req.Accept, sourceInfoFrom(info))
-		if v, ok := st.Cache.Get(variantKey(req.Site, req.Source, canonical, format, negotiated)); ok {
-			res.CacheStatus, res.Entry = "hit", v
-			res.Status = "hit" + ttlParam(v.Expires)
-			res.NotModified = EtagMatches(req.IfNoneMatch, v.Header.Get("ETag"))
-			return res, nil
-		}
+	if res, ok := e.cached(req, canonical); ok {
+		return res, nil
 	}
+	res := &Result{CacheStatus: st.MissStatus()}
 
 	orig, err := e.original(ctx, req, res)
 	if err != nil {
 		return res, err
 	}
 	format, negotiated := transform.OutputFormat(req.Options, req.Accept, orig.src.Info())
+	res.Variant = VariantInfo{Format: format, Negotiated: negotiated, Source: orig.src.Info()}
 	// Effects are priced on the output they will run on, every frame of
 	// it, before a slot is taken: an expensive blur is refused, not queued.
 	prep, err := imaging.Prepare(orig.src, req.Options, format, pipeline)
@@ -225,6 +221,7 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		return res, err
 	}
 	res.Entry = entry
+	res.Variant.Width, res.Variant.Height = entry.Width, entry.Height
 	// The entry is this request's etag unless it came from a collapsed
 	// job of another version of the original: the answer's own ETag
 	// decides.
@@ -237,6 +234,39 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		res.SourceBytes = int64(len(orig.body))
 	}
 	return res, nil
+}
+
+// canonical is what names req's variant among its source's: the
+// options, the settings that shape the bytes, and the limits the request
+// was parsed and is planned under (a tenant's may be narrower than the
+// handler's).
+func (e *Engine) canonical(req *Request) string {
+	return req.Options.Canonical() + e.Fingerprint + "\x00" + strconv.Itoa(req.Limits.MaxWidth) + "/" +
+		strconv.Itoa(req.Limits.MaxHeight) + "/" + strconv.FormatFloat(req.Limits.MaxDPR, 'g', -1, 64)
+}
+
+// cached is the warm path: the source is known, so the variant's key is
+// too, and the variant may be here, made here or kept from a peer.
+func (e *Engine) cached(req *Request, canonical string) (*Result, bool) {
+	st := e.Store
+	info, ok := st.Cache.Get(infoKey(req.Site, req.Source))
+	if !ok {
+		return nil, false
+	}
+	src := sourceInfoFrom(info)
+	format, negotiated := transform.OutputFormat(req.Options, req.Accept, src)
+	v, ok := st.Cache.Get(variantKey(req.Site, req.Source, canonical, format, negotiated))
+	if !ok {
+		return nil, false
+	}
+	res := &Result{CacheStatus: "hit", Entry: v, Status: "hit" + ttlParam(v.Expires),
+		NotModified: EtagMatches(req.IfNoneMatch, v.Header.Get("ETag")),
+		Variant:     VariantInfo{Format: format, Negotiated: negotiated, Source: src, Width: v.Width, Height: v.Height}}
+	if _, hot := v.Parsed.(hotCopy); hot {
+		res.Status += "; detail=hot-copy"
+		res.Hot = true
+	}
+	return res, true
 }
 
 // original is a fetched source, inspected once and shared by every request
@@ -352,7 +382,7 @@ func (e *Engine) keep(req *Request, o *original) {
 	kept.lease = nil // the fetching request's to give back, not the cache's
 	c.SetOriginal(originalKey(req.Site, req.Source), &cache.Entry{Body: o.body, Header: o.header, Tags: req.Tags, Expires: expires,
 		Parsed: inspected{original: &kept, fingerprint: e.Fingerprint}})
-	c.Set(infoKey(req.Site, req.Source), sourceInfoEntry(o.src, expires, req.Tags))
+	c.Set(infoKey(req.Site, req.Source), sourceInfoEntry(o.src.Info(), expires, req.Tags))
 }
 
 // job is one variant to make.

@@ -9,7 +9,6 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/imgedge/imgedge/cache"
-	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -84,8 +83,7 @@ func ETag(sourceSum uint64, canonical string, f transform.Format) string {
 // sourceInfoEntry is what choosing a variant's format needs to know about
 // its source; cached apart from the (much larger) original, so a warm
 // request finds its variant without the original.
-func sourceInfoEntry(src *imaging.Source, expires time.Time, tags []string) *cache.Entry {
-	info := src.Info()
+func sourceInfoEntry(info transform.Source, expires time.Time, tags []string) *cache.Entry {
 	return &cache.Entry{
 		Header: http.Header{
 			"Format":   {strconv.Itoa(int(info.Format))},

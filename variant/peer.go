@@ -1,0 +1,125 @@
+package variant
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/imgedge/imgedge/cache"
+	"github.com/imgedge/imgedge/transform"
+)
+
+// A zone's nodes share their cache: a request for a variant another node
+// owns is answered by that owner (see the balancer's Owners), and a node
+// keeps a copy of the variants it is asked for often (groupcache's hot
+// cache), so a hot variant is not pinned on its owner. A hot copy lives
+// under the key the node's own variant would have, with its tags: the
+// warm path finds it, purges drop it.
+
+// VariantInfo is what a node keeping a copy of a peer's variant must know
+// to file it where its own would be, and to bill it.
+type VariantInfo struct {
+	Format        transform.Format
+	Negotiated    bool             // chosen from Accept (f=auto)
+	Source        transform.Source // what choosing a format needs of the source
+	Width, Height int
+}
+
+// String encodes the info for the Imgedge-Variant header of an owner's
+// answer to a peer.
+func (v VariantInfo) String() string {
+	q := url.Values{}
+	q.Set("f", strconv.Itoa(int(v.Format)))
+	q.Set("src", strconv.Itoa(int(v.Source.Format)))
+	q.Set("w", strconv.Itoa(v.Width))
+	q.Set("h", strconv.Itoa(v.Height))
+	for name, b := range map[string]bool{"auto": v.Negotiated, "alpha": v.Source.HasAlpha, "anim": v.Source.Animated} {
+		if b {
+			q.Set(name, "1")
+		}
+	}
+	return q.Encode()
+}
+
+// ParseVariantInfo reads what String wrote.
+func ParseVariantInfo(s string) (VariantInfo, bool) {
+	q, err := url.ParseQuery(s)
+	if err != nil || s == "" {
+		return VariantInfo{}, false
+	}
+	var v VariantInfo
+	var errs [4]error
+	var f, src int
+	f, errs[0] = strconv.Atoi(q.Get("f"))
+	src, errs[1] = strconv.Atoi(q.Get("src"))
+	v.Width, errs[2] = strconv.Atoi(q.Get("w"))
+	v.Height, errs[3] = strconv.Atoi(q.Get("h"))
+	for _, err := range errs {
+		if err != nil {
+			return VariantInfo{}, false
+		}
+	}
+	v.Format, v.Source.Format = transform.Format(f), transform.Format(src)
+	if !v.Format.Writable() || v.Width < 0 || v.Height < 0 {
+		return VariantInfo{}, false
+	}
+	v.Negotiated, v.Source.HasAlpha, v.Source.Animated = q.Get("auto") == "1", q.Get("alpha") == "1", q.Get("anim") == "1"
+	return v, true
+}
+
+// hotCopy marks an entry kept from a peer's answer.
+type hotCopy struct{}
+
+// Cached answers req from this node's cache alone, its own variants and
+// its hot copies: what a node looks at before asking the owner.
+func (e *Engine) Cached(req *Request) (*Result, bool) {
+	return e.cached(req, e.canonical(req))
+}
+
+// KeepHot counts one more peer answer for req here and, once the variant
+// is hot (see cache.Heat), keeps a copy of it: body and header as the
+// owner answered, info as its Imgedge-Variant said. Only what may be
+// shared is kept (credentials says req carried some), for as long as its
+// Cache-Control allows. It tells whether a copy was kept.
+func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info VariantInfo, credentials bool) bool {
+	c := e.Store.Cache
+	if c == nil {
+		return false
+	}
+	canonical := e.canonical(req)
+	key := variantKey(req.Site, req.Source, canonical, info.Format, info.Negotiated)
+	if !e.Store.heat.Touch(key) || !cache.Shareable(credentials, header) {
+		return false
+	}
+	ttl, ok := c.TTL(header.Get("Cache-Control"))
+	if !ok {
+		return false
+	}
+	expires := time.Now().Add(ttl)
+	if !c.Set(key, &cache.Entry{Body: body, Header: header, Width: info.Width, Height: info.Height,
+		Tags: req.Tags, Expires: expires, Parsed: hotCopy{}}) {
+		return false
+	}
+	if _, known := c.Get(infoKey(req.Site, req.Source)); !known {
+		c.Set(infoKey(req.Site, req.Source), sourceInfoEntry(info.Source, expires, req.Tags))
+	}
+	return true
+}
+
+// Original gives req's original as Get would get it: from the originals
+// cache, or one fetch shared with concurrent requests, and kept. It is
+// what a shield zone answers the zones that fetch through it. Call the
+// result's Release once the body is written.
+func (e *Engine) Original(ctx context.Context, req *Request) (*Result, []byte, http.Header, error) {
+	res := &Result{CacheStatus: e.Store.MissStatus()}
+	orig, err := e.original(ctx, req, res)
+	if err != nil {
+		return res, nil, nil, err
+	}
+	if res.lease != nil {
+		res.SourceBytes = int64(len(orig.body))
+	}
+	return res, orig.body, orig.header, nil
+}

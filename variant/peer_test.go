@@ -1,0 +1,76 @@
+package variant
+
+import (
+	"context"
+	"testing"
+
+	"github.com/imgedge/imgedge/transform"
+)
+
+func TestVariantInfoSurvivesItsHeader(t *testing.T) {
+	in := VariantInfo{Format: transform.WEBP, Negotiated: true, Width: 400, Height: 300,
+		Source: transform.Source{Format: transform.PNG, HasAlpha: true}}
+	out, ok := ParseVariantInfo(in.String())
+	if !ok || out != in {
+		t.Fatalf("%q read back as %+v (%v), want %+v", in.String(), out, ok, in)
+	}
+	for _, bad := range []string{"", "f=x", "f=999&src=1&w=1&h=1", "f=1&src=1&w=-1&h=1"} {
+		if _, ok := ParseVariantInfo(bad); ok {
+			t.Errorf("ParseVariantInfo(%q) accepted", bad)
+		}
+	}
+}
+
+// An owner's variant, made by another engine (another node), is kept here
+// once it is hot, answered from here after, and purged with its source.
+func TestAHotVariantOfAPeerIsKeptAndPurgedLikeOurOwn(t *testing.T) {
+	o := newOrigin("")
+	owner, here := newEngine(t, true, 1), newEngine(t, true, 1)
+	made, err := owner.Get(context.Background(), request(o, "w=200"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	made.Release()
+	req := request(o, "w=200")
+	if _, ok := here.Cached(req); ok {
+		t.Fatal("a variant made elsewhere is cached here before any copy")
+	}
+	kept := 0
+	for range 3 {
+		if here.KeepHot(req, made.Entry.Body, made.Entry.Header.Clone(), made.Variant, false) {
+			kept++
+		}
+	}
+	if kept != 1 {
+		t.Fatalf("kept %d copies over three asks, want one, at the third", kept)
+	}
+	res, ok := here.Cached(request(o, "w=200"))
+	if !ok || !res.Hot || res.CacheStatus != "hit" || string(res.Entry.Body) != string(made.Entry.Body) ||
+		res.Entry.Header.Get("ETag") != made.Entry.Header.Get("ETag") || res.Entry.Width != 200 {
+		t.Fatalf("after keeping it: ok %v %+v", ok, res)
+	}
+	if o.fetches.Load() != 1 {
+		t.Errorf("%d origin fetches, want the owner's one", o.fetches.Load())
+	}
+	if n := here.Store.Cache.Purge(SourceTag("img.example.com", "/p.jpg")); n == 0 {
+		t.Fatal("purging the source dropped nothing here")
+	}
+	if _, ok := here.Cached(request(o, "w=200")); ok {
+		t.Error("the hot copy survived a purge of its source")
+	}
+}
+
+func TestAPrivateAnswerOfAPeerIsNeverKept(t *testing.T) {
+	o := newOrigin("private, max-age=60")
+	owner, here := newEngine(t, true, 1), newEngine(t, true, 1)
+	made, err := owner.Get(context.Background(), request(o, "w=200"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	made.Release()
+	for range 5 {
+		if here.KeepHot(request(o, "w=200"), made.Entry.Body, made.Entry.Header.Clone(), made.Variant, false) {
+			t.Fatal("kept a copy of an answer marked private")
+		}
+	}
+}
