@@ -41,6 +41,9 @@ func (rq *imageRequest) answer(res *variant.Result) string {
 		h.Set("Vary", strings.Join(append(h.Values("Vary"), rq.hints...), ", "))
 	}
 	rq.setNodeHeaders()
+	if rq.asOwner {
+		h.Set(variantInfoHeader, res.Variant.String()) // for the asking node's hot copy
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Status", "imgedge; "+res.Status)
 	rq.setServerTiming()
@@ -82,8 +85,11 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 	if rq.ir.meter == nil {
 		return
 	}
-	if rq.forwarded && status >= 500 {
-		return // the forwarding node tries elsewhere or answers (and records) itself
+	switch {
+	case rq.asShield:
+		return // an original for another zone's node, which bills its request
+	case (rq.forwarded || rq.asOwner) && status >= 500:
+		return // the asking node tries elsewhere or answers (and records) itself
 	}
 	if rq.r.Method == http.MethodHead {
 		outputBytes = 0 // no body was sent

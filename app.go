@@ -57,6 +57,21 @@ type App struct {
 	// distance Consul's network coordinates give.
 	Prefer []string `json:"prefer,omitempty"`
 
+	// Cluster, with Consul, makes the nodes of a zone one cache: every
+	// source has an owner among the zone's nodes (rendezvous hashing over
+	// the nodes Consul knows), which makes its variants and fetches its
+	// original once for the whole zone; the other nodes ask it and keep
+	// copies of what is hot. "off" makes every node keep its own cache.
+	// Default: on when zone and consul are set.
+	Cluster string `json:"cluster,omitempty"`
+
+	// Shield names another zone through which this zone fetches its
+	// originals (a tiered cache): the node there that owns the source
+	// fetches it from the origin once and keeps it for every zone that
+	// shields through it. A shield that cannot be reached is skipped for
+	// the origin itself. Default: none, originals come from the origin.
+	Shield string `json:"shield,omitempty"`
+
 	// TenantsKV, with Consul, reads per-tenant settings from Consul KV:
 	// one JSON document per tenant under this prefix (e.g.
 	// "imgedge/tenants/"), watched so changes apply within seconds without
@@ -151,6 +166,14 @@ func (a *App) Provision(ctx caddy.Context) error {
 	a.secret = caddy.NewReplacer().ReplaceAll(a.Secret, "")
 	if a.Consul != "" && len(a.secret) < minSecretLen {
 		return fmt.Errorf("secret: the nodes of a cluster (consul is set) must share a secret of at least %d characters, to authenticate the requests they forward to each other", minSecretLen)
+	}
+	switch a.Cluster {
+	case "", "on", "off":
+	default:
+		return fmt.Errorf("cluster %q: want on or off", a.Cluster)
+	}
+	if a.Shield != "" && (a.Consul == "" || a.Shield == a.Zone) {
+		return fmt.Errorf("shield %q: needs consul, and another zone than this node's own (%q)", a.Shield, a.Zone)
 	}
 	if a.SourceBudget < 0 || a.MaxFetches < 0 {
 		return fmt.Errorf("source_budget and max_fetches must not be negative")
@@ -247,6 +270,7 @@ func (a *App) provisionBalancer() error {
 			Token:          a.ConsulToken,
 			Service:        a.Service,
 			ZonePreference: a.Prefer,
+			OnPurge:        applyFleetPurge,
 			Logger:         a.logger.Named("zones"),
 		})
 		if err != nil {
@@ -260,6 +284,9 @@ func (a *App) provisionBalancer() error {
 	a.balancer, a.balancerKey = b, key
 	return nil
 }
+
+// clustered tells whether the nodes of this zone share their cache.
+func (a *App) clustered() bool { return a.balancer != nil && a.Cluster != "off" }
 
 // tenantStores holds the Consul KV watchers, kept across reloads.
 var tenantStores = caddy.NewUsagePool()

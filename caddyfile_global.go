@@ -15,6 +15,8 @@ import (
 //		service   <name>
 //		advertise <url>
 //		prefer    <zone>...
+//		cluster   on|off
+//		shield    <zone>
 //		secret    <shared secret, 32+ characters>
 //		source_budget <bytes> [<fetches>]
 //		tenants_kv [<prefix>]
@@ -36,6 +38,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	words := map[string]*string{
 		"zone": &app.Zone, "node": &app.Node, "consul": &app.Consul, "consul_token": &app.ConsulToken,
 		"service": &app.Service, "advertise": &app.Advertise, "secret": &app.Secret,
+		"cluster": &app.Cluster, "shield": &app.Shield,
 	}
 	err := options(d, nil, func(o *option) error {
 		if dst, ok := words[o.name]; ok {

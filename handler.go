@@ -68,12 +68,27 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		tenant: name, settings: settings, known: known, cloudflare: cloudflare,
 		res: variant.Result{CacheStatus: ir.engine.Store.MissStatus()}} // what a refusal before the engine bills
 	// Only a peer that proves it holds the cluster secret can mark a
-	// request as forwarded: a client's CDN-Loop alone counts for nothing.
-	rq.forwarded = balancer.HasLoop(strings.Join(r.Header.Values("CDN-Loop"), ","), balancer.LoopToken) &&
-		balancer.PeerAuthenticated(client, ir.peerSecret, rq.start)
+	// request as a hop: a client's CDN-Loop alone counts for nothing.
+	if balancer.PeerAuthenticated(client, ir.peerSecret, rq.start) {
+		rq.readHops(strings.Join(r.Header.Values("CDN-Loop"), ","))
+	}
 	outcome := rq.serve(query)
 	ir.metrics.Requests.WithLabelValues(outcome).Inc()
 	return rq.err
+}
+
+// readHops reads the CDN-Loop entries a peer's request carries.
+func (rq *imageRequest) readHops(cdnLoop string) {
+	for _, hop := range balancer.LoopHops(cdnLoop, balancer.LoopToken) {
+		switch hop {
+		case balancer.HopOwner:
+			rq.asOwner = true
+		case balancer.HopShield:
+			rq.asShield = true
+		default: // another zone's overflow, or a hop this version does not know
+			rq.forwarded = true
+		}
+	}
 }
 
 // passOn hands a request that is not image work to the rest of the route,
@@ -108,7 +123,9 @@ type imageRequest struct {
 	tenant     string
 	settings   tenant.Settings
 	known      bool     // the tenant has settings of its own
-	forwarded  bool     // another node forwarded it: serve it here or refuse
+	forwarded  bool     // another zone forwarded it: serve it here or refuse
+	asOwner    bool     // a node of this zone asks us as the owner: never ask another
+	asShield   bool     // a zone that shields through ours asks for the original
 	cloudflare bool     // a /cdn-cgi/image/ URL: image work whatever its source answers
 	hints      []string // the client hint headers the options were read from
 	srcQuery   string   // the query the origin is asked with
@@ -146,6 +163,14 @@ func (rq *imageRequest) serve(query url.Values) string {
 	rq.srcQuery = transform.SourceQuery(query).Encode()
 	req := rq.variantRequest()
 	req.Options, req.Limits = opts, lim
+	if rq.asShield {
+		return rq.serveOriginal(req)
+	}
+	if ir.clustered && !rq.asOwner {
+		if answered, outcome := rq.fromOwner(req); answered {
+			return outcome
+		}
+	}
 	res, err := ir.engine.Get(rq.r.Context(), req)
 	rq.res = *res
 	// The variant exists (or the request failed): the original's bytes are
@@ -222,6 +247,9 @@ func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome str
 			msg = "the signed URL has expired"
 		}
 		return true, rq.refuse(&refusal{http.StatusForbidden, outcomeForbidden, msg}, "s")
+	}
+	if rq.asOwner || rq.asShield {
+		return false, "" // the node of this cluster that asks counted the request
 	}
 	bucket := rq.tenant
 	if !rq.known {

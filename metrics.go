@@ -31,6 +31,8 @@ const (
 	outcomeTooSlow       = "too_slow"
 	outcomeError         = "error"
 	outcomeForbidden     = "forbidden"
+	outcomePeer          = "peer"   // answered by the owner in this zone
+	outcomeShield        = "shield" // an original for a zone that shields through this one
 )
 
 var (

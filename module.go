@@ -177,6 +177,8 @@ type ImageResize struct {
 	fingerprint string             // the settings that shape a variant, part of its key and ETag
 	balancer    *balancer.Balancer // nil: this node works alone
 	zone        string
+	clustered   bool            // the nodes of the zone share one cache (owners, hot copies)
+	shield      string          // the zone originals are fetched through; "": the origin
 	meter       *metering.Meter // nil without metering
 	sources     *budget.Budget  // the process's originals in flight
 	sourcesKey  string
@@ -246,6 +248,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	}
 	app := appModule.(*App)
 	ir.zone, ir.meter, ir.balancer = app.Zone, app.meter, app.balancer
+	ir.clustered, ir.shield = app.clustered(), app.Shield
 	if app.secret != "" {
 		ir.peerSecret = []byte(app.secret)
 	}

@@ -54,7 +54,10 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 	defer cancel()
 	fw := capture.New(ctx, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
 	began := time.Now()
-	err = serveNext(rq.next, fw, rq.fetchRequest().WithContext(ctx))
+	shielded, err := rq.fromShield(ctx, fw)
+	if !shielded {
+		err = serveNext(rq.next, fw, rq.fetchRequest().WithContext(ctx))
+	}
 	ir.metrics.FetchDuration.Observe(time.Since(began).Seconds())
 	if fw.Mode() == capture.NotImage {
 		return nil, variant.ErrNotImage

@@ -185,6 +185,7 @@ type Balancer struct {
 	discoveryErrors    atomic.Uint64
 	registrationErrors atomic.Uint64
 	purgesApplied      atomic.Uint64
+	published          sync.Map // keys of the purges this node published, applied by the publisher
 	started            time.Time
 
 	ctx      context.Context

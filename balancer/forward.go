@@ -39,7 +39,27 @@ var ErrPeerFailed = errors.New("the peer answered with a server error")
 // peer's own (see PeerURL). It returns an error, with nothing written to
 // w, when the peer could not be reached or answered 5xx.
 func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, node string, w http.ResponseWriter) error {
-	req, err := peerRequest(ctx, peer, in, secret, LoopToken)
+	err := relay(ctx, peer, in, LoopToken, secret, w, func(h http.Header) { h.Set("Imgedge-Forwarded-By", node) })
+	if errors.Is(err, ErrRelayBroken) {
+		return nil // the client may go away; the answer was ours to give
+	}
+	return err
+}
+
+// ErrRelayBroken is an answer that broke off after it began: w got part
+// of it.
+var ErrRelayBroken = errors.New("the peer's answer broke off")
+
+// Relay sends in to peer as a hop of kind hop (HopShield, HopOwner),
+// signed with secret, and streams the answer into w: status, end-to-end
+// headers and body. Nothing is written when the peer cannot be reached or
+// answers 5xx; ErrRelayBroken says the answer broke off after it began.
+func Relay(ctx context.Context, peer Peer, in *http.Request, hop string, secret []byte, w http.ResponseWriter) error {
+	return relay(ctx, peer, in, LoopToken+"; hop="+hop, secret, w, nil)
+}
+
+func relay(ctx context.Context, peer Peer, in *http.Request, loop string, secret []byte, w http.ResponseWriter, header func(http.Header)) error {
+	req, err := peerRequest(ctx, peer, in, secret, loop)
 	if err != nil {
 		return err
 	}
@@ -56,9 +76,13 @@ func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, no
 	for k, v := range endToEnd(resp.Header) {
 		h[k] = v
 	}
-	h.Set("Imgedge-Forwarded-By", node)
+	if header != nil {
+		header(h)
+	}
 	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body) // the client may go away; the answer was ours to give
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("%w: %v", ErrRelayBroken, err)
+	}
 	return nil
 }
 

@@ -43,9 +43,11 @@ const (
 	startSkew = 5 * time.Second
 )
 
-// PublishPurge adds p to the fleet's purge log. Every node applies it
-// within moments through its watch, this one included; a node that
-// cannot reach Consul now applies it when it can.
+// PublishPurge adds p to the fleet's purge log. Every other node applies
+// it within moments through its watch; a node that cannot reach Consul
+// now applies it when it can. This node does not: the caller, who has the
+// purge at hand, applies it here at once (applying it again once it came
+// back through the log would drop what was fetched again meanwhile).
 func (b *Balancer) PublishPurge(ctx context.Context, p Purge) error {
 	if b == nil {
 		return fmt.Errorf("no Consul: the purge reaches this node only")
@@ -60,7 +62,9 @@ func (b *Balancer) PublishPurge(ctx context.Context, p Purge) error {
 	key := b.purgePrefix() + fmt.Sprintf("%020d-%s", p.At.UnixNano(), b.cfg.ID)
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
+	b.published.Store(key, true)
 	if _, err := b.client.KV().Put(&api.KVPair{Key: key, Value: value}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
+		b.published.Delete(key)
 		return fmt.Errorf("writing the purge to Consul KV: %v", err)
 	}
 	return nil
@@ -128,6 +132,9 @@ func (b *Balancer) applyPurges(pairs api.KVPairs, applied uint64, first bool) ui
 			continue
 		}
 		if kv.ModifyIndex <= applied {
+			continue
+		}
+		if _, ours := b.published.LoadAndDelete(kv.Key); ours {
 			continue
 		}
 		var p Purge

@@ -274,7 +274,13 @@ func (c *Cache) set(seg *segment, key string, e *Entry) bool {
 
 // Purge drops every variant and original carrying tag and returns how many
 // entries were dropped. Dropped entries miss from the moment Purge returns.
-func (c *Cache) Purge(tag string) int {
+func (c *Cache) Purge(tag string) int { return c.purge(tag, false) }
+
+// PurgeAll drops every entry, for a node that cannot know what it should
+// have purged.
+func (c *Cache) PurgeAll() int { return c.purge("", true) }
+
+func (c *Cache) purge(tag string, all bool) int {
 	if c == nil || c.variants == nil {
 		return 0
 	}
@@ -283,7 +289,7 @@ func (c *Cache) Purge(tag string) int {
 	if c.closed {
 		return 0
 	}
-	return c.variants.purge(tag) + c.originals.purge(tag)
+	return c.variants.purge(tag, all) + c.originals.purge(tag, all)
 }
 
 // Stats is a snapshot of the cache counters. Counters (Hits, Misses,

@@ -379,18 +379,24 @@ func TestPurge(t *testing.T) {
 		wantDropped   int
 		wantVariants  []string // still served
 		wantOriginals []string
+		all           bool // PurgeAll
 	}{
 		{"purging a source drops its variants and original only", "src:t1|/a.jpg", 3,
-			[]string{"b?w=100", "c?w=100"}, []string{"/b.jpg"}},
+			[]string{"b?w=100", "c?w=100"}, []string{"/b.jpg"}, false},
 		{"purging a tenant drops everything of that tenant", "tenant:t1", 5,
-			[]string{"c?w=100"}, nil},
+			[]string{"c?w=100"}, nil, false},
 		{"purging an unknown tag drops nothing", "src:t3|/a.jpg", 0,
-			[]string{"a?w=100", "a?w=200", "b?w=100", "c?w=100"}, []string{"/a.jpg", "/b.jpg"}},
+			[]string{"a?w=100", "a?w=200", "b?w=100", "c?w=100"}, []string{"/a.jpg", "/b.jpg"}, false},
+		{"purging all drops everything", "", 6, nil, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := setup(t)
-			if got := c.Purge(tt.tag); got != tt.wantDropped {
+			purge := c.Purge
+			if tt.all {
+				purge = func(string) int { return c.PurgeAll() }
+			}
+			if got := purge(tt.tag); got != tt.wantDropped {
 				t.Fatalf("Purge(%q) = %d, want %d", tt.tag, got, tt.wantDropped)
 			}
 			var variants, originals []string
@@ -410,7 +416,7 @@ func TestPurge(t *testing.T) {
 			if st := c.Stats(); st.Purged != uint64(tt.wantDropped) {
 				t.Errorf("Purged = %d, want %d", st.Purged, tt.wantDropped)
 			}
-			if got := c.Purge(tt.tag); got != 0 {
+			if got := purge(tt.tag); got != 0 {
 				t.Errorf("second Purge(%q) = %d, want 0", tt.tag, got)
 			}
 		})

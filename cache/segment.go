@@ -146,12 +146,17 @@ func (seg *segment) set(s *stored, ttl time.Duration) bool {
 	return !s.gone.Load()
 }
 
-// purge drops every entry carrying tag.
-func (seg *segment) purge(tag string) int {
+// purge drops every entry carrying tag, or every entry when all is set.
+func (seg *segment) purge(tag string, all bool) int {
 	seg.mu.Lock()
 	var victims []*stored
+	if all {
+		for _, s := range seg.byKey {
+			victims = append(victims, s)
+		}
+	}
 	for key := range seg.byTag[tag] {
-		if s := seg.byKey[key]; s != nil {
+		if s := seg.byKey[key]; s != nil && !all {
 			victims = append(victims, s)
 		}
 	}

@@ -126,6 +126,7 @@ func (c *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 type zonesCollector struct {
 	each                                             func(func(ZoneStats))
 	peers, ejected, ejections, discoveryErrors, busy *prometheus.Desc
+	purges                                           *prometheus.Desc
 }
 
 func newZonesCollector(each func(func(ZoneStats))) *zonesCollector {
@@ -136,11 +137,12 @@ func newZonesCollector(each func(func(ZoneStats))) *zonesCollector {
 		ejections:       prometheus.NewDesc("imgedge_zone_ejections_total", "Peers ejected after consecutive failures.", nil, nil),
 		discoveryErrors: prometheus.NewDesc("imgedge_zone_discovery_errors_total", "Failed Consul queries (the last known peers are kept).", nil, nil),
 		busy:            prometheus.NewDesc("imgedge_zone_busy", "1 while this node tells Consul it is saturated.", nil, nil),
+		purges:          prometheus.NewDesc("imgedge_zone_purges_applied_total", "Purges published by other nodes and applied on this one.", nil, nil),
 	}
 }
 
 func (c *zonesCollector) Describe(ch chan<- *prometheus.Desc) {
-	describe(ch, c.peers, c.ejected, c.ejections, c.discoveryErrors, c.busy)
+	describe(ch, c.peers, c.ejected, c.ejections, c.discoveryErrors, c.busy, c.purges)
 }
 
 func (c *zonesCollector) Collect(ch chan<- prometheus.Metric) {
@@ -156,5 +158,6 @@ func (c *zonesCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(ch, c.ejections, st.Ejections)
 		counter(ch, c.discoveryErrors, st.DiscoveryErrors)
 		gauge(ch, c.busy, busy)
+		counter(ch, c.purges, st.PurgesApplied)
 	})
 }

@@ -20,6 +20,16 @@ type Metrics struct {
 	Resizes        prometheus.Counter
 	Forwards       *prometheus.CounterVec // by result: ok, failed
 	BudgetRefusals prometheus.Counter
+	// A clustered zone: answers asked of a key's owner (by result: hit,
+	// miss, refused, failed), requests answered from a hot copy, requests
+	// whose owner could not answer (by who took over: next, self),
+	// originals asked of the shield zone (by result: ok, failed), and how
+	// long a fleet purge took to reach this node.
+	PeerRequests   *prometheus.CounterVec
+	HotHits        prometheus.Counter
+	OwnerFallbacks *prometheus.CounterVec
+	ShieldFetches  *prometheus.CounterVec
+	PurgeLag       prometheus.Histogram
 
 	collectors []prometheus.Collector
 }
@@ -78,7 +88,28 @@ func New(sources Sources) *Metrics {
 			Help: "Fetches refused (503) because the process's budget for originals in flight had no room.",
 		}),
 	}
-	m.collectors = []prometheus.Collector{m.Requests, m.ResizeDuration, m.FetchDuration, m.QueueDepth, m.Jobs, m.SourceBytes, m.OutputBytes, m.Resizes, m.Forwards, m.BudgetRefusals,
+	m.PeerRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "peer_requests_total",
+		Help: "Requests asked of the key's owner in this zone, by result: hit and miss (the owner's cache), refused (a 4xx), failed (skipped to the next rank).",
+	}, []string{"result"})
+	m.HotHits = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: ns, Name: "hot_copy_hits_total",
+		Help: "Requests for a variant another node of the zone owns, answered from this node's copy of it.",
+	})
+	m.OwnerFallbacks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "owner_fallbacks_total",
+		Help: "Requests whose owner could not answer, by who took over: the next rank, or this node itself.",
+	}, []string{"to"})
+	m.ShieldFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "shield_fetches_total",
+		Help: "Originals asked of the shield zone, by result: ok, or failed (then fetched from the origin).",
+	}, []string{"result"})
+	m.PurgeLag = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Namespace: ns, Name: "purge_lag_seconds",
+		Help:    "Time from a fleet purge being asked for to this node applying it.",
+		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2, 5, 15, 60, 300},
+	})
+	m.collectors = []prometheus.Collector{m.PeerRequests, m.HotHits, m.OwnerFallbacks, m.ShieldFetches, m.PurgeLag, m.Requests, m.ResizeDuration, m.FetchDuration, m.QueueDepth, m.Jobs, m.SourceBytes, m.OutputBytes, m.Resizes, m.Forwards, m.BudgetRefusals,
 		newCacheCollector(sources.Caches), newBudgetCollector(sources.Budgets), newZonesCollector(sources.Zones)}
 	return m
 }

@@ -81,16 +81,16 @@ func (e *Engine) Cached(req *Request) (*Result, bool) {
 // KeepHot counts one more peer answer for req here and, once the variant
 // is hot (see cache.Heat), keeps a copy of it: body and header as the
 // owner answered, info as its Imgedge-Variant said. Only what may be
-// shared is kept (credentials says req carried some), for as long as its
+// shared is kept (see cache.Shareable), for as long as its
 // Cache-Control allows. It tells whether a copy was kept.
-func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info VariantInfo, credentials bool) bool {
+func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info VariantInfo) bool {
 	c := e.Store.Cache
 	if c == nil {
 		return false
 	}
 	canonical := e.canonical(req)
 	key := variantKey(req.Site, req.Source, canonical, info.Format, info.Negotiated)
-	if !e.Store.heat.Touch(key) || !cache.Shareable(credentials, header) {
+	if !e.Store.heat.Touch(key) || !cache.Shareable(hasCredentials(req.Header), header) {
 		return false
 	}
 	ttl, ok := c.TTL(header.Get("Cache-Control"))

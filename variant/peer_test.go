@@ -37,7 +37,7 @@ func TestAHotVariantOfAPeerIsKeptAndPurgedLikeOurOwn(t *testing.T) {
 	}
 	kept := 0
 	for range 3 {
-		if here.KeepHot(req, made.Entry.Body, made.Entry.Header.Clone(), made.Variant, false) {
+		if here.KeepHot(req, made.Entry.Body, made.Entry.Header.Clone(), made.Variant) {
 			kept++
 		}
 	}
@@ -69,7 +69,7 @@ func TestAPrivateAnswerOfAPeerIsNeverKept(t *testing.T) {
 	}
 	made.Release()
 	for range 5 {
-		if here.KeepHot(request(o, "w=200"), made.Entry.Body, made.Entry.Header.Clone(), made.Variant, false) {
+		if here.KeepHot(request(o, "w=200"), made.Entry.Body, made.Entry.Header.Clone(), made.Variant) {
 			t.Fatal("kept a copy of an answer marked private")
 		}
 	}
