@@ -33,6 +33,7 @@ type options struct {
 	duration, warmup           time.Duration
 	concurrency                int
 	soakRequests               int
+	clusterRequests            int
 	soakConcurrency            int
 	soakTimeout                time.Duration
 	crashSoak                  time.Duration
@@ -50,6 +51,7 @@ func main() {
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each fixed-length run")
 	flag.IntVar(&o.concurrency, "concurrency", 4, "requests in flight in scenarios 1-4")
 	flag.IntVar(&o.soakRequests, "soak-requests", 20000, "requests in the mixed soak")
+	flag.IntVar(&o.clusterRequests, "cluster-requests", 3000, "requests in each zone run of scenario 9")
 	flag.IntVar(&o.soakConcurrency, "soak-concurrency", 16, "requests in flight in the mixed soak")
 	flag.DurationVar(&o.soakTimeout, "soak-timeout", 150*time.Second, "the most the soak may take")
 	flag.DurationVar(&o.crashSoak, "crash-soak", 60*time.Second, "length of the crash soak (scenario 7, distinct variants at 24 connections); 0 leaves it out")
@@ -111,6 +113,15 @@ func run(ctx context.Context, o options) error {
 	} else {
 		defer zones.stop()
 	}
+	var cluster *clusterBench
+	if zones != nil && (o.only == "" || slices.Contains(strings.Split(o.only, ","), "9")) {
+		if cluster, err = startClusterBench(o.caddy, zones.consulHTTP, tmp, corpusDir); err != nil {
+			fmt.Fprintf(os.Stderr, "scenario 9 (one zone, one cache) left out: %v\n", err)
+			cluster = nil
+		} else {
+			defer cluster.stop()
+		}
+	}
 	peers, err := startPeers(o, tmp, corpusDir)
 	defer func() {
 		for _, p := range peers {
@@ -120,7 +131,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	scs, err := scenarios(o, srv, zones, peers, corpus)
+	scs, err := scenarios(o, srv, zones, cluster, peers, corpus)
 	if err != nil {
 		return err
 	}
