@@ -67,7 +67,7 @@ func TestExampleOriginReplacementResizesThroughReverseProxy(t *testing.T) {
 	}
 }
 
-func TestExampleMultiZoneScriptShowsForwarding(t *testing.T) {
+func TestExampleMultiZoneScriptShowsForwardingClusterPurgeAndShield(t *testing.T) {
 	root := testenv.ModuleRoot(t)
 	base := testenv.FreePortBlock(t, 100)
 	cmd := exec.Command(filepath.Join(root, "examples", "multizone", "run.sh"), "--once")
@@ -88,6 +88,15 @@ func TestExampleMultiZoneScriptShowsForwarding(t *testing.T) {
 	}
 	if total != 24 || served["a"] == 0 || served["b"]+served["c"] == 0 {
 		t.Errorf("served %v (total %d): want all 24 answered, some by zone a and some forwarded\n%s", served, total, out)
+	}
+	for _, want := range []string{
+		"cluster: 36 answers, 12 resizes in zone b", // one resize per variant for the zone
+		"purge: applied by 3 other nodes",            // b2, b3 and c
+		"shield: 1 originals fetched through zone b",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the script's report lacks %q\n%s", want, out)
+		}
 	}
 }
 

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Three zones and a collector on loopback, with forwarding you can watch.
+# Three zones and a collector on loopback, with forwarding, a zone's
+# shared cache, a fleet purge and a shield zone you can watch.
 #
 #   make build consul && examples/multizone/run.sh          # runs until Ctrl-C
-#   examples/multizone/run.sh --once                        # burst, report, stop
+#   examples/multizone/run.sh --once                        # show, report, stop
 #
 # Zone a has one processing slot, so a burst of distinct requests to it
 # spills over to the nearest healthy zone (b, by its preference list), then
-# c. Every node ships usage to the collector, whose dashboard shows it.
+# c. Zone b has three nodes that are one cache: each source has an owner
+# among them, which makes its variants once for the zone. Zone c fetches
+# its originals through zone b (shield b). Every node ships usage to the
+# collector, whose dashboard shows it.
 # PORT_BASE (default 18000) moves every port; see the table printed below.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -67,17 +71,18 @@ CF
 "$repo/bin/caddy" run --config "$work/collector" --adapter caddyfile >"$work/collector.log" 2>&1 &
 pids+=($!)
 
-start_zone() { # zone port admin prefer options
+start_node() { # name zone port admin prefer options [imgedge lines]
 	cat >"$work/$1" <<CF
 {
-	admin 127.0.0.1:$3
+	admin 127.0.0.1:$4
 	imgedge {
-		zone $1
+		zone $2
 		node node-$1
 		consul http://127.0.0.1:$consul_http
-		advertise http://127.0.0.1:$2
+		advertise http://127.0.0.1:$3
 		secret $secret
-		prefer $4
+		prefer $5
+		${7:-}
 		metering {
 			collector http://127.0.0.1:$collector/api/v1/events
 			token $usage_token
@@ -86,11 +91,11 @@ start_zone() { # zone port admin prefer options
 		}
 	}
 }
-http://:$2 {
+http://:$3 {
 	bind 127.0.0.1
 	root * $repo/examples/site
 	image_resize {
-		$5
+		$6
 	}
 	file_server
 }
@@ -98,25 +103,35 @@ CF
 	"$repo/bin/caddy" run --config "$work/$1" --adapter caddyfile >"$work/$1.log" 2>&1 &
 	pids+=($!)
 }
-start_zone a $((base + 10)) $((base + 11)) "b c" "concurrency 1
+start_node a a $((base + 10)) $((base + 11)) "b c" "concurrency 1
 		queue 1 20ms"
-start_zone b $((base + 20)) $((base + 21)) "a c" ""
-start_zone c $((base + 30)) $((base + 31)) "b a" ""
+for i in 1 2 3; do
+	start_node b$i b $((base + 18 + 2 * i)) $((base + 19 + 2 * i)) "a c" ""
+done
+start_node c c $((base + 30)) $((base + 31)) "b a" "" "shield b"
 
-# Wait until zone a knows both other zones.
+# Wait until zone a knows every other node.
 for _ in $(seq 200); do
 	m=$(curl -fs "http://127.0.0.1:$((base + 11))/metrics" 2>/dev/null || true)
-	grep -q 'imgedge_zone_peers{zone="b"} 1' <<<"$m" && grep -q 'imgedge_zone_peers{zone="c"} 1' <<<"$m" && break
+	grep -q 'imgedge_zone_peers{zone="b"} 3' <<<"$m" && grep -q 'imgedge_zone_peers{zone="c"} 1' <<<"$m" && break
 	sleep 0.1
 done
+metric() { # admin-port name: the sample's value, 0 when absent
+	curl -fs "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { v = $2 } END { print v + 0 }'
+}
+zone_b_sum() { # name: summed over zone b's nodes
+	echo $(( $(metric $((base + 21)) "$1") + $(metric $((base + 23)) "$1") + $(metric $((base + 25)) "$1") ))
+}
 
 cat <<TXT
 Consul UI/API     http://127.0.0.1:$consul_http/ui/
 zone a (1 slot)   http://127.0.0.1:$((base + 10))/photos/kite.jpg?w=400&f=auto
-zone b            http://127.0.0.1:$((base + 20))/
-zone c            http://127.0.0.1:$((base + 30))/
+zone b (3 nodes)  http://127.0.0.1:$((base + 20))/  :$((base + 22))/  :$((base + 24))/  (one cache)
+zone c (shield b) http://127.0.0.1:$((base + 30))/
 usage dashboard   http://127.0.0.1:$collector/   (demo / demo-password)
-metrics           http://127.0.0.1:$((base + 11))/metrics   (imgedge_forwards_total, imgedge_zone_peers)
+metrics           http://127.0.0.1:$((base + 11))/metrics   (imgedge_forwards_total, imgedge_zone_peers,
+                  imgedge_peer_requests_total, imgedge_hot_copy_hits_total, imgedge_shield_fetches_total)
+purge (any node)  curl -X POST http://127.0.0.1:$((base + 21))/imgedge/purge -d '{"tenant": "127.0.0.1", "source": "/photos/leaf.jpg"}'
 logs              $work/*.log
 TXT
 
@@ -125,6 +140,30 @@ echo "A burst of 24 distinct requests to zone a, 6 at a time; who served them:"
 seq 601 624 | xargs -P 6 -I{} curl -s -o /dev/null -D - \
 	"http://127.0.0.1:$((base + 10))/photos/path.jpg?w={}&blur=2" \
 	| tr -d '\r' | awk -F': ' 'tolower($1) == "imgedge-zone" { n[$2]++ } END { for (z in n) printf "  zone %s: %d\n", z, n[z] }' | sort
+
+echo
+echo "Zone b is one cache: 12 distinct variants, each asked of all three nodes:"
+resized=$(zone_b_sum imgedge_resize_total)
+for w in $(seq 300 10 410); do
+	for port in $((base + 20)) $((base + 22)) $((base + 24)); do
+		curl -fs -o /dev/null "http://127.0.0.1:$port/photos/leaf.jpg?w=$w"
+	done
+done
+echo "  cluster: 36 answers, $(( $(zone_b_sum imgedge_resize_total) - resized )) resizes in zone b"
+
+echo
+echo "A purge on node b1 reaches the fleet:"
+applied=$(( $(zone_b_sum imgedge_zone_purges_applied_total) + $(metric $((base + 31)) imgedge_zone_purges_applied_total) ))
+curl -fs -X POST "http://127.0.0.1:$((base + 21))/imgedge/purge" -d '{"tenant": "127.0.0.1", "source": "/photos/leaf.jpg"}' >/dev/null
+sleep 1
+echo "  purge: applied by $(( $(zone_b_sum imgedge_zone_purges_applied_total) + $(metric $((base + 31)) imgedge_zone_purges_applied_total) - applied )) other nodes"
+
+echo
+echo "Zone c fetches its originals through zone b:"
+for w in 500 510 520; do
+	curl -fs -o /dev/null "http://127.0.0.1:$((base + 30))/photos/leaf.jpg?w=$w"
+done
+echo "  shield: $(metric $((base + 31)) 'imgedge_shield_fetches_total{result="ok"}') originals fetched through zone b"
 
 if $once; then
 	exit 0
