@@ -28,3 +28,24 @@ func TestImpossibleSettingsAreAConfigErrorNotAPanic(t *testing.T) {
 		}
 	}
 }
+
+// The cluster options: bad values are config errors, named.
+func TestBadClusterOptionsAreAConfigError(t *testing.T) {
+	const secret = `"secret": "test-cluster-secret-0123456789abcdef"`
+	for _, tc := range []struct{ app, want string }{
+		{`{"cluster": "maybe"}`, `cluster "maybe": want on or off`},
+		{`{"shield": "eu-2"}`, `shield "eu-2": needs consul`},
+		{`{"zone": "eu-1", "consul": "http://127.0.0.1:1", "advertise": "http://127.0.0.1:2", ` + secret + `, "shield": "eu-1"}`,
+			`shield "eu-1": needs consul, and another zone than this node's own`},
+	} {
+		var cfg caddy.Config
+		raw := `{"admin": {"disabled": true}, "apps": {"imgedge": ` + tc.app + `}}`
+		if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		err := caddy.Validate(&cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error saying %q", tc.app, err, tc.want)
+		}
+	}
+}
