@@ -124,6 +124,18 @@ func (l *clientLedger) get(t *testing.T, url string, header ...string) answer {
 	return a
 }
 
+func (l *clientLedger) head(t *testing.T, url string) *http.Response {
+	resp, err := http.Head(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	l.mu.Lock()
+	l.requests++
+	l.mu.Unlock()
+	return resp
+}
+
 func TestTheNodesOfAZoneAreOneCache(t *testing.T) {
 	consul := testenv.StartConsul(t)
 	origin := newVersionedOrigin(t)
@@ -224,6 +236,12 @@ func TestTheNodesOfAZoneAreOneCache(t *testing.T) {
 		if !sawPeer {
 			t.Error("no node answered through the owner")
 		}
+		for i := range nodes {
+			resp := ledger.head(t, url(i, "/p1.jpg", 3))
+			if resp.StatusCode != 200 || resp.ContentLength != int64(len(first.body)) {
+				t.Errorf("HEAD on node %d: %d, Content-Length %d, want 200 and %d", i+1, resp.StatusCode, resp.ContentLength, len(first.body))
+			}
+		}
 		if got := sumMetric(t, nodes, "imgedge_resize_total"); got != float64(len(sources)*widths) {
 			t.Errorf("asking every node again resized: %v resizes", got)
 		}
@@ -253,6 +271,14 @@ func TestTheNodesOfAZoneAreOneCache(t *testing.T) {
 			applied[i] = metric(t, n, "imgedge_zone_purges_applied_total")
 		}
 		origin.version.Add(1) // the photo is replaced at the origin
+		// The public listener cannot purge.
+		if resp, err := http.Post(nodes[1].Base+"/imgedge/purge", "application/json",
+			strings.NewReader(`{"tenant": "127.0.0.1", "source": "/p0.jpg"}`)); err == nil {
+			resp.Body.Close()
+		}
+		if a := ledger.get(t, url(1, "/p0.jpg", 0)); a.header.Get("ETag") != etags["/p0.jpg0"] {
+			t.Fatalf("a POST to the site's /imgedge/purge purged: ETag %q", a.header.Get("ETag"))
+		}
 		resp, err := http.Post("http://"+nodes[0].Admin+"/imgedge/purge", "application/json",
 			strings.NewReader(`{"tenant": "127.0.0.1", "source": "/p0.jpg"}`))
 		if err != nil {
@@ -283,8 +309,10 @@ func TestTheNodesOfAZoneAreOneCache(t *testing.T) {
 		}
 	})
 
+	var b *testenv.Caddy
+	outer := t // b outlives its subtest
 	t.Run("a zone shielded by this one fetches no original it already has", func(t *testing.T) {
-		b := clusterNode(t, consul, "b", "b1", origin.URL, collector.Base, "shield a")
+		b = clusterNode(outer, consul, "b", "b1", origin.URL, collector.Base, "shield a")
 		waitForZonePeers(t, b, "a", 3)
 		before := origin.total()
 		for w := range 5 {
@@ -361,4 +389,50 @@ func TestTheNodesOfAZoneAreOneCache(t *testing.T) {
 			t.Error("no request fell back from the dead owner")
 		}
 	})
+
+	t.Run("a shield that cannot be reached is skipped for the origin", func(t *testing.T) {
+		c := clusterNode(t, consul, "c", "c1", origin.URL, collector.Base, "shield b")
+		waitForZonePeers(t, c, "b", 1)
+		b.Kill() // still passing in Consul for up to a TTL
+		failedBefore := metric(t, c, `imgedge_shield_fetches_total{result="failed"}`)
+		for i := range 3 {
+			src := fmt.Sprintf("/q%d.jpg", i)
+			if a := get(t, c.Base+src+"?w=150"); a.status != 200 || origin.count(src) != 1 {
+				t.Errorf("%s with its shield dead: %d, %d origin fetches; want 200 from the origin: %s", src, a.status, origin.count(src), a.body)
+			}
+		}
+		if metric(t, c, `imgedge_shield_fetches_total{result="failed"}`) == failedBefore {
+			t.Error("no shield fetch failed: the dead shield was not tried")
+		}
+	})
+}
+
+// Overflow to other zones stays as it was: the owner, busy, is the one
+// that overflows, and the node that asked it relays the answer.
+func TestABusyOwnerOverflowsToAnotherZone(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	root := zoneSite(t)
+	zoneNode(t, consul, "b", root, "", "", 0, "")
+	a1 := zoneNode(t, consul, "a", root, busyNode, "b", 0, "")
+	a2 := zoneNode(t, consul, "a", root, busyNode, "b", 0, "")
+	for _, n := range []*testenv.Caddy{a1, a2} {
+		waitForZonePeers(t, n, "a", 1)
+		waitForPeers(t, n, "b")
+	}
+	entry, owner := a1, a2
+	if probe := get(t, a1.Base+"/big.jpg?w=100"); !strings.Contains(probe.header.Get("Cache-Status"), "detail=peer") {
+		entry, owner = a2, a1 // a1 made it itself: a1 owns big.jpg
+	}
+	res := burst(t, entry.Base, 24, 6, nil)
+	if len(res.failures) > 0 {
+		t.Errorf("%d requests failed: %v", len(res.failures), res.failures)
+	}
+	if res.byZone["b"] == 0 {
+		t.Errorf("served by zone %v: want the busy owner to pass some to zone b", res.byZone)
+	}
+	if n := metric(t, owner, `imgedge_forwards_total{result="ok"}`); n == 0 {
+		t.Error("the owner forwarded nothing: someone else overflowed for it")
+	}
+	t.Logf("served by zone %v; forwards by the owner %v, by the entry node %v", res.byZone,
+		metric(t, owner, `imgedge_forwards_total{result="ok"}`), metric(t, entry, `imgedge_forwards_total{result="ok"}`))
 }

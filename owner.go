@@ -50,6 +50,11 @@ func (rq *imageRequest) ownerKey() string {
 // every node asked failed.
 func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome string) {
 	ir := rq.ir
+	self := ir.balancer.ID()
+	owners := ir.balancer.Owners(rq.ownerKey())
+	if len(owners) == 0 || owners[0].ID == self {
+		return false, "" // ours: the engine looks in the cache first
+	}
 	if res, ok := ir.engine.Cached(req); ok {
 		if res.Hot {
 			ir.metrics.HotHits.Inc()
@@ -57,9 +62,8 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 		rq.res = *res
 		return true, rq.answer(res)
 	}
-	self := ir.balancer.ID()
 	asked := 0
-	for _, peer := range ir.balancer.Owners(rq.ownerKey()) {
+	for _, peer := range owners {
 		if peer.ID == self || asked == ownerAttempts {
 			break
 		}
@@ -147,7 +151,9 @@ func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, ans *bal
 	h.Set("Cache-Status", strings.Join(append(ans.Header.Values("Cache-Status"),
 		fmt.Sprintf("imgedge; fwd=uri-miss; fwd-status=%d; detail=peer", ans.Status)), ", "))
 	h.Set("Server-Timing", peerTiming(ans, peer, time.Since(rq.start)))
-	h.Set("Content-Length", strconv.Itoa(len(ans.Body)))
+	if rq.r.Method != http.MethodHead { // a HEAD keeps the owner's length of the body it did not send
+		h.Set("Content-Length", strconv.Itoa(len(ans.Body)))
+	}
 	rq.w.WriteHeader(ans.Status)
 	if rq.r.Method != http.MethodHead {
 		if _, err := rq.w.Write(ans.Body); err != nil {
