@@ -91,7 +91,7 @@ func TestExampleMultiZoneScriptShowsForwardingClusterPurgeAndShield(t *testing.T
 	}
 	for _, want := range []string{
 		"cluster: 36 answers, 12 resizes in zone b", // one resize per variant for the zone
-		"purge: applied by 3 other nodes",            // b2, b3 and c
+		"purge: applied by 3 other nodes",           // b2, b3 and c
 		"shield: 1 originals fetched through zone b",
 	} {
 		if !strings.Contains(string(out), want) {
