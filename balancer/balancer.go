@@ -118,6 +118,11 @@ type Config struct {
 	// Default: purges are not watched.
 	OnPurge func(Purge)
 
+	// PurgeRetention is how long the purge log keeps a purge. A node away
+	// from Consul for longer cannot know what it missed and drops
+	// everything it holds when it is back. Default 1h.
+	PurgeRetention time.Duration
+
 	// Logger receives registration and discovery trouble. Default: no logs.
 	Logger *zap.Logger
 }
@@ -205,6 +210,7 @@ const (
 	defaultFailures           = 3
 	defaultBaseEjection       = 5 * time.Second
 	defaultMaxEjection        = 2 * time.Minute
+	defaultPurgeRetention     = time.Hour
 
 	// waitTime bounds one blocking query; Consul answers sooner on change.
 	waitTime = time.Minute
@@ -249,6 +255,7 @@ func New(cfg Config) (*Balancer, error) {
 		{"coordinate_interval", &cfg.CoordinateInterval, defaultCoordinateInterval},
 		{"base_ejection", &cfg.BaseEjection, defaultBaseEjection},
 		{"max_ejection", &cfg.MaxEjection, defaultMaxEjection},
+		{"purge_retention", &cfg.PurgeRetention, defaultPurgeRetention},
 	} {
 		if *d.v < 0 {
 			return nil, fmt.Errorf("balancer: %s %v: must not be negative", d.name, *d.v)

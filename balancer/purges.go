@@ -29,14 +29,13 @@ type Purge struct {
 // be faster to write but are lost by a node that is away; the log is
 // read again by a node that comes back, which applies what it missed.
 //
-// Entries older than purgeRetention are deleted by whichever node sees
+// Entries older than Config.PurgeRetention are deleted by whichever node sees
 // them first, and the highest index deleted is kept under the floor key:
 // a node that was away for longer than that cannot know what it missed,
 // and drops everything it holds instead (All).
 const (
-	purgesDir      = "/purges/"
-	floorKey       = "floor"
-	purgeRetention = time.Hour
+	purgesDir = "/purges/"
+	floorKey  = "floor"
 	// startSkew allows for clocks that differ between nodes: a purge
 	// published shortly before this process started may still have caught
 	// an entry it cached.
@@ -121,14 +120,19 @@ func (b *Balancer) watchPurges() {
 func (b *Balancer) applyPurges(pairs api.KVPairs, applied uint64, first bool) uint64 {
 	slices.SortFunc(pairs, func(x, y *api.KVPair) int { return cmp.Compare(x.ModifyIndex, y.ModifyIndex) })
 	newest := applied
+	// First, whether purges this node never saw were collected.
+	for _, kv := range pairs {
+		if kv.Key != b.purgePrefix()+floorKey || first {
+			continue
+		}
+		if floor, _ := strconv.ParseUint(string(kv.Value), 10, 64); floor > applied {
+			b.logger.Warn("this node was away longer than the purge log is kept: dropping everything it holds")
+			b.onPurge(Purge{All: true, At: time.Now()})
+		}
+	}
 	for _, kv := range pairs {
 		newest = max(newest, kv.ModifyIndex)
 		if kv.Key == b.purgePrefix()+floorKey {
-			floor, _ := strconv.ParseUint(string(kv.Value), 10, 64)
-			if !first && floor > applied {
-				b.logger.Warn("this node was away longer than the purge log is kept: dropping everything it holds")
-				b.onPurge(Purge{All: true, At: time.Now()})
-			}
 			continue
 		}
 		if kv.ModifyIndex <= applied {
@@ -157,7 +161,7 @@ func (b *Balancer) onPurge(p Purge) {
 	}
 }
 
-// collectPurges deletes the entries older than purgeRetention and raises
+// collectPurges deletes the entries older than PurgeRetention and raises
 // the floor to the highest index deleted. Nodes race to do it harmlessly:
 // each delete and the floor's update are check-and-set.
 func (b *Balancer) collectPurges(pairs api.KVPairs) {
@@ -169,7 +173,7 @@ func (b *Balancer) collectPurges(pairs api.KVPairs) {
 			continue
 		}
 		var p Purge
-		if json.Unmarshal(kv.Value, &p) == nil && time.Since(p.At) < purgeRetention {
+		if json.Unmarshal(kv.Value, &p) == nil && time.Since(p.At) < b.cfg.PurgeRetention {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(b.ctx, callTimeout)

@@ -34,11 +34,11 @@ func (l *purgeLog) sources() []string {
 	return out
 }
 
-func purgeNode(t *testing.T, consulAddr, service string, port int, log *purgeLog) *Balancer {
+func purgeNode(t *testing.T, consulAddr, service string, port int, log *purgeLog, retention ...time.Duration) *Balancer {
 	t.Helper()
 	b, err := New(Config{
 		Zone: "a", Advertise: fmt.Sprintf("http://127.0.0.1:%d", port), Consul: consulAddr, Service: service,
-		OnPurge: log.add,
+		OnPurge: log.add, PurgeRetention: append(retention, 0)[0],
 		Logger:  zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
 	})
 	if err != nil {
@@ -48,10 +48,8 @@ func purgeNode(t *testing.T, consulAddr, service string, port int, log *purgeLog
 	return b
 }
 
-func TestAPurgeReachesEveryNodeOnceAndANodeThatWasAwayCatchesUp(t *testing.T) {
-	c := testenv.StartConsul(t)
-
-	// Node z reaches Consul through a proxy the test cuts.
+// consulProxy is a way to Consul the test can cut.
+func consulProxy(t *testing.T, c *testenv.Consul) (*toxiproxy.Proxy, string) {
 	proxyAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(prometheus.NewRegistry()), zerolog.Nop())
 	proxy := toxiproxy.NewProxy(server, "to-consul", proxyAddr, c.Addr[len("http://"):])
@@ -59,6 +57,13 @@ func TestAPurgeReachesEveryNodeOnceAndANodeThatWasAwayCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(proxy.Stop)
+	return proxy, proxyAddr
+}
+
+func TestAPurgeReachesEveryNodeOnceAndANodeThatWasAwayCatchesUp(t *testing.T) {
+	c := testenv.StartConsul(t)
+	// Node z reaches Consul through a proxy the test cuts.
+	proxy, proxyAddr := consulProxy(t, c)
 
 	var xl, yl, zl purgeLog
 	x := purgeNode(t, c.Addr, t.Name(), 11001, &xl)
@@ -125,5 +130,37 @@ func TestANodeStartingLaterAppliesOnlyNewPurges(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	if got := yl.sources(); fmt.Sprint(got) != "[t/new.jpg]" {
 		t.Errorf("y applied %v, want only the purge published after it started", got)
+	}
+}
+
+func TestANodeAwayLongerThanThePurgeLogDropsEverything(t *testing.T) {
+	c := testenv.StartConsul(t)
+	proxy, proxyAddr := consulProxy(t, c)
+	const retention = time.Second
+	var xl, zl purgeLog
+	x := purgeNode(t, c.Addr, t.Name(), 11021, &xl, retention)
+	purgeNode(t, "http://"+proxyAddr, t.Name(), 11022, &zl, retention)
+	time.Sleep(500 * time.Millisecond)
+
+	proxy.Stop()
+	if err := x.PublishPurge(context.Background(), Purge{Tenant: "t", Source: "/old.jpg"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(retention + 200*time.Millisecond)
+	// The next purge makes the log's readers collect the expired one.
+	if err := x.PublishPurge(context.Background(), Purge{Tenant: "t", Source: "/new.jpg"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the expired purge to be collected", func() bool {
+		kv, _, err := c.Client().KV().Get(t.Name()+"/purges/floor", nil)
+		return err == nil && kv != nil
+	})
+	if err := proxy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "z to come back", func() bool { return len(zl.sources()) >= 2 })
+	time.Sleep(200 * time.Millisecond)
+	if got := zl.sources(); fmt.Sprint(got) != "[ all t/new.jpg]" {
+		t.Errorf("z, back after the log lost what it missed, applied %q; want everything dropped, then the new purge", got)
 	}
 }
