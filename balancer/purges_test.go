@@ -39,7 +39,7 @@ func purgeNode(t *testing.T, consulAddr, service string, port int, log *purgeLog
 	b, err := New(Config{
 		Zone: "a", Advertise: fmt.Sprintf("http://127.0.0.1:%d", port), Consul: consulAddr, Service: service,
 		OnPurge: log.add, PurgeRetention: append(retention, 0)[0],
-		Logger:  zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
+		Logger: zaptest.NewLogger(t, zaptest.Level(zap.ErrorLevel)),
 	})
 	if err != nil {
 		t.Fatal(err)
