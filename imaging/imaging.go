@@ -139,6 +139,7 @@ var pipeline = []func(*job) error{
 	(*job).pad,
 	(*job).blur,
 	(*job).sharpen,
+	(*job).adjust,
 	(*job).flatten,
 }
 
@@ -339,6 +340,18 @@ func (j *job) sharpen() (err error) {
 	if j.opts.Sharpen > 0 {
 		j.img, err = j.img.Sharpen(j.opts.Sharpen)
 	}
+	return err
+}
+
+// adjust makes the colour adjustment (brightness, contrast, gamma,
+// saturation), on the output's pixels.
+func (j *job) adjust() (err error) {
+	a := j.opts.Adjust
+	if a.None() {
+		return nil
+	}
+	mul, add := a.Linear()
+	j.img, err = j.img.Adjust(mul, add, 1+a.Gamma, 1+a.Saturation)
 	return err
 }
 

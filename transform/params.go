@@ -123,6 +123,7 @@ type Options struct {
 	MinW, MinH   int     // imgix min-w, min-h: least box (dpr applied)
 	Progressive  bool    // an interlaced JPEG (imgix fm=pjpg)
 	FirstFrame   bool    // Cloudflare anim=false: the first frame of an animation only
+	Adjust       Adjust  // brightness, contrast, gamma, saturation (both vocabularies)
 }
 
 // Limits bound what a request may ask for.
@@ -173,6 +174,9 @@ var aliases = map[string]string{
 	"anim":       "anim",
 	"ch":         "ch",
 	"ixlib":      "ixlib", // the imgix library's version: nothing to do
+	"brightness": "brightness", "contrast": "contrast", "gamma": "gamma", "saturation": "saturation",
+	"bri": "bri", "con": "con", "exp": "exp", "gam": "gam", "sat": "sat",
+	"sharp": "sharp", "usm": "usm",
 }
 
 // ParamName is the canonical name of an image parameter given under any
@@ -361,6 +365,9 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 		if o.Sharpen, err = parseFloat("sharpen", v, 0, 10); err != nil {
 			return o, err
 		}
+	}
+	if err := o.parseAdjust(vals); err != nil {
+		return o, err
 	}
 	if v, ok := vals["bg"]; ok {
 		c, err := ParseColor(v)
@@ -634,6 +641,9 @@ func (o Options) Canonical() string {
 	}
 	if o.Sharpen > 0 {
 		add("sharpen", fmtFloat(o.Sharpen))
+	}
+	if adj := o.Adjust.canonical(); adj != "" {
+		add("adj", adj)
 	}
 	if c := o.Background; c != nil && *c != White {
 		add("bg", fmt.Sprintf("%02x%02x%02x%02x", c.R, c.G, c.B, c.A))

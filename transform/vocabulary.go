@@ -15,11 +15,10 @@ var unimplemented = map[string]string{}
 
 func init() {
 	for msg, names := range map[string][]string{
-		"colour adjustments are not implemented": {
-			"bri", "con", "exp", "gam", "high", "hue", "invert", "sat", "shad", "vib", "mono", "sepia", "htn", "duotone", "duotone-alpha",
-			"brightness", "contrast", "gamma", "saturation",
+		"this colour adjustment is not implemented (bri, con, exp, gam, sat are)": {
+			"high", "hue", "invert", "shad", "vib", "mono", "sepia", "htn", "duotone", "duotone-alpha",
 		},
-		"imgix sharp and usm are not implemented (use sharpen)": {"sharp", "usm", "usmrad"},
+		"usmrad is not implemented (usm maps onto sharpen)": {"usmrad"},
 		"watermarks, text and blending are not implemented": {
 			"mark", "mark-align", "mark-alpha", "mark-base", "mark-fit", "mark-h", "mark-pad", "mark-rot", "mark-scale", "mark-tile", "mark-w", "mark-x", "mark-y", "markalign",
 			"txt", "txt-align", "txt-clip", "txt-color", "txt-fit", "txt-font", "txt-lead", "txt-line", "txt-line-color", "txt-pad", "txt-shad", "txt-size", "txt-track", "txt-width", "txt-x", "txt-y",

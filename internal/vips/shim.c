@@ -296,6 +296,79 @@ imgedge_sharpen(VipsImage *in, VipsImage **out, double sigma)
 	return vips_sharpen(in, out, "sigma", sigma, NULL);
 }
 
+// imgedge_adjust makes a colour adjustment on the colour bands (alpha is
+// kept as it is): v*mul + add (add in fractions of full scale), then
+// v^(1/gamma), then the chroma times saturation in LCh. Neutral values
+// (1, 0, 1, 1) skip their step. The output keeps the input's format and
+// interpretation.
+int
+imgedge_adjust(VipsImage *in, VipsImage **out, double mul, double add, double gamma, double saturation)
+{
+	VipsImage *base = vips_image_new();
+	VipsImage **t = (VipsImage **) vips_object_local_array(VIPS_OBJECT(base), 8);
+	VipsBandFormat format = in->BandFmt;
+	VipsInterpretation interpretation = in->Type;
+	int alpha = vips_image_hasalpha(in);
+	int colour = alpha ? in->Bands - 1 : in->Bands;
+	double full = format == VIPS_FORMAT_USHORT ? 65535 : vips_band_format_isfloat(format) ? 1.0 : 255;
+	VipsImage *x = in;
+
+	if (alpha) {
+		if (vips_extract_band(in, &t[0], 0, "n", colour, NULL) ||
+			vips_extract_band(in, &t[1], colour, NULL)) {
+			g_object_unref(base);
+			return -1;
+		}
+		x = t[0];
+	}
+	if (mul != 1 || add != 0) {
+		double a[1] = {mul}, b[1] = {add * full};
+		if (vips_linear(x, &t[2], a, b, 1, NULL) ||
+			vips_cast(t[2], &t[3], format, NULL)) {
+			g_object_unref(base);
+			return -1;
+		}
+		x = t[3];
+	}
+	if (gamma != 1) {
+		if (vips_gamma(x, &t[4], "exponent", gamma, NULL)) {
+			g_object_unref(base);
+			return -1;
+		}
+		x = t[4];
+	}
+	if (saturation != 1 && colour >= 3) {
+		double a[3] = {1, saturation, 1}, b[3] = {0, 0, 0};
+		if (vips_colourspace(x, &t[5], VIPS_INTERPRETATION_LCH, NULL) ||
+			vips_linear(t[5], &t[6], a, b, 3, NULL) ||
+			vips_colourspace(t[6], &t[7], interpretation, NULL)) {
+			g_object_unref(base);
+			return -1;
+		}
+		x = t[7];
+	}
+	if (x->BandFmt != format) {
+		VipsImage *cast;
+		if (vips_cast(x, &cast, format, NULL)) {
+			g_object_unref(base);
+			return -1;
+		}
+		vips_object_local(base, cast);
+		x = cast;
+	}
+	if (alpha) {
+		if (vips_bandjoin2(x, t[1], out, NULL)) {
+			g_object_unref(base);
+			return -1;
+		}
+	} else {
+		*out = x;
+		g_object_ref(x);
+	}
+	g_object_unref(base);
+	return 0;
+}
+
 // drop_field decides, field by field, what survives metadata=copyright:
 // the copyright and artist EXIF tags and nothing else (no GPS, no camera, no
 // thumbnail, no XMP/IPTC). libvips rebuilds EXIF on save from the exif-*

@@ -303,6 +303,14 @@ func (i *Image) Flip(horizontal bool) (*Image, error) {
 	return i.step("flip", C.imgedge_flip(i.im, &out, cbool(horizontal)), out)
 }
 
+// Adjust makes a colour adjustment of the colour bands: v*mul + add (add
+// in fractions of full scale), then v^(1/gamma), then the chroma times
+// saturation. (1, 0, 1, 1) changes nothing.
+func (i *Image) Adjust(mul, add, gamma, saturation float64) (*Image, error) {
+	var out *C.VipsImage
+	return i.step("adjust", C.imgedge_adjust(i.im, &out, C.double(mul), C.double(add), C.double(gamma), C.double(saturation)), out)
+}
+
 // Sharpen applies an unsharp mask of the given sigma.
 func (i *Image) Sharpen(sigma float64) (*Image, error) {
 	var out *C.VipsImage
