@@ -135,6 +135,9 @@ func (rq *imageRequest) refuseError(err error) string {
 		pe *transform.Error
 		pp *cache.PanicError
 	)
+	if rq.redirectOnError && sourceCannotBeProcessed(err) {
+		return rq.redirectToSource()
+	}
 	switch {
 	case errors.As(err, &rf):
 		if rf.status == http.StatusServiceUnavailable {
@@ -174,6 +177,35 @@ func (rq *imageRequest) refuseError(err error) string {
 	// Nothing the client sent explains it: our fault, said as such.
 	rq.ir.logger.Error("image request failed", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))
 	return rq.refuse(&refusal{http.StatusInternalServerError, outcomeError, "internal error"}, "")
+}
+
+// sourceCannotBeProcessed tells the failures onerror=redirect redirects:
+// the source unsupported, undecodable, over a limit or too slow; not a
+// refused parameter, a busy node or a failing origin.
+func sourceCannotBeProcessed(err error) bool {
+	var ie *imaging.Error
+	var rf *refusal
+	switch {
+	case errors.As(err, &ie):
+		return true
+	case errors.As(err, &rf):
+		return rf.status == http.StatusRequestEntityTooLarge
+	}
+	return false
+}
+
+// redirectToSource answers 307 with the source's own URL (Cloudflare's
+// onerror=redirect): the browser gets the original as the site serves it.
+func (rq *imageRequest) redirectToSource() string {
+	target := rq.source.URL.EscapedPath()
+	if rq.srcQuery != "" {
+		target += "?" + rq.srcQuery
+	}
+	rq.w.Header().Set("Location", target)
+	rq.setServerTiming()
+	rq.record(http.StatusTemporaryRedirect, 0, 0)
+	rq.w.WriteHeader(http.StatusTemporaryRedirect)
+	return outcomeRedirected
 }
 
 // refuse answers with a JSON problem body and returns the outcome. Errors

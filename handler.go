@@ -128,8 +128,11 @@ type imageRequest struct {
 	asShield   bool     // a zone that shields through ours asks for the original
 	cloudflare bool     // a /cdn-cgi/image/ URL: image work whatever its source answers
 	hints      []string // the client hint headers the options were read from
-	srcQuery   string   // the query the origin is asked with
-	res        variant.Result
+	// redirectOnError is Cloudflare's onerror=redirect: a source that
+	// cannot be processed is answered with a redirect to it.
+	redirectOnError bool
+	srcQuery        string // the query the origin is asked with
+	res             variant.Result
 }
 
 // serve runs the request flow and returns its outcome label.
@@ -161,6 +164,7 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return rq.refuseParamOfImage(err, routeQuery)
 	}
 	rq.srcQuery = transform.SourceQuery(query).Encode()
+	rq.redirectOnError = opts.OnErrorRedirect
 	req := rq.variantRequest()
 	req.Options, req.Limits = opts, lim
 	if rq.asShield {

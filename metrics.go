@@ -33,6 +33,7 @@ const (
 	outcomeForbidden     = "forbidden"
 	outcomePeer          = "peer"   // answered by the owner in this zone
 	outcomeShield        = "shield" // an original for a zone that shields through this one
+	outcomeRedirected    = "redirected"
 )
 
 var (

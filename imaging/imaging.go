@@ -167,6 +167,9 @@ func ProcessContext(ctx context.Context, src *Source, o transform.Options, out t
 
 // Process runs the job, as ProcessContext does.
 func (p *Prepared) Process(ctx context.Context) (Result, error) {
+	if p.out.Describes() {
+		return p.describe(ctx)
+	}
 	out, cfg, o := p.out, p.cfg, p.opts
 	j := &job{Prepared: p, animated: p.Frames > 1}
 	defer func() { j.img.Close() }()

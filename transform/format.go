@@ -19,9 +19,20 @@ const (
 	HEIF
 	TIFF
 	SVG
+
+	// Descriptions of the image instead of the image: imgix's fm=json
+	// (the source's header), Cloudflare's format=json (the output's size
+	// and the original's), imgix's fm=blurhash, and imgix's palette=json
+	// and palette=css (dominant colours).
+	InfoImgix
+	InfoCloudflare
+	BlurHash
+	PaletteJSON
+	PaletteCSS
 )
 
-var formatNames = [...]string{"unknown", "jpeg", "png", "webp", "avif", "gif", "heif", "tiff", "svg"}
+var formatNames = [...]string{"unknown", "jpeg", "png", "webp", "avif", "gif", "heif", "tiff", "svg",
+	"json-imgix", "json-cloudflare", "blurhash", "palette-json", "palette-css"}
 
 func (f Format) String() string {
 	if f < 0 || int(f) >= len(formatNames) {
@@ -49,12 +60,26 @@ func (f Format) MIME() string {
 		return "image/tiff"
 	case SVG:
 		return "image/svg+xml"
+	case InfoImgix, InfoCloudflare, PaletteJSON:
+		return "application/json"
+	case BlurHash:
+		return "text/plain; charset=utf-8"
+	case PaletteCSS:
+		return "text/css; charset=utf-8"
 	}
 	return "application/octet-stream"
 }
 
 // Writable reports whether imgedge can encode the format.
 func (f Format) Writable() bool { return f >= JPEG && f <= GIF }
+
+// Describes reports whether the format describes the image (JSON, a
+// BlurHash, a palette) rather than encoding it.
+func (f Format) Describes() bool { return f >= InfoImgix && f <= PaletteCSS }
+
+// NeedsPixels reports whether a description is worked out from the
+// output's pixels; the JSON ones need the header only.
+func (f Format) NeedsPixels() bool { return f == BlurHash || f == PaletteJSON || f == PaletteCSS }
 
 // CanAnimate reports whether the format can carry several frames here.
 // (libvips 8.14 writes AVIF as a single frame.)

@@ -124,6 +124,12 @@ type Options struct {
 	Progressive  bool    // an interlaced JPEG (imgix fm=pjpg)
 	FirstFrame   bool    // Cloudflare anim=false: the first frame of an animation only
 	Adjust       Adjust  // brightness, contrast, gamma, saturation (both vocabularies)
+	Colors       int     // imgix palette: how many dominant colours (Format PaletteJSON or PaletteCSS)
+	Prefix       string  // imgix palette=css: the class names' prefix
+	// OnErrorRedirect is Cloudflare's onerror=redirect: a source that
+	// cannot be processed is answered with a redirect to it. It changes
+	// no variant, so it is not part of the key.
+	OnErrorRedirect bool
 }
 
 // Limits bound what a request may ask for.
@@ -177,6 +183,8 @@ var aliases = map[string]string{
 	"brightness": "brightness", "contrast": "contrast", "gamma": "gamma", "saturation": "saturation",
 	"bri": "bri", "con": "con", "exp": "exp", "gam": "gam", "sat": "sat",
 	"sharp": "sharp", "usm": "usm",
+	"palette": "palette", "colors": "colors", "prefix": "prefix",
+	"onerror": "onerror",
 }
 
 // ParamName is the canonical name of an image parameter given under any
@@ -222,6 +230,7 @@ func SourceQuery(q url.Values) url.Values {
 func Parse(q url.Values, lim Limits) (Options, error) {
 	var o Options
 	vals := map[string]string{}
+	raw := map[string]string{} // canonical name -> the key as given
 	for k, vs := range q {
 		name, ok := aliases[strings.ToLower(k)]
 		if msg, refused := unimplemented[strings.ToLower(k)]; refused {
@@ -243,6 +252,7 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 			return o, &Error{k, "given more than once (under another name)"}
 		}
 		vals[name] = strings.TrimSpace(vs[0])
+		raw[name] = k
 	}
 
 	var err error
@@ -332,10 +342,22 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 	}
 	if v, ok := vals["f"]; ok {
 		lv := strings.ToLower(v)
-		if o.Format, ok = formatValues[lv]; !ok {
-			return o, &Error{"f", fmt.Sprintf("%q is not one of auto, avif, webp, jpeg, png, gif (imgix also jpg, pjpg, png8, png32; Cloudflare baseline-jpeg)", v)}
+		switch {
+		case lv == "json" && strings.EqualFold(raw["f"], "fm"):
+			o.Format = InfoImgix // imgix's fm=json: the source's header
+		case lv == "json":
+			o.Format = InfoCloudflare // Cloudflare's format=json
+		case lv == "blurhash":
+			o.Format = BlurHash
+		default:
+			if o.Format, ok = formatValues[lv]; !ok {
+				return o, &Error{"f", fmt.Sprintf("%q is not one of auto, avif, webp, jpeg, png, gif, json, blurhash (imgix also jpg, pjpg, png8, png32; Cloudflare baseline-jpeg)", v)}
+			}
 		}
 		o.Progressive = lv == "pjpg"
+	}
+	if err := o.parseDescriptions(vals); err != nil {
+		return o, err
 	}
 	if v, ok := vals["auto"]; ok {
 		// imgix: auto=format,compress. format negotiates the output;
@@ -676,6 +698,12 @@ func (o Options) Canonical() string {
 	}
 	if o.FirstFrame {
 		add("anim", "false")
+	}
+	if o.Format == PaletteJSON || o.Format == PaletteCSS {
+		add("colors", strconv.Itoa(o.Colors))
+		if o.Format == PaletteCSS {
+			add("prefix", o.Prefix)
+		}
 	}
 	return b.String()
 }

@@ -29,14 +29,12 @@ func init() {
 			"mask", "mask-bg", "corner-radius",
 		},
 		"pixellation and noise reduction are not implemented":    {"px", "nr", "nrs"},
-		"colour palettes and placeholders are not implemented":   {"palette", "colors", "prefix"},
 		"face detection is not implemented":                      {"faceindex", "facepad", "fp-z", "fp-debug", "zoom", "face-zoom"},
 		"automatic trimming is not implemented":                  {"trim-color", "trim-md", "trim-pad", "trim-sd", "trim-tol"},
 		"this encoder setting is not implemented":                {"lossless", "cs", "chromasub", "dpi", "colorquant", "compression", "slow-connection-quality"},
 		"animation controls other than anim are not implemented": {"frame", "reverse", "loop", "fps", "skip"},
 		"pages of documents are not implemented":                 {"page"},
 		"downloads (dl) are not implemented":                     {"dl"},
-		"onerror is not implemented":                             {"onerror"},
 		"segmentation and generative fill are not implemented":   {"segment", "bg-remove", "bg-replace", "fill-gen-fallback", "fill-gen-negative-prompt", "fill-gen-pos", "fill-gen-prompt", "fill-gen-seed", "upscale"},
 	} {
 		for _, n := range names {

@@ -62,7 +62,7 @@ func ParseVariantInfo(s string) (VariantInfo, bool) {
 		}
 	}
 	v.Format, v.Source.Format = transform.Format(f), transform.Format(src)
-	if !v.Format.Writable() || v.Width < 0 || v.Height < 0 {
+	if !(v.Format.Writable() || v.Format.Describes()) || v.Width < 0 || v.Height < 0 {
 		return VariantInfo{}, false
 	}
 	v.Negotiated, v.Source.HasAlpha, v.Source.Animated = q.Get("auto") == "1", q.Get("alpha") == "1", q.Get("anim") == "1"

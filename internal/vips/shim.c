@@ -84,6 +84,9 @@ imgedge_header_read(const void *buf, size_t len, imgedge_header *h)
 	h->has_icc = vips_image_get_typeof(im, VIPS_META_ICC_NAME) != 0;
 	h->bands = vips_image_get_bands(im);
 	h->interpretation = vips_image_get_interpretation(im);
+	h->depth = vips_format_sizeof(vips_image_get_format(im)) * 8;
+	h->xres = vips_image_get_xres(im);
+	h->yres = vips_image_get_yres(im);
 	g_object_unref(im);
 	return 0;
 }

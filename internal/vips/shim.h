@@ -17,6 +17,8 @@ typedef struct {
 	int has_icc;
 	int bands;
 	int interpretation;
+	int depth; // bits per sample
+	double xres, yres; // pixels per millimetre
 	const char *loader;
 } imgedge_header;
 

@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -65,6 +66,10 @@ type Header struct {
 	Orientation int // EXIF orientation 1..8
 	HasAlpha    bool
 	HasICC      bool
+	Bands       int     // colour and alpha bands
+	Depth       int     // bits per sample
+	ColourModel string  // RGB, Gray or CMYK
+	DPIX, DPIY  float64 // resolution in dots per inch; 0 when unknown
 }
 
 // OrientedSize is the size of one page once EXIF orientation is applied.
@@ -111,7 +116,37 @@ func ReadHeader(buf []byte) (Header, error) {
 		Orientation: int(h.orientation),
 		HasAlpha:    h.has_alpha != 0,
 		HasICC:      h.has_icc != 0,
+		Bands:       int(h.bands),
+		Depth:       int(h.depth),
+		ColourModel: colourModel(int(h.interpretation), int(h.bands), h.has_alpha != 0),
+		DPIX:        dpi(float64(h.xres)),
+		DPIY:        dpi(float64(h.yres)),
 	}, nil
+}
+
+// colourModel names an interpretation as imgix's JSON does.
+func colourModel(interpretation, bands int, alpha bool) string {
+	colour := bands
+	if alpha {
+		colour--
+	}
+	switch {
+	case interpretation == C.VIPS_INTERPRETATION_CMYK || colour == 4:
+		return "CMYK"
+	case colour <= 2:
+		return "Gray"
+	}
+	return "RGB"
+}
+
+// dpi turns libvips' pixels per millimetre into dots per inch, rounded to
+// a hundredth; libvips' default of 1 px/mm (no resolution in the file) is
+// unknown.
+func dpi(pxPerMM float64) float64 {
+	if pxPerMM <= 1 {
+		return 0
+	}
+	return math.Round(pxPerMM*25.4*100) / 100
 }
 
 // sniff tells AVIF from other HEIF files, which share a loader, by the
