@@ -144,6 +144,7 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 //			formats           <auto|avif|webp|jpeg|png|gif>...
 //			quality           <1-100>
 //			rate_limit        <per second> [<burst>]
+//			watermark         <mark parameters, e.g. mark=/logo.png&mark-alpha=60>
 //		}
 //	}
 func (ir *ImageResize) parseTenants(d *caddyfile.Dispenser) error {
@@ -202,6 +203,8 @@ func (ir *ImageResize) parseTenants(d *caddyfile.Dispenser) error {
 				set.Formats = append(set.Formats, o.args...)
 			case "quality":
 				o.want(1, 1).ints(0, "", 1, 100, &set.DefaultQuality)
+			case "watermark":
+				o.want(1, 1).str(0, &set.Watermark)
 			case "rate_limit":
 				o.want(1, 2).float(0, "rate_limit (requests per second)", 0, true, &set.RateLimit.Rate).ints(1, "rate_limit burst", 1, 0, &set.RateLimit.Burst)
 			default:

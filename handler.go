@@ -167,6 +167,11 @@ func (rq *imageRequest) serve(query url.Values) string {
 	rq.redirectOnError = opts.OnErrorRedirect
 	req := rq.variantRequest()
 	req.Options, req.Limits = opts, lim
+	if opts.Mark != nil {
+		if err := rq.withMark(req, opts.Mark); err != nil {
+			return rq.refuseParam(err)
+		}
+	}
 	if rq.asShield {
 		return rq.serveOriginal(req)
 	}

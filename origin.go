@@ -30,6 +30,12 @@ const fetchLeaseStart = 64 << 10
 // becomes known: the bytes buffered by every request of the process stay
 // within it. The lease comes back with the original.
 func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*variant.Fetched, error) {
+	return rq.fetch(ctx, rq.fetchRequest(), true)
+}
+
+// fetch runs the rest of the route for req into a capture, through the
+// shield zone first when viaShield and one is set.
+func (rq *imageRequest) fetch(ctx context.Context, req *http.Request, viaShield bool) (*variant.Fetched, error) {
 	ir := rq.ir
 	waitCtx, cancelWait := context.WithTimeout(ctx, time.Duration(ir.QueueTimeout))
 	lease, err := ir.sources.Acquire(waitCtx, fetchLeaseStart)
@@ -54,9 +60,12 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 	defer cancel()
 	fw := capture.New(ctx, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
 	began := time.Now()
-	shielded, err := rq.fromShield(ctx, fw)
+	shielded := false
+	if viaShield {
+		shielded, err = rq.fromShield(ctx, fw)
+	}
 	if !shielded {
-		err = serveNext(rq.next, fw, rq.fetchRequest().WithContext(ctx))
+		err = serveNext(rq.next, fw, req.WithContext(ctx))
 	}
 	ir.metrics.FetchDuration.Observe(time.Since(began).Seconds())
 	if fw.Mode() == capture.NotImage {
@@ -73,9 +82,16 @@ func (rq *imageRequest) fetchOriginal(ctx context.Context, shared bool) (*varian
 // fetchRequest is the request for the original: image parameters,
 // conditionals and ranges removed, as a GET.
 func (rq *imageRequest) fetchRequest() *http.Request {
+	return rq.requestFor(rq.r.URL.Path, rq.r.URL.RawPath, rq.srcQuery)
+}
+
+// requestFor is the request's GET for another path of the site (the
+// original's, a watermark's), conditionals and ranges removed.
+func (rq *imageRequest) requestFor(path, rawPath, query string) *http.Request {
 	req := rq.r.Clone(rq.r.Context())
 	req.Method = http.MethodGet
-	req.URL.RawQuery = rq.srcQuery
+	req.URL.Path, req.URL.RawPath = path, rawPath
+	req.URL.RawQuery = query
 	req.RequestURI = req.URL.RequestURI()
 	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range", "Accept-Encoding"} {
 		req.Header.Del(h)

@@ -140,6 +140,7 @@ var pipeline = []func(*job) error{
 	(*job).blur,
 	(*job).sharpen,
 	(*job).adjust,
+	(*job).watermark,
 	(*job).flatten,
 }
 
@@ -355,6 +356,30 @@ func (j *job) adjust() (err error) {
 	}
 	mul, add := a.Linear()
 	j.img, err = j.img.Adjust(mul, add, 1+a.Gamma, 1+a.Saturation)
+	return err
+}
+
+// watermark lays the mark over the output, sized and placed as the
+// options say.
+func (j *job) watermark() error {
+	m := j.opts.Mark
+	if m == nil {
+		return nil
+	}
+	if j.mark == nil {
+		return errors.New("the watermark was not given")
+	}
+	outW, outH := j.img.Width(), j.img.Height()
+	mw, mh := j.mark.Header.OrientedSize()
+	w, h := m.MarkSize(mw, mh, outW, outH)
+	img, err := vips.Thumbnail(j.mark.Bytes, vips.ThumbnailOptions{Width: w, Height: h, Resize: transform.ResizeForce,
+		ToSRGB: j.mark.Header.HasICC, Upright: j.mark.Header.Orientation <= 1})
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	left, top := m.MarkOffset(img.Width(), img.Height(), outW, outH)
+	j.img, err = j.img.Composite(img, left, top, float64(m.Alpha)/100)
 	return err
 }
 

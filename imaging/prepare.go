@@ -16,6 +16,7 @@ type Prepared struct {
 	cfg    Config
 	plan   transform.Plan
 	region *transform.Rect // the part of the source used; nil: all of it
+	mark   *Source         // the watermark (Options.Mark), given with SetMark
 	// Frames is how many frames the output has; Width and Height are the
 	// size of one, an upper bound good enough to price the work.
 	Frames, Width, Height int
@@ -40,9 +41,16 @@ func Prepare(src *Source, o transform.Options, out transform.Format, cfg Config)
 	}
 	p.plan = transform.NewPlan(o, w, h, cfg.Limits)
 	p.Width, p.Height = p.plan.OutputSize(w, h)
+	if o.Mark != nil && p.Frames > 1 {
+		return nil, &transform.Error{Param: "mark", Msg: "a watermark on an animation is not implemented: add anim=false, or ask for a still format"}
+	}
 	if lim := cfg.Limits; p.Width > lim.MaxWidth || p.Height > lim.MaxHeight {
 		// Only padding (imgix pad) goes past the box.
 		return nil, &transform.Error{Param: "pad", Msg: fmt.Sprintf("with its padding the output would be %dx%d, over the limit of %dx%d", p.Width, p.Height, lim.MaxWidth, lim.MaxHeight)}
 	}
 	return p, nil
 }
+
+// SetMark gives the job its watermark's source (Options.Mark), inspected
+// under the same limits as any source.
+func (p *Prepared) SetMark(m *Source) { p.mark = m }

@@ -46,6 +46,18 @@ func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, erro
 	if err != nil {
 		return nil, err
 	}
+	if s.Watermark != "" {
+		// The tenant's mark, whatever the request asks.
+		for k := range q {
+			if name, ok := transform.ParamName(k); ok && strings.HasPrefix(name, "mark") {
+				delete(q, k)
+			}
+		}
+		mark, _ := url.ParseQuery(s.Watermark) // checked by Validate
+		for k, v := range mark {
+			q[k] = v
+		}
+	}
 	if s.DefaultQuality > 0 && !has(q, "q") {
 		q.Set("q", strconv.Itoa(s.DefaultQuality))
 	}

@@ -89,6 +89,12 @@ type Settings struct {
 	// Default: 0, the handler's per-format quality.
 	DefaultQuality int `json:"default_quality,omitempty"`
 
+	// Watermark, when set, is laid over every variant of the tenant: imgix
+	// mark parameters as a query string, such as
+	// "mark=/logo.png&mark-align=bottom,right&mark-alpha=60&mark-scale=20".
+	// It replaces any mark parameters a request gives. Default: none.
+	Watermark string `json:"watermark,omitempty"`
+
 	// RateLimit bounds the tenant's image requests on each node.
 	// Default: unlimited.
 	RateLimit RateLimit `json:"rate_limit,omitempty"`
@@ -277,6 +283,23 @@ func (s Settings) Validate() error {
 	}
 	if s.RateLimit.Rate < 0 || s.RateLimit.Burst < 0 {
 		return fmt.Errorf("rate_limit must not be negative (got rate %g, burst %d)", s.RateLimit.Rate, s.RateLimit.Burst)
+	}
+	if s.Watermark != "" {
+		q, err := url.ParseQuery(s.Watermark)
+		if err != nil {
+			return fmt.Errorf("watermark: %v", err)
+		}
+		for k := range q {
+			if name, _ := transform.ParamName(k); !strings.HasPrefix(name, "mark") {
+				return fmt.Errorf("watermark: %s is not a mark parameter (mark, mark-align, mark-w, mark-h, mark-scale, mark-alpha, mark-pad)", k)
+			}
+		}
+		if q.Get("mark") == "" {
+			return errors.New("watermark: mark=<path> is required")
+		}
+		if _, err := transform.Parse(q, transform.DefaultLimits); err != nil {
+			return fmt.Errorf("watermark: %v", err)
+		}
 	}
 	if s.PresetsOnly && len(s.Presets) == 0 {
 		return errors.New("presets_only needs at least one preset")

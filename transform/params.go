@@ -124,6 +124,7 @@ type Options struct {
 	Progressive  bool    // an interlaced JPEG (imgix fm=pjpg)
 	FirstFrame   bool    // Cloudflare anim=false: the first frame of an animation only
 	Adjust       Adjust  // brightness, contrast, gamma, saturation (both vocabularies)
+	Mark         *Mark   // imgix watermark
 	Colors       int     // imgix palette: how many dominant colours (Format PaletteJSON or PaletteCSS)
 	Prefix       string  // imgix palette=css: the class names' prefix
 	// OnErrorRedirect is Cloudflare's onerror=redirect: a source that
@@ -185,6 +186,8 @@ var aliases = map[string]string{
 	"sharp": "sharp", "usm": "usm",
 	"palette": "palette", "colors": "colors", "prefix": "prefix",
 	"onerror": "onerror",
+	"mark":    "mark", "mark-align": "mark-align", "markalign": "mark-align", "mark-w": "mark-w", "mark-h": "mark-h",
+	"mark-scale": "mark-scale", "mark-alpha": "mark-alpha", "mark-pad": "mark-pad",
 }
 
 // ParamName is the canonical name of an image parameter given under any
@@ -389,6 +392,9 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 		}
 	}
 	if err := o.parseAdjust(vals); err != nil {
+		return o, err
+	}
+	if err := o.parseMark(vals, lim); err != nil {
 		return o, err
 	}
 	if v, ok := vals["bg"]; ok {
@@ -666,6 +672,9 @@ func (o Options) Canonical() string {
 	}
 	if adj := o.Adjust.canonical(); adj != "" {
 		add("adj", adj)
+	}
+	if o.Mark != nil {
+		add("mark", o.Mark.canonical())
 	}
 	if c := o.Background; c != nil && *c != White {
 		add("bg", fmt.Sprintf("%02x%02x%02x%02x", c.R, c.G, c.B, c.A))

@@ -19,8 +19,8 @@ func init() {
 			"high", "hue", "invert", "shad", "vib", "mono", "sepia", "htn", "duotone", "duotone-alpha",
 		},
 		"usmrad is not implemented (usm maps onto sharpen)": {"usmrad"},
-		"watermarks, text and blending are not implemented": {
-			"mark", "mark-align", "mark-alpha", "mark-base", "mark-fit", "mark-h", "mark-pad", "mark-rot", "mark-scale", "mark-tile", "mark-w", "mark-x", "mark-y", "markalign",
+		"text, blending and these watermark options are not implemented (mark, mark-align, mark-w, mark-h, mark-scale, mark-alpha, mark-pad are)": {
+			"mark-base", "mark-fit", "mark-rot", "mark-tile", "mark-x", "mark-y",
 			"txt", "txt-align", "txt-clip", "txt-color", "txt-fit", "txt-font", "txt-lead", "txt-line", "txt-line-color", "txt-pad", "txt-shad", "txt-size", "txt-track", "txt-width", "txt-x", "txt-y",
 			"blend", "blend-align", "blend-alpha", "blend-color", "blend-crop", "blend-fit", "blend-h", "blend-mode", "blend-pad", "blend-size", "blend-w", "blend-x", "blend-y",
 		},

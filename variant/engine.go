@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 	"net/http"
 	"slices"
 	"strconv"
@@ -120,6 +121,9 @@ type Request struct {
 	// answers ErrNotImage for an answer that is not an image. shared
 	// says the fetch serves several requests.
 	Fetch func(ctx context.Context, shared bool) (*Fetched, error)
+	// Mark, with Options.Mark, gets the watermark as an original of its
+	// own: kept in the originals cache, under the same limits.
+	Mark *Request
 }
 
 // Timings are the phases of one request, for Server-Timing.
@@ -179,6 +183,18 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
+	var mark *original
+	if req.Options.Mark != nil {
+		if req.Mark == nil {
+			return res, errors.New("variant: a watermark without its request")
+		}
+		marked := &Result{}
+		mark, err = e.original(ctx, req.Mark, marked)
+		defer marked.Release() // a mark fetched for this request is held until its variant is made
+		if err != nil {
+			return res, err
+		}
+	}
 	format, negotiated := transform.OutputFormat(req.Options, req.Accept, orig.src.Info())
 	res.Variant = VariantInfo{Format: format, Negotiated: negotiated, Source: orig.src.Info()}
 	// Effects are priced on the output they will run on, every frame of
@@ -190,7 +206,12 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	if err := transform.CheckCost(req.Options, prep.Width, prep.Height, prep.Frames); err != nil {
 		return res, err
 	}
-	etag := ETag(orig.sum, canonical, format)
+	sum := orig.sum
+	if mark != nil {
+		prep.SetMark(mark.src)
+		sum ^= bits.RotateLeft64(mark.sum, 1) // the mark's bytes are part of the ETag
+	}
+	etag := ETag(sum, canonical, format)
 	if EtagMatches(req.IfNoneMatch, etag) {
 		res.Entry = &cache.Entry{Header: orig.variantHeader(etag, e.CacheControl, negotiated)}
 		res.NotModified = true

@@ -372,6 +372,58 @@ imgedge_adjust(VipsImage *in, VipsImage **out, double mul, double add, double ga
 	return 0;
 }
 
+// imgedge_composite lays mark over in at (x, y), its alpha times opacity
+// (0..1); a mark without alpha is opaque. The output has an alpha band
+// only if in had one.
+int
+imgedge_composite(VipsImage *in, VipsImage *mark, VipsImage **out, int x, int y, double opacity)
+{
+	VipsImage *base = vips_image_new();
+	VipsImage **t = (VipsImage **) vips_object_local_array(VIPS_OBJECT(base), 6);
+	VipsImage *m = mark;
+	int alpha = vips_image_hasalpha(in);
+
+	if (!vips_image_hasalpha(m)) {
+		if (vips_addalpha(m, &t[0], NULL)) {
+			g_object_unref(base);
+			return -1;
+		}
+		m = t[0];
+	}
+	if (opacity < 1) {
+		// Scale the alpha band only.
+		int n = m->Bands;
+		double *a = g_new(double, n), *b = g_new0(double, n);
+		for (int i = 0; i < n; i++)
+			a[i] = i == n - 1 ? opacity : 1;
+		int rc = vips_linear(m, &t[1], a, b, n, "uchar", m->BandFmt == VIPS_FORMAT_UCHAR, NULL);
+		g_free(a);
+		g_free(b);
+		if (rc) {
+			g_object_unref(base);
+			return -1;
+		}
+		m = t[1];
+	}
+	if (vips_composite2(in, m, &t[2], VIPS_BLEND_MODE_OVER, "x", x, "y", y, NULL) ||
+		vips_cast(t[2], &t[3], in->BandFmt, NULL)) {
+		g_object_unref(base);
+		return -1;
+	}
+	VipsImage *c = t[3];
+	if (!alpha) {
+		if (vips_extract_band(c, out, 0, "n", c->Bands - 1, NULL)) {
+			g_object_unref(base);
+			return -1;
+		}
+	} else {
+		*out = c;
+		g_object_ref(c);
+	}
+	g_object_unref(base);
+	return 0;
+}
+
 // drop_field decides, field by field, what survives metadata=copyright:
 // the copyright and artist EXIF tags and nothing else (no GPS, no camera, no
 // thumbnail, no XMP/IPTC). libvips rebuilds EXIF on save from the exif-*

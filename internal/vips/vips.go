@@ -338,6 +338,13 @@ func (i *Image) Flip(horizontal bool) (*Image, error) {
 	return i.step("flip", C.imgedge_flip(i.im, &out, cbool(horizontal)), out)
 }
 
+// Composite lays mark over the image at (x, y), its alpha times opacity
+// (0..1). The image keeps its bands: an alpha band only if it had one.
+func (i *Image) Composite(mark *Image, x, y int, opacity float64) (*Image, error) {
+	var out *C.VipsImage
+	return i.step("composite", C.imgedge_composite(i.im, mark.im, &out, C.int(x), C.int(y), C.double(opacity)), out)
+}
+
 // Adjust makes a colour adjustment of the colour bands: v*mul + add (add
 // in fractions of full scale), then v^(1/gamma), then the chroma times
 // saturation. (1, 0, 1, 1) changes nothing.
