@@ -66,7 +66,7 @@ func TestOnlyImagesAreImageWork(t *testing.T) {
 		{"/api/search?q=shoes", "q=shoes"},      // q is quality, and shoes no number
 		{"/api/x?format=json", "format=json"},   // format is an image parameter
 		{"/api/x?w=400&page=2", "w=400&page=2"}, // valid image parameters, on an API
-		{"/api/x?sat=-100&w=3", "sat=-100&w=3"}, // an unimplemented one, on an API
+		{"/api/x?hue=30&w=3", "hue=30&w=3"},     // an unimplemented one, on an API
 		{"/notes.txt?w=10&v=1", "not an image"}, // a file that is not an image
 	} {
 		a := get(t, c.Base+tt.path)
@@ -76,7 +76,7 @@ func TestOnlyImagesAreImageWork(t *testing.T) {
 	}
 	// The same parameters on an image are refused, naming the parameter.
 	for _, tt := range []struct{ query, param string }{
-		{"q=shoes", "q"}, {"format=json", "f"}, {"sat=-100", "sat"}, {"fit=facearea&w=10&h=10", "fit"}, {"rot=45", "rot"},
+		{"q=shoes", "q"}, {"format=xml", "f"}, {"hue=30", "hue"}, {"sat=-101", "sat"}, {"fit=facearea&w=10&h=10", "fit"}, {"rot=45", "rot"},
 		{"w=100&trim=10;20;10;0", "trim"},         // a raw ; would drop the pair: refused, not ignored
 		{"w=4096&h=4096&fit=pad&pad=4096", "pad"}, // padding past the output limits
 
@@ -122,7 +122,8 @@ func TestCloudflarePathsAreTheSameVariants(t *testing.T) {
 		{"/cdn-cgi/image/width=300/notes.txt", 415},
 		{"/cdn-cgi/image/width=300/missing.jpg", 404},
 		{"/cdn-cgi/image/width=abc/photo.jpg", 400},
-		{"/cdn-cgi/image/brightness=2/photo.jpg", 400},
+		{"/cdn-cgi/image/brightness=-2/photo.jpg", 400},
+		{"/cdn-cgi/image/border=2/photo.jpg", 400},
 		{"/cdn-cgi/image/width/photo.jpg", 400},
 		{"/cdn-cgi/image/width=300/../etc/passwd", 400},
 		{"/cdn-cgi/image/width=100/private/secret.jpg", 401}, // access control sees the source's path

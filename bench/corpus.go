@@ -32,6 +32,7 @@ const (
 	alphaPNG = "cups-alpha.png"
 	bigWebP  = "kite.webp"
 	largeJPG = "path-22mp.jpg"
+	logoPNG  = "logo.png"
 )
 
 // corpusStep makes one source from the example photographs.
@@ -49,6 +50,9 @@ var corpusSteps = []corpusStep{
 	}},
 	{bigWebP, "kite.jpg at full size as WebP (imaging, q=80)", func(photos string) ([]byte, error) {
 		return convert(filepath.Join(photos, "kite.jpg"), "f=webp", imaging.DefaultConfig())
+	}},
+	{logoPNG, "a 240 px PNG of cups.jpg, the watermark of scenario 10", func(photos string) ([]byte, error) {
+		return convert(filepath.Join(photos, "cups.jpg"), "w=240&f=png", imaging.DefaultConfig())
 	}},
 	{largeJPG, "path.jpg enlarged into 6000x4000 (fit=contain), JPEG q=85", func(photos string) ([]byte, error) {
 		cfg := imaging.DefaultConfig()

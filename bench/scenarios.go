@@ -86,6 +86,7 @@ func scenarios(o options, s *server, z *zoneCluster, cb *clusterBench, peers []*
 	if cb != nil {
 		scs = append(scs, clusterScenario(cb, c, o.clusterRequests))
 	}
+	scs = append(scs, effectsScenario(s, c))
 	if o.crashSoak > 0 {
 		scs = append(scs, scenario{ID: "7", Name: "crash soak: distinct variants, cache off", Runs: []runSpec{
 			{Name: fmt.Sprintf("%s, 24 connections", o.crashSoak), Workers: 24, limit: o.crashSoak,
@@ -107,6 +108,30 @@ func formatRun(s *server, format, ref string, workers int) runSpec {
 	q := hitQuery + "&f=" + format
 	return runSpec{Name: format, Ref: ref, Workers: workers, About: "/" + headline + "?" + q,
 		target: unique(s.miss, headline, q), expect: "miss"}
+}
+
+// effectsScenario prices a watermark, a colour adjustment and the
+// descriptions against the plain resize they ride on, cache off: every
+// request fetches its original (and its mark) and does all the work.
+func effectsScenario(s *server, c int) scenario {
+	const plain = "plain resize"
+	run := func(name, extra string) runSpec {
+		q := hitQuery + extra
+		return runSpec{Name: name, Ref: plain, Workers: c, About: "/" + headline + "?" + q,
+			target: unique(s.miss, headline, q), expect: "miss"}
+	}
+	return scenario{ID: "10", Name: "effects and descriptions vs plain resize, w=400, cache off", Alternate: 4, Runs: []runSpec{
+		{Name: plain, Workers: c, About: "/" + headline + "?" + hitQuery, target: unique(s.miss, headline, hitQuery), expect: "miss", group: "effects"},
+		withGroup(run("watermark", "&mark=/"+logoPNG+"&mark-scale=25"), "effects"),
+		withGroup(run("sat=-50&con=20", "&sat=-50&con=20"), "effects"),
+		withGroup(run("fm=json", "&fm=json"), "effects"),
+		withGroup(run("fm=blurhash", "&fm=blurhash"), "effects"),
+	}}
+}
+
+func withGroup(r runSpec, group string) runSpec {
+	r.group = group
+	return r
 }
 
 // unique asks for the same variant every time, plus a query parameter
