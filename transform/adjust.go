@@ -11,7 +11,7 @@ import (
 //
 //	v = ((v*Brightness + Offset) - 0.5) * Contrast + 0.5
 //	v = v ^ (1 / Gamma)
-//	chroma *= Saturation (in LCh)
+//	v = luminance + (v - luminance) * Saturation (CSS's saturate())
 //
 // Every factor's zero value means "unchanged", so the zero Adjust is none:
 // the fields hold factor - 1 (Offset is added as it is).
@@ -20,7 +20,7 @@ type Adjust struct {
 	Offset     float64 // added, in fractions of full scale: imgix bri
 	Contrast   float64 // factor around mid-grey - 1: Cloudflare contrast, imgix con
 	Gamma      float64 // exponent - 1 (above 0: lighter): Cloudflare gamma, imgix gam
-	Saturation float64 // chroma factor - 1 (-1: grey): Cloudflare saturation, imgix sat
+	Saturation float64 // factor - 1 (-1: grey): Cloudflare saturation, imgix sat
 }
 
 // None reports whether the adjustment changes nothing.
@@ -48,7 +48,7 @@ var adjustParams = []struct {
 	// imgix: bri 100 is white and -100 black; exp is exposure, up to
 	// two stops either way; con -100 is flat grey and 100 four times the
 	// contrast; gam 100 is a gamma of 4 (lighter) and -100 of 1/4; sat
-	// -100 is grey and 100 twice the chroma.
+	// -100 is grey and 100 twice the saturation.
 	{"bri", -100, 100, func(a *Adjust, v float64) { a.Offset = v / 100 }},
 	{"exp", -100, 100, func(a *Adjust, v float64) { a.Brightness = factor(a.Brightness, math.Pow(2, 2*v/100)) }},
 	{"con", -100, 100, func(a *Adjust, v float64) { a.Contrast = factor(a.Contrast, contrastOf(v)) }},

@@ -301,7 +301,7 @@ imgedge_sharpen(VipsImage *in, VipsImage **out, double sigma)
 
 // imgedge_adjust makes a colour adjustment on the colour bands (alpha is
 // kept as it is): v*mul + add (add in fractions of full scale), then
-// v^(1/gamma), then the chroma times saturation in LCh. Neutral values
+// v^(1/gamma), then the saturation (CSS's saturate() matrix). Neutral values
 // (1, 0, 1, 1) skip their step. The output keeps the input's format and
 // interpretation.
 int
@@ -341,14 +341,19 @@ imgedge_adjust(VipsImage *in, VipsImage **out, double mul, double add, double ga
 		x = t[4];
 	}
 	if (saturation != 1 && colour >= 3) {
-		double a[3] = {1, saturation, 1}, b[3] = {0, 0, 0};
-		if (vips_colourspace(x, &t[5], VIPS_INTERPRETATION_LCH, NULL) ||
-			vips_linear(t[5], &t[6], a, b, 3, NULL) ||
-			vips_colourspace(t[6], &t[7], interpretation, NULL)) {
+		// CSS's saturate(): towards or away from the pixel's luminance
+		// (Rec. 709), one 3x3 matrix per pixel; far cheaper than a round
+		// trip through LCh, and grey at 0.
+		double s = saturation, r = 0.2126, g = 0.7152, b = 0.0722;
+		t[5] = vips_image_new_matrixv(3, 3,
+			r + (1 - r) * s, g - g * s, b - b * s,
+			r - r * s, g + (1 - g) * s, b - b * s,
+			r - r * s, g - g * s, b + (1 - b) * s);
+		if (vips_recomb(x, &t[6], t[5], NULL)) {
 			g_object_unref(base);
 			return -1;
 		}
-		x = t[7];
+		x = t[6];
 	}
 	if (x->BandFmt != format) {
 		VipsImage *cast;

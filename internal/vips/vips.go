@@ -346,8 +346,8 @@ func (i *Image) Composite(mark *Image, x, y int, opacity float64) (*Image, error
 }
 
 // Adjust makes a colour adjustment of the colour bands: v*mul + add (add
-// in fractions of full scale), then v^(1/gamma), then the chroma times
-// saturation. (1, 0, 1, 1) changes nothing.
+// in fractions of full scale), then v^(1/gamma), then the saturation
+// (CSS's saturate() matrix). (1, 0, 1, 1) changes nothing.
 func (i *Image) Adjust(mul, add, gamma, saturation float64) (*Image, error) {
 	var out *C.VipsImage
 	return i.step("adjust", C.imgedge_adjust(i.im, &out, C.double(mul), C.double(add), C.double(gamma), C.double(saturation)), out)
