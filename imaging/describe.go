@@ -1,14 +1,13 @@
 package imaging
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"math"
 	"slices"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/buckket/go-blurhash"
 
+	"github.com/imgedge/imgedge/internal/vips"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -59,10 +59,14 @@ func (p *Prepared) describe(ctx context.Context) (Result, error) {
 			res.Body = paletteCSS(dominant(img, p.opts.Colors), p.opts.Prefix)
 		}
 	}
-	if err != nil {
-		return Result{}, &Error{Kind: Undecodable, Msg: "the image cannot be described", Err: err}
+	var ie *Error
+	switch {
+	case err == nil:
+		return res, nil
+	case errors.As(err, &ie), ctx.Err() != nil && errors.Is(err, ctx.Err()):
+		return Result{}, err
 	}
-	return res, nil
+	return Result{}, &Error{Kind: Undecodable, Msg: "the image cannot be described", Err: err}
 }
 
 // imgixInfo is imgix's fm=json: the source's header, as imgix names it.
@@ -103,30 +107,22 @@ func (p *Prepared) cloudflareInfo() map[string]any {
 	}
 }
 
-// sample runs the job into a PNG of the output, decodes it and samples
-// it down to at most sampleSide a side. It returns the sample and the
-// output's size.
+// sample runs the job and samples its output down to at most
+// sampleSide a side. It returns the sample and the output's size.
 func (p *Prepared) sample(ctx context.Context) (image.Image, int, int, error) {
 	q := *p
-	q.out, q.Frames = transform.PNG, 1
-	res, err := q.Process(ctx)
+	q.Frames = 1
+	j, err := q.run(ctx)
+	defer func() { j.img.Close() }()
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	img, err := png.Decode(bytes.NewReader(res.Body))
-	if err != nil {
-		return nil, 0, 0, err
+	w, h := j.img.Width(), j.img.Height()
+	img, err := j.img.Sample(ctx, sampleSide, p.cfg.Timeout)
+	if errors.Is(err, vips.ErrTimeout) {
+		return nil, 0, 0, &Error{Kind: TooSlow, Msg: fmt.Sprintf("processing the source took longer than the limit of %s", p.cfg.Timeout)}
 	}
-	b := img.Bounds()
-	scale := max(1, float64(max(b.Dx(), b.Dy()))/sampleSide)
-	w, h := max(1, int(float64(b.Dx())/scale)), max(1, int(float64(b.Dy())/scale))
-	out := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			out.Set(x, y, img.At(b.Min.X+int((float64(x)+0.5)*scale), b.Min.Y+int((float64(y)+0.5)*scale)))
-		}
-	}
-	return out, res.Width, res.Height, nil
+	return img, w, h, err
 }
 
 // swatch is one dominant colour and the share of the pixels it stands for.

@@ -172,15 +172,10 @@ func (p *Prepared) Process(ctx context.Context) (Result, error) {
 		return p.describe(ctx)
 	}
 	out, cfg, o := p.out, p.cfg, p.opts
-	j := &job{Prepared: p, animated: p.Frames > 1}
+	j, err := p.run(ctx)
 	defer func() { j.img.Close() }()
-	for _, step := range pipeline {
-		if err := ctx.Err(); err != nil {
-			return Result{}, err
-		}
-		if err := step(j); err != nil {
-			return Result{}, &Error{Kind: Undecodable, Msg: "source image cannot be processed", Err: err}
-		}
+	if err != nil {
+		return Result{}, err
 	}
 	res := Result{Format: out, Width: j.img.Width(), Height: j.img.Height(), Frames: 1}
 	if j.animated {
@@ -209,6 +204,21 @@ func (p *Prepared) Process(ctx context.Context) (Result, error) {
 	}
 	res.Body = body
 	return res, nil
+}
+
+// run runs the pipeline's steps; the job's image is the output, not yet
+// encoded. The caller closes it.
+func (p *Prepared) run(ctx context.Context) (*job, error) {
+	j := &job{Prepared: p, animated: p.Frames > 1}
+	for _, step := range pipeline {
+		if err := ctx.Err(); err != nil {
+			return j, err
+		}
+		if err := step(j); err != nil {
+			return j, &Error{Kind: Undecodable, Msg: "source image cannot be processed", Err: err}
+		}
+	}
+	return j, nil
 }
 
 func (j *job) quality() int {

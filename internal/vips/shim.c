@@ -429,6 +429,39 @@ imgedge_composite(VipsImage *in, VipsImage *mark, VipsImage **out, int x, int y,
 	return 0;
 }
 
+// imgedge_sample shrinks in to at most size pixels a side and writes it
+// to memory as 8-bit sRGB with alpha, 4 bytes a pixel, row by row: what a
+// placeholder (a BlurHash, a palette) is worked out from. The caller
+// frees *buf with g_free.
+int
+imgedge_sample(VipsImage *in, int size, void **buf, size_t *len, int *width, int *height)
+{
+	VipsImage *base = vips_image_new();
+	VipsImage **t = (VipsImage **) vips_object_local_array(VIPS_OBJECT(base), 4);
+	if (vips_thumbnail_image(in, &t[0], size, "height", size, NULL) ||
+		vips_colourspace(t[0], &t[1], VIPS_INTERPRETATION_sRGB, NULL)) {
+		g_object_unref(base);
+		return -1;
+	}
+	VipsImage *x = t[1];
+	if (!vips_image_hasalpha(x)) {
+		if (vips_addalpha(x, &t[2], NULL)) {
+			g_object_unref(base);
+			return -1;
+		}
+		x = t[2];
+	}
+	if (vips_cast(x, &t[3], VIPS_FORMAT_UCHAR, NULL)) {
+		g_object_unref(base);
+		return -1;
+	}
+	*width = t[3]->Xsize;
+	*height = t[3]->Ysize;
+	*buf = vips_image_write_to_memory(t[3], len);
+	g_object_unref(base);
+	return *buf ? 0 : -1;
+}
+
 // drop_field decides, field by field, what survives metadata=copyright:
 // the copyright and artist EXIF tags and nothing else (no GPS, no camera, no
 // thumbnail, no XMP/IPTC). libvips rebuilds EXIF on save from the exif-*

@@ -41,6 +41,7 @@ int imgedge_embed(VipsImage *in, VipsImage **out, int left, int top, int width, 
 int imgedge_flatten(VipsImage *in, VipsImage **out, double r, double g, double b);
 int imgedge_gaussblur(VipsImage *in, VipsImage **out, double sigma, double shrink);
 int imgedge_sharpen(VipsImage *in, VipsImage **out, double sigma);
+int imgedge_sample(VipsImage *in, int size, void **buf, size_t *len, int *width, int *height);
 int imgedge_composite(VipsImage *in, VipsImage *mark, VipsImage **out, int x, int y, double opacity);
 int imgedge_adjust(VipsImage *in, VipsImage **out, double mul, double add, double gamma, double saturation);
 

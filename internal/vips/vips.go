@@ -31,6 +31,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"math"
 	"runtime"
 	"strings"
@@ -338,6 +339,30 @@ func (i *Image) Flip(horizontal bool) (*Image, error) {
 	return i.step("flip", C.imgedge_flip(i.im, &out, cbool(horizontal)), out)
 }
 
+// Sample shrinks the image to at most size pixels a side and returns its
+// pixels as 8-bit sRGB with alpha (non-premultiplied), for placeholders.
+// It is stopped as Save is, by ctx or after timeout.
+func (i *Image) Sample(ctx context.Context, size int, timeout time.Duration) (*image.NRGBA, error) {
+	var buf unsafe.Pointer
+	var n C.size_t
+	var w, h C.int
+	err := i.evaluate(ctx, timeout, "sample", func() C.int {
+		return C.imgedge_sample(i.im, C.int(size), &buf, &n, &w, &h)
+	})
+	if buf != nil {
+		defer C.g_free(C.gpointer(buf))
+	}
+	if err != nil {
+		return nil, err
+	}
+	img := image.NewNRGBA(image.Rect(0, 0, int(w), int(h)))
+	if int(n) != len(img.Pix) {
+		return nil, fmt.Errorf("sample: %d bytes for %dx%d", n, w, h)
+	}
+	copy(img.Pix, unsafe.Slice((*byte)(buf), int(n)))
+	return img, nil
+}
+
 // Composite lays mark over the image at (x, y), its alpha times opacity
 // (0..1). The image keeps its bands: an alpha band only if it had one.
 func (i *Image) Composite(mark *Image, x, y int, opacity float64) (*Image, error) {
@@ -418,26 +443,38 @@ var ErrTimeout = errors.New("processing took longer than allowed")
 // at the start of its next tile, so a stop takes about one tile's work.
 func (i *Image) Save(ctx context.Context, o SaveOptions) ([]byte, error) {
 	defer i.Close()
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	k := &killer{im: i.im}
-	if o.Timeout > 0 {
-		t := time.AfterFunc(o.Timeout, func() { k.kill(ErrTimeout) })
-		defer t.Stop()
-	}
-	defer context.AfterFunc(ctx, func() { k.kill(ctx.Err()) })()
-
-	var ptr unsafe.Pointer
-	var n C.size_t
 	format, ok := cFormat(o.Format)
 	if !ok {
 		return nil, &Error{Op: "encode", Detail: "no encoder for " + o.Format.String()}
 	}
-	rc := C.imgedge_save(i.im, format, C.int(o.Quality), C.int(o.Effort), cMetadata(o.Metadata), cbool(o.Interlace), &ptr, &n)
-	if rc == 0 {
+	var ptr unsafe.Pointer
+	var n C.size_t
+	err := i.evaluate(ctx, o.Timeout, "encode "+o.Format.String(), func() C.int {
+		return C.imgedge_save(i.im, format, C.int(o.Quality), C.int(o.Effort), cMetadata(o.Metadata), cbool(o.Interlace), &ptr, &n)
+	})
+	if ptr != nil {
 		defer C.g_free(C.gpointer(ptr))
 	}
+	if err != nil {
+		return nil, err
+	}
+	return C.GoBytes(ptr, C.int(n)), nil
+}
+
+// evaluate runs run, which computes the image's pixels, stopping it when
+// ctx is done or timeout (if set) passes; the error says which, or how
+// run failed.
+func (i *Image) evaluate(ctx context.Context, timeout time.Duration, what string, run func() C.int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	k := &killer{im: i.im}
+	if timeout > 0 {
+		t := time.AfterFunc(timeout, func() { k.kill(ErrTimeout) })
+		defer t.Stop()
+	}
+	defer context.AfterFunc(ctx, func() { k.kill(ctx.Err()) })()
+	rc := run()
 	if err := k.stop(); err != nil {
 		// A flag nobody picked up means every tile was computed before
 		// it was set. One that was picked up failed a tile, even when
@@ -445,13 +482,13 @@ func (i *Image) Save(ctx context.Context, o SaveOptions) ([]byte, error) {
 		// before the last workers finish (fixed in 8.15.4, b3ce0a900).
 		if rc != 0 || C.imgedge_take_kill(i.im) == 0 {
 			C.vips_error_clear()
-			return nil, err
+			return err
 		}
 	}
 	if rc != 0 {
-		return nil, lastError("encode " + o.Format.String())
+		return lastError(what)
 	}
-	return C.GoBytes(ptr, C.int(n)), nil
+	return nil
 }
 
 // killer stops one evaluation from other goroutines (a timer, a context).
