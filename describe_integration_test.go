@@ -99,3 +99,15 @@ func TestOnErrorRedirectSendsABrokenSourceToItself(t *testing.T) {
 		t.Errorf("onerror=maybe: %d %s, want 400 naming onerror", a.status, a.body)
 	}
 }
+
+func TestAdjustmentsThroughBothURLFormsShareOneVariant(t *testing.T) {
+	c, _ := describeSite(t)
+	query := get(t, c.Base+"/photo.jpg?w=100&sat=-100")
+	path := get(t, c.Base+"/cdn-cgi/image/width=100,saturation=0/photo.jpg")
+	if query.status != 200 || path.status != 200 || query.header.Get("ETag") != path.header.Get("ETag") {
+		t.Errorf("sat=-100 %d %s, saturation=0 by path %d %s: want one variant", query.status, query.header.Get("ETag"), path.status, path.header.Get("ETag"))
+	}
+	if !strings.HasPrefix(path.header.Get("Cache-Status"), "imgedge; hit") {
+		t.Errorf("the path form after the query form: %q, want a hit", path.header.Get("Cache-Status"))
+	}
+}

@@ -40,6 +40,7 @@ func TestWatermarksAreFetchedThroughTheRouteCachedAndPurgedWithTheirMark(t *test
 		"dark.png":  solidPNG(400, 300, color.Black),
 		"logo.png":  solidPNG(50, 40, color.White),
 		"bomb.png":  testimages.BombPNG(20000, 20000),
+		"huge.svg":  []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="200000" height="200000"><rect width="200000" height="200000" fill="white"/></svg>`),
 		"notes.txt": []byte("not an image"),
 	})
 	c := testenv.Start(t, fmt.Sprintf(`{
@@ -100,6 +101,7 @@ http://:{{PORT}} {
 
 	for query, want := range map[string]int{
 		"mark=/bomb.png":                      http.StatusUnprocessableEntity, // over the pixel limit, as a source would be
+		"mark=/huge.svg":                      http.StatusUnprocessableEntity,
 		"mark=/notes.txt":                     http.StatusBadRequest,
 		"mark=/missing.png":                   http.StatusBadRequest,
 		"mark=http://elsewhere.test/logo.png": http.StatusBadRequest,
