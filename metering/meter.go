@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/imgedge/imgedge/internal/dirlock"
 )
 
 // Config configures a Meter. Zero fields take the defaults given.
@@ -147,9 +149,9 @@ func New(cfg Config) (*Meter, error) {
 	if err != nil {
 		return nil, err
 	}
-	lock, err := lockDir(cfg.Dir)
+	lock, err := dirlock.Lock(cfg.Dir, "a usage spool")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("metering: %w", err)
 	}
 	m := &Meter{
 		cfg:        cfg,
