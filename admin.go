@@ -112,7 +112,7 @@ func purgeHere(p balancer.Purge) int {
 // node missed while away), and measures how long it took to get here.
 func applyFleetPurge(p balancer.Purge) {
 	purgeHere(p)
-	if m, _ := registerMetrics(nil); m != nil && !p.All {
+	if m, _ := registerMetrics(nil); m != nil && !p.All && !p.Replayed {
 		m.PurgeLag.Observe(max(time.Since(p.At), 0).Seconds())
 	}
 }

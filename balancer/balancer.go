@@ -191,7 +191,6 @@ type Balancer struct {
 	registrationErrors atomic.Uint64
 	purgesApplied      atomic.Uint64
 	published          sync.Map // keys of the purges this node published, applied by the publisher
-	started            time.Time
 
 	ctx      context.Context
 	cancel   context.CancelFunc
@@ -325,7 +324,6 @@ func New(cfg Config) (*Balancer, error) {
 		refresh: make(chan struct{}, 1),
 		ctx:     ctx,
 		cancel:  cancel,
-		started: time.Now(),
 	}
 	b.load = &hysteresis{hold: LoadHold, set: b.SetBusy, now: time.Now}
 	b.goSafe("heartbeat", b.heartbeat)

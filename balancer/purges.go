@@ -21,6 +21,9 @@ type Purge struct {
 	Source string    `json:"source,omitempty"`
 	All    bool      `json:"all,omitempty"`
 	At     time.Time `json:"at"` // when it was asked for, for the lag
+	// Replayed marks a purge read from the log when this process started:
+	// applied again in case it was missed, not a measure of the lag.
+	Replayed bool `json:"-"`
 }
 
 // The fleet's purges are a log in Consul KV: one key per purge under
@@ -36,10 +39,6 @@ type Purge struct {
 const (
 	purgesDir = "/purges/"
 	floorKey  = "floor"
-	// startSkew allows for clocks that differ between nodes: a purge
-	// published shortly before this process started may still have caught
-	// an entry it cached.
-	startSkew = 5 * time.Second
 )
 
 // PublishPurge adds p to the fleet's purge log. Every other node applies
@@ -114,9 +113,9 @@ func (b *Balancer) watchPurges() {
 }
 
 // applyPurges hands every purge newer than applied to OnPurge, oldest
-// first, and returns the newest index seen. On the first read, before
-// which this process held nothing, only purges published since it
-// started apply.
+// first, and returns the newest index seen. The first read applies every
+// purge in the log: a process that just started holds nothing in memory,
+// but its disk cache may hold entries purged while it was down.
 func (b *Balancer) applyPurges(pairs api.KVPairs, applied uint64, first bool) uint64 {
 	slices.SortFunc(pairs, func(x, y *api.KVPair) int { return cmp.Compare(x.ModifyIndex, y.ModifyIndex) })
 	newest := applied
@@ -146,9 +145,7 @@ func (b *Balancer) applyPurges(pairs api.KVPairs, applied uint64, first bool) ui
 			b.logger.Warn("ignoring a malformed purge in Consul KV", zap.String("key", kv.Key), zap.Error(err))
 			continue
 		}
-		if first && p.At.Before(b.started.Add(-startSkew)) {
-			continue
-		}
+		p.Replayed = first
 		b.onPurge(p)
 	}
 	return newest

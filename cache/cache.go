@@ -52,10 +52,13 @@
 package cache
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // Entry is a cached, encoded response: a resized variant or an original.
@@ -118,6 +121,12 @@ type Config struct {
 	// [MinTTL, MaxTTL]. Default: 1h.
 	DefaultTTL time.Duration
 
+	// Disk, when its Dir is set, keeps variants and originals on disk too,
+	// behind memory: see DiskConfig. A directory that cannot be used
+	// leaves the cache in memory (DiskError says why); one that another
+	// process holds is an error.
+	Disk DiskConfig
+
 	// Now is the clock used for expiry. Default: time.Now. Tests inject a
 	// fake clock here instead of sleeping.
 	Now func() time.Time
@@ -177,6 +186,8 @@ type Cache struct {
 	cfg       Config
 	variants  *segment
 	originals *segment
+	disk      *disk // nil: memory only
+	diskErr   error // why a configured disk tier is not in use
 
 	// life guards against using the ristretto caches while Close tears them
 	// down: every operation holds it for reading, Close for writing.
@@ -199,7 +210,38 @@ func New(cfg Config) (*Cache, error) {
 		variants.close()
 		return nil, err
 	}
-	return &Cache{cfg: cfg, variants: variants, originals: originals}, nil
+	c := &Cache{cfg: cfg, variants: variants, originals: originals}
+	if cfg.Disk.Dir != "" {
+		c.disk, c.diskErr = openDisk(cfg.Disk, cfg.Now)
+		if errors.Is(c.diskErr, ErrDiskInUse) {
+			c.Close()
+			return nil, c.diskErr
+		}
+		if c.diskErr != nil && cfg.Disk.Logger != nil {
+			cfg.Disk.Logger.Error("the disk cache cannot be used; serving from memory only", zap.Error(c.diskErr))
+		}
+	}
+	return c, nil
+}
+
+// DiskError says why the configured disk tier is not in use; nil when it
+// is, or none is configured.
+func (c *Cache) DiskError() error {
+	if c == nil {
+		return nil
+	}
+	return c.diskErr
+}
+
+// diskSpace is the disk tier's space for seg's entries, nil without one.
+func (c *Cache) diskSpace(seg *segment) *diskSpace {
+	if c.disk == nil {
+		return nil
+	}
+	if seg == c.originals {
+		return c.disk.spaces[1]
+	}
+	return c.disk.spaces[0]
 }
 
 // Get returns the variant stored under key. An expired entry is a miss.
@@ -245,7 +287,23 @@ func (c *Cache) get(seg *segment, key string) (*Entry, bool) {
 	if c.closed {
 		return nil, false
 	}
-	return seg.get(key, c.cfg.Now())
+	now := c.cfg.Now()
+	if e, ok := seg.get(key, now); ok {
+		return e, true
+	}
+	s := c.diskSpace(seg)
+	if s == nil {
+		return nil, false
+	}
+	e, ok := c.disk.get(s, key)
+	if !ok {
+		return nil, false
+	}
+	// Read from disk: into memory too, as the admission policy allows.
+	if ttl := e.Expires.Sub(now); ttl > 0 {
+		seg.set(newStored(key, e, e.Expires), ttl)
+	}
+	return e, true
 }
 
 func (c *Cache) set(seg *segment, key string, e *Entry) bool {
@@ -269,7 +327,12 @@ func (c *Cache) set(seg *segment, key string, e *Entry) bool {
 	if ttl <= 0 {
 		return false
 	}
-	return seg.set(newStored(key, e, expires), ttl)
+	stored := seg.set(newStored(key, e, expires), ttl)
+	if s := c.diskSpace(seg); s != nil {
+		c.disk.set(s, key, e, expires) // in the background: the answer never waits for the disk
+		return true
+	}
+	return stored
 }
 
 // Purge drops every variant and original carrying tag and returns how many
@@ -289,7 +352,11 @@ func (c *Cache) purge(tag string, all bool) int {
 	if c.closed {
 		return 0
 	}
-	return c.variants.purge(tag, all) + c.originals.purge(tag, all)
+	n := c.variants.purge(tag, all) + c.originals.purge(tag, all)
+	if c.disk != nil {
+		n += c.disk.purge(tag, all)
+	}
+	return n
 }
 
 // Stats is a snapshot of the cache counters. Counters (Hits, Misses,
@@ -315,6 +382,10 @@ type Stats struct {
 	OriginalsMaxBytes  int64
 
 	Purged uint64 // entries dropped by Purge, variants and originals
+
+	// Disk is the disk tier's, when one is configured.
+	Disk           DiskStats
+	DiskConfigured bool
 }
 
 // Stats returns a snapshot of the counters. It is meant to be read by a
@@ -346,6 +417,9 @@ func (c *Cache) Stats() Stats {
 		OriginalsMaxBytes:  o.maxBytes,
 
 		Purged: v.purged + o.purged,
+
+		Disk:           c.disk.stats(),
+		DiskConfigured: c.cfg.Disk.Dir != "",
 	}
 }
 
@@ -364,6 +438,9 @@ func (c *Cache) Close() {
 	c.closed = true
 	c.variants.close()
 	c.originals.close()
+	if c.disk != nil {
+		c.disk.close()
+	}
 }
 
 func clampDuration(d, lo, hi time.Duration) time.Duration {

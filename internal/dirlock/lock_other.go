@@ -3,10 +3,14 @@
 package dirlock
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 )
+
+// ErrInUse is a directory another process holds; never returned here.
+var ErrInUse = errors.New("the directory is in use")
 
 // Lock creates dir/LOCK. Without flock there is no protection against a
 // second process: keep one directory per process.

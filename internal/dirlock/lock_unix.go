@@ -13,6 +13,9 @@ import (
 	"syscall"
 )
 
+// ErrInUse is a directory another process (or config) holds.
+var ErrInUse = errors.New("the directory is in use")
+
 // Lock takes an exclusive flock on dir/LOCK. flock locks belong to the
 // open file, so a second Lock on the same directory fails even in the
 // same process; user names the directory's user in the error ("a usage
@@ -26,7 +29,7 @@ func Lock(dir, user string) (*os.File, error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("the directory %s is already in use as %s by another process or config (%s is locked)", dir, user, path)
+			return nil, fmt.Errorf("%w: %s is already in use as %s by another process or config (%s is locked)", ErrInUse, dir, user, path)
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}

@@ -1,0 +1,559 @@
+package cache
+
+import (
+	"bufio"
+	"container/list"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/imgedge/imgedge/internal/dirlock"
+)
+
+// The disk tier keeps variants and originals behind the memory cache, in
+// plain files in sharded directories, as nginx's proxy_cache and Traffic
+// Server do: <dir>/v/ab/cd/<hash> for variants, <dir>/o/... for originals.
+// Plain files were chosen over an embedded store (bbolt, Badger, Pebble)
+// for values of 5 KB to 5 MB: a hit is one open and one read straight from
+// the page cache, a write is one file and a rename, eviction is an unlink,
+// and nothing has to be compacted or garbage-collected; an embedded store
+// would copy large values through its log or B-tree pages and need its
+// own compaction, for an index imgedge can rebuild from the files.
+//
+// Crash safety: an entry is written to <dir>/tmp, then renamed into place,
+// and carries its length and checksum (diskfile.go): a crash leaves the
+// whole entry or one that fails its check and is dropped, never served.
+// Purges are journalled (<dir>/purges, fsynced) as tag and time, and an
+// entry written before a purge of one of its tags is dead: a purge
+// survives a restart even for entries the index has not found yet. A
+// tier whose process was gone longer than MaxDowntime (it misses the
+// fleet's purges of that time) starts empty.
+//
+// On start the tier serves at once: a read goes straight to the file its
+// key names; the index (sizes, recency, tags), which eviction and purges
+// need, is rebuilt in the background from the files' first bytes.
+
+// DiskConfig configures the disk tier of a Cache.
+type DiskConfig struct {
+	// Dir is the tier's directory; one process holds it (dir/LOCK).
+	Dir string
+	// MaxBytes bounds the tier on disk, file-system blocks counted:
+	// three quarters for variants, a quarter for originals.
+	MaxBytes int64
+	// MaxDowntime: a tier whose process was gone longer starts empty.
+	// Default: 1h, the fleet purge log's retention.
+	MaxDowntime time.Duration
+	// Logger receives disk trouble. Default: none.
+	Logger *zap.Logger
+}
+
+const (
+	diskQueue         = 256              // writes waiting; beyond it a write is dropped
+	diskAliveInterval = 30 * time.Second // how often the tier says it is alive
+	diskScanHead      = 8 << 10          // bytes read of each file to index it
+	diskBlock         = 4096
+	diskInodeCost     = 512 // a file's own cost beyond its blocks
+)
+
+// ErrDiskInUse is a disk tier directory another process or config holds.
+var ErrDiskInUse = dirlock.ErrInUse
+
+type disk struct {
+	cfg     DiskConfig
+	now     func() time.Time
+	log     *zap.Logger
+	lock    *os.File
+	spaces  [2]*diskSpace // variants, originals
+	writes  chan diskWrite
+	done    chan struct{}
+	wg      sync.WaitGroup
+	closing sync.Once
+
+	pmu     sync.RWMutex
+	purges  map[string]time.Time // tag ("*": everything) -> last purge
+	journal *os.File
+
+	hits, misses, written, writeErrors, dropped, evictions, corrupt atomic.Uint64
+	scanned                                                         atomic.Bool
+}
+
+type diskSpace struct {
+	dir   string
+	max   int64
+	mu    sync.Mutex
+	items map[string]*list.Element // key -> *diskItem
+	lru   *list.List               // most recently used first
+	bytes int64
+}
+
+type diskItem struct {
+	key, path string
+	size      int64 // on disk, blocks and inode counted
+	tags      []string
+}
+
+type diskWrite struct {
+	space            *diskSpace
+	key              string
+	e                *Entry
+	written, expires time.Time
+}
+
+// openDisk opens (or creates) the tier in cfg.Dir. An error wrapping
+// ErrDiskInUse is a configuration error; any other means the directory
+// cannot be used and the cache works from memory.
+func openDisk(cfg DiskConfig, now func() time.Time) (*disk, error) {
+	if cfg.MaxBytes <= 0 {
+		return nil, fmt.Errorf("cache: disk tier %s: a size is required", cfg.Dir)
+	}
+	if cfg.MaxDowntime == 0 {
+		cfg.MaxDowntime = time.Hour
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+		return nil, fmt.Errorf("cache: disk tier: %w", err)
+	}
+	lock, err := dirlock.Lock(cfg.Dir, "a disk cache")
+	if err != nil {
+		return nil, fmt.Errorf("cache: disk tier: %w", err)
+	}
+	d := &disk{cfg: cfg, now: now, log: cfg.Logger, lock: lock, writes: make(chan diskWrite, diskQueue),
+		done: make(chan struct{}), purges: map[string]time.Time{}}
+	for i, name := range []string{"v", "o"} {
+		share := cfg.MaxBytes * 3 / 4
+		if i == 1 {
+			share = cfg.MaxBytes - share
+		}
+		d.spaces[i] = &diskSpace{dir: filepath.Join(cfg.Dir, name), max: share, items: map[string]*list.Element{}, lru: list.New()}
+	}
+	if err := d.prepare(); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	d.wg.Add(3)
+	go d.writer()
+	go d.alive()
+	go d.scan()
+	return d, nil
+}
+
+// prepare empties a tier that was gone too long, clears unfinished
+// writes, loads the purge journal and proves the directory writable.
+func (d *disk) prepare() error {
+	alive := filepath.Join(d.cfg.Dir, "alive")
+	if fi, err := os.Stat(alive); err == nil && d.now().Sub(fi.ModTime()) > d.cfg.MaxDowntime {
+		d.log.Warn("the disk cache was away longer than the fleet keeps its purges: starting it empty",
+			zap.String("dir", d.cfg.Dir), zap.Time("last_alive", fi.ModTime()))
+		for _, s := range d.spaces {
+			_ = os.RemoveAll(s.dir)
+		}
+		_ = os.Remove(filepath.Join(d.cfg.Dir, "purges"))
+	}
+	tmp := filepath.Join(d.cfg.Dir, "tmp")
+	_ = os.RemoveAll(tmp)
+	for _, dir := range []string{tmp, d.spaces[0].dir, d.spaces[1].dir} {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return fmt.Errorf("cache: disk tier: %w", err)
+		}
+	}
+	if err := d.loadJournal(); err != nil {
+		return fmt.Errorf("cache: disk tier: purge journal: %w", err)
+	}
+	return d.touchAlive()
+}
+
+func (d *disk) touchAlive() error {
+	path := filepath.Join(d.cfg.Dir, "alive")
+	now := d.now()
+	if err := os.Chtimes(path, now, now); err == nil {
+		return nil
+	}
+	return os.WriteFile(path, nil, 0o640)
+}
+
+// alive keeps the alive file's time current while the tier runs.
+func (d *disk) alive() {
+	defer d.wg.Done()
+	t := time.NewTicker(diskAliveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-d.done:
+			_ = d.touchAlive()
+			return
+		case <-t.C:
+			_ = d.touchAlive()
+		}
+	}
+}
+
+// loadJournal reads the purges still relevant (younger than the longest
+// TTL an entry can have) and rewrites the journal with just those.
+func (d *disk) loadJournal() error {
+	path := filepath.Join(d.cfg.Dir, "purges")
+	if f, err := os.Open(path); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			at, tag, ok := strings.Cut(sc.Text(), "\t")
+			n, err := strconv.ParseInt(at, 10, 64)
+			if !ok || err != nil {
+				continue // a line torn by a crash
+			}
+			if t := time.Unix(0, n); t.After(d.purges[tag]) && d.now().Sub(t) < DefaultMaxTTL {
+				d.purges[tag] = t
+			}
+		}
+		f.Close()
+	}
+	var b strings.Builder
+	for tag, t := range d.purges {
+		fmt.Fprintf(&b, "%d\t%s\n", t.UnixNano(), tag)
+	}
+	if err := os.WriteFile(path+".new", []byte(b.String()), 0o640); err != nil {
+		return err
+	}
+	if err := os.Rename(path+".new", path); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o640)
+	if err != nil {
+		return err
+	}
+	d.journal = f
+	return nil
+}
+
+// pathOf is where key's entry lives in s.
+func (s *diskSpace) pathOf(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	h := hex.EncodeToString(sum[:20])
+	return filepath.Join(s.dir, h[:2], h[2:4], h)
+}
+
+// get reads key's entry from s: a miss when there is none, or it is
+// corrupt, expired or purged (and then gone from disk too).
+func (d *disk) get(s *diskSpace, key string) (*Entry, bool) {
+	path := s.pathOf(key)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		d.misses.Add(1)
+		return nil, false
+	}
+	e, m, err := decodeDiskEntry(b)
+	switch {
+	case err != nil:
+		d.corrupt.Add(1)
+		d.log.Warn("dropped a corrupt disk cache entry", zap.String("path", path))
+		d.drop(s, key, path)
+	case m.key != key:
+		d.misses.Add(1) // another key of the same hash: never served
+		return nil, false
+	case !d.now().Before(m.expires) || d.purged(m):
+		d.drop(s, key, path)
+	default:
+		s.touch(key, path, diskSize(int64(len(b))), m.tags)
+		d.hits.Add(1)
+		return e, true
+	}
+	d.misses.Add(1)
+	return nil, false
+}
+
+// purged tells whether a purge of one of the entry's tags came after it
+// was written.
+func (d *disk) purged(m diskMeta) bool {
+	d.pmu.RLock()
+	defer d.pmu.RUnlock()
+	if t, ok := d.purges["*"]; ok && !m.written.After(t) {
+		return true
+	}
+	for _, tag := range m.tags {
+		if t, ok := d.purges[tag]; ok && !m.written.After(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// set queues the entry for writing; a full queue drops it (the disk is
+// too slow to keep up, and the answer never waits for it).
+func (d *disk) set(s *diskSpace, key string, e *Entry, expires time.Time) {
+	select {
+	case <-d.done:
+		return
+	default:
+	}
+	w := diskWrite{space: s, key: key, e: e, written: d.now(), expires: expires}
+	select {
+	case d.writes <- w:
+	default:
+		d.dropped.Add(1)
+	}
+}
+
+// writer writes the queued entries until the tier closes.
+func (d *disk) writer() {
+	defer d.wg.Done()
+	for {
+		select {
+		case w := <-d.writes:
+			d.write(w)
+		case <-d.done:
+			return
+		}
+	}
+}
+
+func (d *disk) write(w diskWrite) {
+	b, err := encodeDiskEntry(w.key, w.e, w.written, w.expires)
+	if err == nil {
+		err = d.writeFile(w.space.pathOf(w.key), b)
+	}
+	if err != nil {
+		if n := d.writeErrors.Add(1); n == 1 || n%1000 == 0 {
+			d.log.Error("cannot write to the disk cache; serving from memory", zap.String("dir", d.cfg.Dir),
+				zap.Uint64("write_errors", n), zap.Error(err))
+		}
+		return
+	}
+	d.written.Add(1)
+	w.space.touch(w.key, w.space.pathOf(w.key), diskSize(int64(len(b))), w.e.Tags)
+	d.evictions.Add(w.space.evict())
+}
+
+// writeFile writes b to a temporary file and renames it into place.
+func (d *disk) writeFile(path string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Join(d.cfg.Dir, "tmp"), "w-")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if err = os.MkdirAll(filepath.Dir(path), 0o750); err == nil {
+			err = os.Rename(f.Name(), path)
+		}
+	}
+	if err != nil {
+		_ = os.Remove(f.Name())
+	}
+	return err
+}
+
+// drop removes key's file and forgets it.
+func (d *disk) drop(s *diskSpace, key, path string) {
+	_ = os.Remove(path)
+	s.forget(key)
+}
+
+// purge journals a purge of tag ("" with all: everything) and removes
+// the indexed entries it drops, reporting how many.
+func (d *disk) purge(tag string, all bool) int {
+	if all {
+		tag = "*"
+	}
+	now := d.now()
+	d.pmu.Lock()
+	d.purges[tag] = now
+	if _, err := fmt.Fprintf(d.journal, "%d\t%s\n", now.UnixNano(), tag); err == nil {
+		err = d.journal.Sync()
+		if err != nil {
+			d.log.Error("cannot sync the disk cache's purge journal", zap.Error(err))
+		}
+	}
+	d.pmu.Unlock()
+	n := 0
+	for _, s := range d.spaces {
+		n += s.remove(func(it *diskItem) bool { return all || slices.Contains(it.tags, tag) })
+	}
+	return n
+}
+
+// scan indexes the files already on disk, dropping the expired, the
+// purged and the unreadable, then holds the tier to its budget.
+func (d *disk) scan() {
+	defer d.wg.Done()
+	defer d.scanned.Store(true)
+	head := make([]byte, diskScanHead)
+	for _, s := range d.spaces {
+		_ = filepath.WalkDir(s.dir, func(path string, de fs.DirEntry, err error) error {
+			select {
+			case <-d.done:
+				return filepath.SkipAll
+			default:
+			}
+			if err != nil || de.IsDir() {
+				return nil
+			}
+			info, err := de.Info()
+			if err != nil {
+				return nil
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				return nil
+			}
+			n, _ := io.ReadFull(f, head)
+			f.Close()
+			m, ok := decodeDiskMeta(head[:n])
+			switch {
+			case !ok || s.pathOf(m.key) != path:
+				d.corrupt.Add(1)
+				_ = os.Remove(path)
+			case !d.now().Before(m.expires) || d.purged(m):
+				_ = os.Remove(path)
+			default:
+				s.add(m.key, path, onDisk(info), m.tags)
+			}
+			return nil
+		})
+		d.evictions.Add(s.evict())
+	}
+}
+
+// close stops the writer (what is still queued is lost: a cache) and
+// releases the directory.
+func (d *disk) close() {
+	d.closing.Do(func() {
+		close(d.done)
+		d.wg.Wait()
+		d.journal.Close()
+		d.lock.Close()
+	})
+}
+
+// diskSize is what a file of n bytes costs on disk.
+func diskSize(n int64) int64 { return (n+diskBlock-1)/diskBlock*diskBlock + diskInodeCost }
+
+// onDisk is what a file costs on disk, from its blocks when the system
+// says.
+func onDisk(info fs.FileInfo) int64 {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Blocks > 0 {
+		return st.Blocks*512 + diskInodeCost
+	}
+	return diskSize(info.Size())
+}
+
+// touch records a use of key, indexing it if it was not.
+func (s *diskSpace) touch(key, path string, size int64, tags []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if el, ok := s.items[key]; ok {
+		it := el.Value.(*diskItem)
+		s.bytes += size - it.size
+		it.size, it.tags = size, tags
+		s.lru.MoveToFront(el)
+		return
+	}
+	s.items[key] = s.lru.PushFront(&diskItem{key: key, path: path, size: size, tags: tags})
+	s.bytes += size
+}
+
+// add indexes a file found by the scan, as the least recently used
+// unless a read already indexed it.
+func (s *diskSpace) add(key, path string, size int64, tags []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.items[key]; ok {
+		return
+	}
+	s.items[key] = s.lru.PushBack(&diskItem{key: key, path: path, size: size, tags: tags})
+	s.bytes += size
+}
+
+func (s *diskSpace) forget(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if el, ok := s.items[key]; ok {
+		s.bytes -= el.Value.(*diskItem).size
+		s.lru.Remove(el)
+		delete(s.items, key)
+	}
+}
+
+// remove deletes the indexed entries that match, and counts them.
+func (s *diskSpace) remove(match func(*diskItem) bool) int {
+	s.mu.Lock()
+	var victims []*diskItem
+	for el := s.lru.Front(); el != nil; {
+		next := el.Next()
+		if it := el.Value.(*diskItem); match(it) {
+			victims = append(victims, it)
+			s.bytes -= it.size
+			s.lru.Remove(el)
+			delete(s.items, it.key)
+		}
+		el = next
+	}
+	s.mu.Unlock()
+	for _, it := range victims {
+		_ = os.Remove(it.path)
+	}
+	return len(victims)
+}
+
+// evict removes the least recently used entries until the space is
+// within its budget, and counts them.
+func (s *diskSpace) evict() uint64 {
+	var n uint64
+	for {
+		s.mu.Lock()
+		el := s.lru.Back()
+		if s.bytes <= s.max || el == nil {
+			s.mu.Unlock()
+			return n
+		}
+		it := el.Value.(*diskItem)
+		s.bytes -= it.size
+		s.lru.Remove(el)
+		delete(s.items, it.key)
+		s.mu.Unlock()
+		if err := os.Remove(it.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		n++
+	}
+}
+
+// DiskStats are the disk tier's figures.
+type DiskStats struct {
+	Up                                                              bool // the tier is in use (false: memory only)
+	Hits, Misses, Written, WriteErrors, Dropped, Evictions, Corrupt uint64
+	Bytes                                                           int64 // on disk, as indexed
+	Entries                                                         int
+	Indexed                                                         bool // the start-up scan is done
+}
+
+func (d *disk) stats() DiskStats {
+	if d == nil {
+		return DiskStats{}
+	}
+	st := DiskStats{Up: true, Hits: d.hits.Load(), Misses: d.misses.Load(), Written: d.written.Load(),
+		WriteErrors: d.writeErrors.Load(), Dropped: d.dropped.Load(), Evictions: d.evictions.Load(),
+		Corrupt: d.corrupt.Load(), Indexed: d.scanned.Load()}
+	for _, s := range d.spaces {
+		s.mu.Lock()
+		st.Bytes += s.bytes
+		st.Entries += len(s.items)
+		s.mu.Unlock()
+	}
+	return st
+}
