@@ -41,6 +41,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		avif_effort   <0-9>
 //		cache         <size>|off [originals <size>]
 //		cache_ttl     <floor> <cap>
+//		cache_disk    <dir> <size>
 //		tenant        <name or placeholder>
 //		tenants       { <tenant> { ... } }  (see parseTenants)
 //		node          <name>
@@ -107,6 +108,8 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			o.want(1, 3).bytes(0, "", &ir.CacheBytes).bytes(2, "cache originals", &ir.OriginalsBytes)
+		case "cache_disk": // cache_disk <dir> <size>
+			o.want(2, 2).str(0, &ir.CacheDisk).bytes(1, "cache_disk size", &ir.CacheDiskBytes)
 		case "cache_ttl":
 			o.want(2, 2).duration(0, "", &ir.CacheMinTTL).duration(1, "", &ir.CacheMaxTTL)
 		case "tenant":

@@ -33,12 +33,19 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	}); err != nil {
 		return err
 	}
+	var disk *cache.Disk
+	if ir.CacheDisk != "" && !ir.CacheOff {
+		if ir.diskKey, disk, err = loadDisk(ir.CacheDisk, ir.CacheDiskBytes, ir.logger, ir.metrics.DiskUnusable); err != nil {
+			return err
+		}
+	}
 	var store *variant.Store
 	ir.storeKey, store, err = loadVariantStore(cache.Config{
 		MaxBytes:          ir.CacheBytes,
 		OriginalsMaxBytes: ir.OriginalsBytes,
 		MinTTL:            time.Duration(ir.CacheMinTTL),
 		MaxTTL:            time.Duration(ir.CacheMaxTTL),
+		Disk:              disk,
 	}, ir.CacheOff)
 	if err != nil {
 		return fmt.Errorf("cache: %v", err)

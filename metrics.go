@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imgedge/imgedge/balancer"
+	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/internal/budget"
 	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/variant"
@@ -59,6 +60,9 @@ func registerMetrics(reg *prometheus.Registry) (*telemetry.Metrics, error) {
 			},
 			Zones: func(fn func(telemetry.ZoneStats)) {
 				eachPooled(balancers, func(b *balancer.Balancer) { fn(b.Stats()) })
+			},
+			Disks: func(fn func(cache.DiskStats)) {
+				eachPooled(diskTiers, func(d *cache.Disk) { fn(d.Stats()) })
 			},
 		})
 	})

@@ -137,6 +137,14 @@ type ImageResize struct {
 	// Default: a quarter of CacheBytes.
 	OriginalsBytes int64 `json:"originals_bytes,omitempty"`
 
+	// CacheDisk, when set, keeps variants and originals on disk too,
+	// behind the memory cache, within CacheDiskBytes: hits survive
+	// restarts and the cache holds far more than memory does. One process
+	// holds the directory; a directory that cannot be used leaves the
+	// cache in memory, with an error logged and imgedge_disk_up at 0.
+	CacheDisk      string `json:"cache_disk,omitempty"`
+	CacheDiskBytes int64  `json:"cache_disk_bytes,omitempty"`
+
 	// CacheMinTTL and CacheMaxTTL clamp how long an answer is cached,
 	// whatever the origin's Cache-Control says (no-store, private and
 	// max-age=0 are never cached). Defaults: 1m and 168h.
@@ -172,6 +180,7 @@ type ImageResize struct {
 	logger      *zap.Logger
 	metrics     *telemetry.Metrics
 	storeKey    string
+	diskKey     string
 	limiter     *tenant.Limiter
 	tenants     tenant.Store       // Consul KV (when configured), then Tenants
 	fingerprint string             // the settings that shape a variant, part of its key and ETag
@@ -317,7 +326,7 @@ func (ir *ImageResize) Cleanup() error {
 		limiter = limiterKey
 	}
 	return releasePooled([]pooledKey{{sourceBudgets, ir.sourcesKey}, {variantStores, ir.storeKey},
-		{processSlots, ir.slotsKey}, {limiters, limiter}})
+		{diskTiers, ir.diskKey}, {processSlots, ir.slotsKey}, {limiters, limiter}})
 }
 
 var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}
@@ -343,6 +352,10 @@ func (ir *ImageResize) Validate() error {
 		return fmt.Errorf("max_dpr must be at least 1, got %g", ir.MaxDPR)
 	case ir.FetchTimeout < 0:
 		return fmt.Errorf("fetch_timeout must not be negative, got %s", time.Duration(ir.FetchTimeout))
+	case ir.CacheDisk != "" && ir.CacheDiskBytes <= 0:
+		return fmt.Errorf("cache_disk %s: a size is required (cache_disk <dir> <size>)", ir.CacheDisk)
+	case ir.CacheDisk != "" && ir.CacheOff:
+		return fmt.Errorf("cache_disk with cache off: the disk tier is behind the memory cache")
 	case ir.CacheBytes < 0 || ir.OriginalsBytes < 0:
 		return fmt.Errorf("cache budgets must not be negative")
 	case ir.AVIFEffort != nil && (*ir.AVIFEffort < 0 || *ir.AVIFEffort > 9):

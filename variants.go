@@ -1,11 +1,13 @@
 package imgedge
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/variant"
@@ -21,7 +23,7 @@ var variantStores = caddy.NewUsagePool()
 func loadVariantStore(cfg cache.Config, off bool) (key string, s *variant.Store, err error) {
 	key = "off"
 	if !off {
-		key = fmt.Sprintf("%d/%d/%s/%s", cfg.MaxBytes, cfg.OriginalsMaxBytes, cfg.MinTTL, cfg.MaxTTL)
+		key = fmt.Sprintf("%d/%d/%s/%s/%p", cfg.MaxBytes, cfg.OriginalsMaxBytes, cfg.MinTTL, cfg.MaxTTL, cfg.Disk)
 	}
 	s, _, err = loadPooled(variantStores, key, func() (*variant.Store, func() error, error) {
 		var c *cache.Cache
@@ -38,6 +40,35 @@ func loadVariantStore(cfg cache.Config, off bool) (key string, s *variant.Store,
 
 // eachStore calls fn for every live variant store.
 func eachStore(fn func(*variant.Store)) { eachPooled(variantStores, fn) }
+
+// diskTiers holds the process's disk tiers by directory, so a reload
+// keeps the tier (and its lock) instead of opening the directory twice.
+var diskTiers = caddy.NewUsagePool()
+
+// loadDisk returns the process's disk tier in dir, and its key in the
+// pool. A directory another process holds is an error; one that cannot be
+// used is logged, and the cache works from memory (key and tier empty).
+func loadDisk(dir string, size int64, logger *zap.Logger, unusable prometheus.Gauge) (string, *cache.Disk, error) {
+	d, loaded, err := loadPooled(diskTiers, dir, func() (*cache.Disk, func() error, error) {
+		d, err := cache.OpenDisk(cache.DiskConfig{Dir: dir, MaxBytes: size, Logger: logger.Named("disk")})
+		if err != nil {
+			return nil, nil, err
+		}
+		return d, func() error { d.Close(); return nil }, nil
+	})
+	switch {
+	case errors.Is(err, cache.ErrDiskInUse):
+		return "", nil, fmt.Errorf("cache_disk: %v", err)
+	case err != nil:
+		logger.Error("the disk cache cannot be used; serving from memory only", zap.String("dir", dir), zap.Error(err))
+		unusable.Set(1)
+		return "", nil, nil
+	case loaded:
+		logger.Debug("reusing the running disk cache; a new size applies after a restart", zap.String("dir", dir))
+	}
+	unusable.Set(0)
+	return dir, d, nil
+}
 
 // processSlots holds the process's libvips job slots, keyed by their
 // settings: every image_resize with the same concurrency and queue shares

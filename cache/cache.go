@@ -52,13 +52,10 @@
 package cache
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 // Entry is a cached, encoded response: a resized variant or an original.
@@ -121,11 +118,10 @@ type Config struct {
 	// [MinTTL, MaxTTL]. Default: 1h.
 	DefaultTTL time.Duration
 
-	// Disk, when its Dir is set, keeps variants and originals on disk too,
-	// behind memory: see DiskConfig. A directory that cannot be used
-	// leaves the cache in memory (DiskError says why); one that another
-	// process holds is an error.
-	Disk DiskConfig
+	// Disk, when set, keeps variants and originals on disk too, behind
+	// memory (see OpenDisk). Several caches may share one; its owner
+	// closes it.
+	Disk *Disk
 
 	// Now is the clock used for expiry. Default: time.Now. Tests inject a
 	// fake clock here instead of sleeping.
@@ -186,8 +182,7 @@ type Cache struct {
 	cfg       Config
 	variants  *segment
 	originals *segment
-	disk      *disk // nil: memory only
-	diskErr   error // why a configured disk tier is not in use
+	disk      *Disk // nil: memory only
 
 	// life guards against using the ristretto caches while Close tears them
 	// down: every operation holds it for reading, Close for writing.
@@ -210,27 +205,7 @@ func New(cfg Config) (*Cache, error) {
 		variants.close()
 		return nil, err
 	}
-	c := &Cache{cfg: cfg, variants: variants, originals: originals}
-	if cfg.Disk.Dir != "" {
-		c.disk, c.diskErr = openDisk(cfg.Disk, cfg.Now)
-		if errors.Is(c.diskErr, ErrDiskInUse) {
-			c.Close()
-			return nil, c.diskErr
-		}
-		if c.diskErr != nil && cfg.Disk.Logger != nil {
-			cfg.Disk.Logger.Error("the disk cache cannot be used; serving from memory only", zap.Error(c.diskErr))
-		}
-	}
-	return c, nil
-}
-
-// DiskError says why the configured disk tier is not in use; nil when it
-// is, or none is configured.
-func (c *Cache) DiskError() error {
-	if c == nil {
-		return nil
-	}
-	return c.diskErr
+	return &Cache{cfg: cfg, variants: variants, originals: originals, disk: cfg.Disk}, nil
 }
 
 // diskSpace is the disk tier's space for seg's entries, nil without one.
@@ -383,9 +358,8 @@ type Stats struct {
 
 	Purged uint64 // entries dropped by Purge, variants and originals
 
-	// Disk is the disk tier's, when one is configured.
-	Disk           DiskStats
-	DiskConfigured bool
+	// Disk is the disk tier's, when there is one.
+	Disk DiskStats
 }
 
 // Stats returns a snapshot of the counters. It is meant to be read by a
@@ -418,8 +392,7 @@ func (c *Cache) Stats() Stats {
 
 		Purged: v.purged + o.purged,
 
-		Disk:           c.disk.stats(),
-		DiskConfigured: c.cfg.Disk.Dir != "",
+		Disk: c.disk.Stats(),
 	}
 }
 
@@ -438,9 +411,6 @@ func (c *Cache) Close() {
 	c.closed = true
 	c.variants.close()
 	c.originals.close()
-	if c.disk != nil {
-		c.disk.close()
-	}
 }
 
 func clampDuration(d, lo, hi time.Duration) time.Duration {

@@ -72,7 +72,9 @@ const (
 // ErrDiskInUse is a disk tier directory another process or config holds.
 var ErrDiskInUse = dirlock.ErrInUse
 
-type disk struct {
+// Disk is a disk tier: open it with OpenDisk, give it to any number of
+// caches (Config.Disk), and Close it when none uses it any more.
+type Disk struct {
 	cfg     DiskConfig
 	now     func() time.Time
 	log     *zap.Logger
@@ -113,10 +115,11 @@ type diskWrite struct {
 	written, expires time.Time
 }
 
-// openDisk opens (or creates) the tier in cfg.Dir. An error wrapping
+// OpenDisk opens (or creates) the tier in cfg.Dir. An error wrapping
 // ErrDiskInUse is a configuration error; any other means the directory
-// cannot be used and the cache works from memory.
-func openDisk(cfg DiskConfig, now func() time.Time) (*disk, error) {
+// cannot be used, and caches work from memory.
+func OpenDisk(cfg DiskConfig) (*Disk, error) {
+	now := time.Now
 	if cfg.MaxBytes <= 0 {
 		return nil, fmt.Errorf("cache: disk tier %s: a size is required", cfg.Dir)
 	}
@@ -133,7 +136,7 @@ func openDisk(cfg DiskConfig, now func() time.Time) (*disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache: disk tier: %w", err)
 	}
-	d := &disk{cfg: cfg, now: now, log: cfg.Logger, lock: lock, writes: make(chan diskWrite, diskQueue),
+	d := &Disk{cfg: cfg, now: now, log: cfg.Logger, lock: lock, writes: make(chan diskWrite, diskQueue),
 		done: make(chan struct{}), purges: map[string]time.Time{}}
 	for i, name := range []string{"v", "o"} {
 		share := cfg.MaxBytes * 3 / 4
@@ -155,7 +158,7 @@ func openDisk(cfg DiskConfig, now func() time.Time) (*disk, error) {
 
 // prepare empties a tier that was gone too long, clears unfinished
 // writes, loads the purge journal and proves the directory writable.
-func (d *disk) prepare() error {
+func (d *Disk) prepare() error {
 	alive := filepath.Join(d.cfg.Dir, "alive")
 	if fi, err := os.Stat(alive); err == nil && d.now().Sub(fi.ModTime()) > d.cfg.MaxDowntime {
 		d.log.Warn("the disk cache was away longer than the fleet keeps its purges: starting it empty",
@@ -178,7 +181,7 @@ func (d *disk) prepare() error {
 	return d.touchAlive()
 }
 
-func (d *disk) touchAlive() error {
+func (d *Disk) touchAlive() error {
 	path := filepath.Join(d.cfg.Dir, "alive")
 	now := d.now()
 	if err := os.Chtimes(path, now, now); err == nil {
@@ -188,7 +191,7 @@ func (d *disk) touchAlive() error {
 }
 
 // alive keeps the alive file's time current while the tier runs.
-func (d *disk) alive() {
+func (d *Disk) alive() {
 	defer d.wg.Done()
 	t := time.NewTicker(diskAliveInterval)
 	defer t.Stop()
@@ -205,7 +208,7 @@ func (d *disk) alive() {
 
 // loadJournal reads the purges still relevant (younger than the longest
 // TTL an entry can have) and rewrites the journal with just those.
-func (d *disk) loadJournal() error {
+func (d *Disk) loadJournal() error {
 	path := filepath.Join(d.cfg.Dir, "purges")
 	if f, err := os.Open(path); err == nil {
 		sc := bufio.NewScanner(f)
@@ -248,7 +251,7 @@ func (s *diskSpace) pathOf(key string) string {
 
 // get reads key's entry from s: a miss when there is none, or it is
 // corrupt, expired or purged (and then gone from disk too).
-func (d *disk) get(s *diskSpace, key string) (*Entry, bool) {
+func (d *Disk) get(s *diskSpace, key string) (*Entry, bool) {
 	path := s.pathOf(key)
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -277,7 +280,7 @@ func (d *disk) get(s *diskSpace, key string) (*Entry, bool) {
 
 // purged tells whether a purge of one of the entry's tags came after it
 // was written.
-func (d *disk) purged(m diskMeta) bool {
+func (d *Disk) purged(m diskMeta) bool {
 	d.pmu.RLock()
 	defer d.pmu.RUnlock()
 	if t, ok := d.purges["*"]; ok && !m.written.After(t) {
@@ -293,7 +296,7 @@ func (d *disk) purged(m diskMeta) bool {
 
 // set queues the entry for writing; a full queue drops it (the disk is
 // too slow to keep up, and the answer never waits for it).
-func (d *disk) set(s *diskSpace, key string, e *Entry, expires time.Time) {
+func (d *Disk) set(s *diskSpace, key string, e *Entry, expires time.Time) {
 	select {
 	case <-d.done:
 		return
@@ -308,7 +311,7 @@ func (d *disk) set(s *diskSpace, key string, e *Entry, expires time.Time) {
 }
 
 // writer writes the queued entries until the tier closes.
-func (d *disk) writer() {
+func (d *Disk) writer() {
 	defer d.wg.Done()
 	for {
 		select {
@@ -320,7 +323,7 @@ func (d *disk) writer() {
 	}
 }
 
-func (d *disk) write(w diskWrite) {
+func (d *Disk) write(w diskWrite) {
 	b, err := encodeDiskEntry(w.key, w.e, w.written, w.expires)
 	if err == nil {
 		err = d.writeFile(w.space.pathOf(w.key), b)
@@ -338,7 +341,7 @@ func (d *disk) write(w diskWrite) {
 }
 
 // writeFile writes b to a temporary file and renames it into place.
-func (d *disk) writeFile(path string, b []byte) error {
+func (d *Disk) writeFile(path string, b []byte) error {
 	f, err := os.CreateTemp(filepath.Join(d.cfg.Dir, "tmp"), "w-")
 	if err != nil {
 		return err
@@ -359,14 +362,14 @@ func (d *disk) writeFile(path string, b []byte) error {
 }
 
 // drop removes key's file and forgets it.
-func (d *disk) drop(s *diskSpace, key, path string) {
+func (d *Disk) drop(s *diskSpace, key, path string) {
 	_ = os.Remove(path)
 	s.forget(key)
 }
 
 // purge journals a purge of tag ("" with all: everything) and removes
 // the indexed entries it drops, reporting how many.
-func (d *disk) purge(tag string, all bool) int {
+func (d *Disk) purge(tag string, all bool) int {
 	if all {
 		tag = "*"
 	}
@@ -389,7 +392,7 @@ func (d *disk) purge(tag string, all bool) int {
 
 // scan indexes the files already on disk, dropping the expired, the
 // purged and the unreadable, then holds the tier to its budget.
-func (d *disk) scan() {
+func (d *Disk) scan() {
 	defer d.wg.Done()
 	defer d.scanned.Store(true)
 	head := make([]byte, diskScanHead)
@@ -429,9 +432,12 @@ func (d *disk) scan() {
 	}
 }
 
-// close stops the writer (what is still queued is lost: a cache) and
+// Close stops the writer (what is still queued is lost: a cache) and
 // releases the directory.
-func (d *disk) close() {
+func (d *Disk) Close() {
+	if d == nil {
+		return
+	}
 	d.closing.Do(func() {
 		close(d.done)
 		d.wg.Wait()
@@ -542,7 +548,8 @@ type DiskStats struct {
 	Indexed                                                         bool // the start-up scan is done
 }
 
-func (d *disk) stats() DiskStats {
+// Stats returns the tier's figures; a nil Disk is down.
+func (d *Disk) Stats() DiskStats {
 	if d == nil {
 		return DiskStats{}
 	}

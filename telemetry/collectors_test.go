@@ -22,6 +22,10 @@ func TestCollectorsSumEverySource(t *testing.T) {
 		Zones: func(fn func(ZoneStats)) {
 			fn(ZoneStats{Peers: map[string]int{"eu": 2, "us": 1}, Busy: true, Ejections: 7})
 		},
+		Disks: func(fn func(cache.DiskStats)) {
+			fn(cache.DiskStats{Hits: 2, Bytes: 4096, WriteErrors: 1, Indexed: true})
+			fn(cache.DiskStats{Hits: 3, Bytes: 1024, Corrupt: 2, Indexed: false})
+		},
 	})
 	reg := prometheus.NewRegistry()
 	for _, c := range m.Collectors() {
@@ -57,6 +61,11 @@ func TestCollectorsSumEverySource(t *testing.T) {
 		"imgedge_zone_busy":                   1,
 		"imgedge_zone_ejections_total":        7,
 		"imgedge_zone_discovery_errors_total": 0,
+		"imgedge_disk_hits_total":             5,
+		"imgedge_disk_bytes":                  5120,
+		"imgedge_disk_write_errors_total":     1,
+		"imgedge_disk_corrupt_total":          2,
+		"imgedge_disk_indexed":                0,
 	}
 	for name, v := range want {
 		if g, ok := got[name]; !ok || g != v {

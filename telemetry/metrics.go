@@ -5,7 +5,11 @@
 // config's registry.
 package telemetry
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imgedge/imgedge/cache"
+)
 
 // Metrics are the process's instruments; their values survive config
 // reloads.
@@ -30,6 +34,9 @@ type Metrics struct {
 	OwnerFallbacks *prometheus.CounterVec
 	ShieldFetches  *prometheus.CounterVec
 	PurgeLag       prometheus.Histogram
+	// DiskUnusable is 1 while a configured disk tier could not be opened
+	// (the cache serves from memory).
+	DiskUnusable prometheus.Gauge
 
 	collectors []prometheus.Collector
 }
@@ -39,6 +46,7 @@ type Sources struct {
 	Caches  func(func(CacheStats))
 	Budgets func(func(BudgetStats))
 	Zones   func(func(ZoneStats))
+	Disks   func(func(cache.DiskStats))
 }
 
 // New creates the instruments and the collectors that read sources.
@@ -109,8 +117,13 @@ func New(sources Sources) *Metrics {
 		Help:    "Time from a fleet purge being asked for to this node applying it.",
 		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2, 5, 15, 60, 300},
 	})
+	m.DiskUnusable = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Name: "disk_unusable",
+		Help: "1 while a configured disk cache directory cannot be used: the cache serves from memory only.",
+	})
 	m.collectors = []prometheus.Collector{m.PeerRequests, m.HotHits, m.OwnerFallbacks, m.ShieldFetches, m.PurgeLag, m.Requests, m.ResizeDuration, m.FetchDuration, m.QueueDepth, m.Jobs, m.SourceBytes, m.OutputBytes, m.Resizes, m.Forwards, m.BudgetRefusals,
-		newCacheCollector(sources.Caches), newBudgetCollector(sources.Budgets), newZonesCollector(sources.Zones)}
+		newCacheCollector(sources.Caches), newBudgetCollector(sources.Budgets), newZonesCollector(sources.Zones),
+		newDiskCollector(sources.Disks), m.DiskUnusable}
 	return m
 }
 
