@@ -93,6 +93,7 @@ type Caddy struct {
 	env     []string
 	exited  chan struct{} // closed once the process has exited and been reaped
 	stopped bool
+	wrapper []string // a command caddy runs under, such as prlimit's
 }
 
 // Start runs caddy with the Caddyfile, after replacing {{PORT}} and
@@ -106,7 +107,20 @@ func Start(t testing.TB, caddyfile string) *Caddy {
 // StartOnPort is Start with the site on a given port.
 func StartOnPort(t testing.TB, caddyfile string, port int) *Caddy {
 	t.Helper()
-	c := &Caddy{t: t, Port: port, Admin: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), logs: &syncBuffer{}}
+	return start(t, caddyfile, port, nil)
+}
+
+// StartUnder is Start with caddy run under wrapper, a command and its
+// arguments that end by running the rest of the command line, such as
+// "prlimit --fsize=65536 --".
+func StartUnder(t testing.TB, caddyfile string, wrapper ...string) *Caddy {
+	t.Helper()
+	return start(t, caddyfile, FreePort(t), wrapper)
+}
+
+func start(t testing.TB, caddyfile string, port int, wrapper []string) *Caddy {
+	t.Helper()
+	c := &Caddy{t: t, Port: port, Admin: fmt.Sprintf("127.0.0.1:%d", FreePort(t)), logs: &syncBuffer{}, wrapper: wrapper}
 	c.Base = fmt.Sprintf("http://127.0.0.1:%d", c.Port)
 	c.Config = filepath.Join(t.TempDir(), "Caddyfile")
 	c.env = append(os.Environ(), "HOME="+t.TempDir(), "XDG_DATA_HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir())
@@ -118,7 +132,8 @@ func StartOnPort(t testing.TB, caddyfile string, port int) *Caddy {
 
 func (c *Caddy) run() {
 	c.t.Helper()
-	c.cmd = exec.Command(CaddyBinary(c.t), "run", "--config", c.Config, "--adapter", "caddyfile")
+	args := append(append([]string(nil), c.wrapper...), CaddyBinary(c.t), "run", "--config", c.Config, "--adapter", "caddyfile")
+	c.cmd = exec.Command(args[0], args[1:]...)
 	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
 	c.cmd.Env = c.env
 	if err := c.cmd.Start(); err != nil {
