@@ -46,6 +46,11 @@ type runSpec struct {
 	// the warm-up); after may annotate the result.
 	before func()
 	after  func(*runResult)
+	// setup, when set, runs first of all, before the measured process is
+	// chosen (it may restart it); pidOf, when set, names that process
+	// after setup.
+	setup func()
+	pidOf func() int
 }
 
 // sample is one finished request or operation.
@@ -81,10 +86,15 @@ type runner struct {
 // measure warms up, then runs spec while reading the process's CPU time
 // and RSS: caddy's for HTTP runs, this program's for in-process ones.
 func (r *runner) measure(spec runSpec) (*runResult, error) {
+	if spec.setup != nil {
+		spec.setup()
+	}
 	pid := r.caddyPID
 	switch {
 	case spec.op != nil:
 		pid = os.Getpid()
+	case spec.pidOf != nil:
+		pid = spec.pidOf()
 	case spec.pid != 0:
 		pid = spec.pid
 	}

@@ -122,6 +122,13 @@ func run(ctx context.Context, o options) error {
 			defer cluster.stop()
 		}
 	}
+	var disks *diskBench
+	if o.only == "" || slices.Contains(strings.Split(o.only, ","), "11") {
+		if disks, err = startDiskBench(o.caddy, tmp, corpusDir); err != nil {
+			return err
+		}
+		defer disks.stop()
+	}
 	peers, err := startPeers(o, tmp, corpusDir)
 	defer func() {
 		for _, p := range peers {
@@ -131,7 +138,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	scs, err := scenarios(o, srv, zones, cluster, peers, corpus)
+	scs, err := scenarios(o, srv, zones, cluster, disks, peers, corpus)
 	if err != nil {
 		return err
 	}
