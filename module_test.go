@@ -16,6 +16,7 @@ func TestImpossibleSettingsAreAConfigErrorNotAPanic(t *testing.T) {
 		{`{"handler": "image_resize", "concurrency": -1}`, "concurrency must be at least 1, got -1"},
 		{`{"handler": "image_resize", "queue_length": -3}`, "queue length must not be negative, got -3"},
 		{`{"handler": "image_resize", "max_source_bytes": 1073741824}`, "larger than the imgedge source_budget"},
+		{`{"handler": "image_resize", "cache_disk": "/nonexistent/imgedge-disk"}`, "cache_disk /nonexistent/imgedge-disk: a size is required"},
 	} {
 		var cfg caddy.Config
 		raw := `{"admin": {"disabled": true}, "apps": {"http": {"servers": {"s": {"listen": ["127.0.0.1:0"], "routes": [{"handle": [` + tc.handler + `]}]}}}}}`
