@@ -247,6 +247,24 @@ func TestTheNodesOfAZoneAreOneCache(t *testing.T) {
 		}
 	})
 
+	t.Run("a client's own hop markers count for nothing", func(t *testing.T) {
+		for i := range nodes {
+			for _, loop := range []string{"imgedge; hop=shield", "imgedge; hop=owner", "imgedge"} {
+				a := get(t, url(i, "/p2.jpg", 5), "CDN-Loop", loop, "Imgedge-Peer-Auth", "t=1, sig=forged")
+				if a.status != 200 || a.header.Get("Imgedge-Variant") != "" {
+					t.Fatalf("node %d with CDN-Loop %q: %d, Imgedge-Variant %q", i+1, loop, a.status, a.header.Get("Imgedge-Variant"))
+				}
+				ledger.mu.Lock()
+				ledger.requests++
+				ledger.bytesOut += int64(len(a.body))
+				ledger.mu.Unlock()
+				if d := decode(t, a.body); d.width != 250 {
+					t.Errorf("node %d with CDN-Loop %q: %d px wide, want the 250 px variant, not the original", i+1, loop, d.width)
+				}
+			}
+		}
+	})
+
 	t.Run("a hot variant is copied to the nodes that are asked for it", func(t *testing.T) {
 		for range 4 {
 			for i := range nodes {

@@ -42,11 +42,11 @@ http://127.0.0.1:{{PORT}} {
 }
 
 // waitDiskWritten waits until the node's disk tier has written (or failed
-// to write) n entries.
+// to write, or dropped) n entries.
 func waitDiskWritten(t *testing.T, c *testenv.Caddy, n float64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for metric(t, c, "imgedge_disk_written_total")+metric(t, c, "imgedge_disk_write_errors_total") < n {
+	for metric(t, c, "imgedge_disk_written_total")+metric(t, c, "imgedge_disk_write_errors_total")+metric(t, c, "imgedge_disk_dropped_writes_total") < n {
 		if time.Now().After(deadline) {
 			t.Fatalf("the disk tier wrote %v of %v entries in 10s", metric(t, c, "imgedge_disk_written_total"), n)
 		}
@@ -142,10 +142,14 @@ func TestTheDiskBudgetHoldsUnderAStreamOfLargeVariants(t *testing.T) {
 	const budget = 2 << 20
 	c := diskSite(t, dir, "2MiB")
 	for i := range 40 {
-		if a := get(t, fmt.Sprintf("%s/p%d.jpg?w=%d&f=png", c.Base, i%4, 900+i)); a.status != 200 {
+		a := get(t, fmt.Sprintf("%s/p%d.jpg?w=%d&f=webp&q=95", c.Base, i%4, 1200+i))
+		if a.status != 200 {
 			t.Fatalf("%d %s", a.status, a.body)
 		}
 		waitDiskWritten(t, c, float64(i+1)) // at least this many: nothing dropped for a full queue
+	}
+	if n := metric(t, c, "imgedge_disk_written_total"); n < 40 {
+		t.Errorf("%v entries written for 40 variants", n)
 	}
 	time.Sleep(200 * time.Millisecond)
 	var used int64

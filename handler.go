@@ -69,9 +69,13 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		res: variant.Result{CacheStatus: ir.engine.Store.MissStatus()}} // what a refusal before the engine bills
 	// Only a peer that proves it holds the cluster secret can mark a
 	// request as a hop: a client's CDN-Loop alone counts for nothing.
-	if balancer.PeerAuthenticated(client, ir.peerSecret, rq.start) {
+	peer := balancer.PeerAuthenticated(client, ir.peerSecret, rq.start)
+	if peer {
 		rq.readHops(strings.Join(r.Header.Values("CDN-Loop"), ","))
 	}
+	// Neither the proof nor a client's claims travel further: not to the
+	// origin, not to a peer.
+	balancer.StripHops(r.Header, peer)
 	outcome := rq.serve(query)
 	ir.metrics.Requests.WithLabelValues(outcome).Inc()
 	return rq.err

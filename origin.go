@@ -56,14 +56,16 @@ func (rq *imageRequest) fetch(ctx context.Context, req *http.Request, viaShield 
 			lease.Release()
 		}
 	}()
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
-	defer cancel()
 	fw := capture.New(ctx, ir.MaxSourceBytes, lease, time.Duration(ir.QueueTimeout))
 	began := time.Now()
 	shielded := false
 	if viaShield {
+		// Each shield attempt has its own deadline; the origin, asked
+		// when no shield could answer, gets a whole one of its own.
 		shielded, err = rq.fromShield(ctx, fw)
 	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
+	defer cancel()
 	if !shielded {
 		err = serveNext(rq.next, fw, req.WithContext(ctx))
 	}

@@ -2,10 +2,11 @@ package imgedge
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -62,23 +63,37 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 		rq.res = *res
 		return true, rq.answer(res)
 	}
+	ctx, cancel := context.WithTimeout(rq.r.Context(), ir.askTimeout())
+	defer cancel()
 	asked := 0
 	for _, peer := range owners {
 		if peer.ID == self || asked == ownerAttempts {
 			break
 		}
 		asked++
-		ans, err := rq.ask(peer)
+		began := time.Now()
+		resp, err := balancer.Ask(ctx, peer, rq.client, balancer.HopOwner, ir.peerSecret)
+		if err == nil && resp.StatusCode == http.StatusInternalServerError {
+			balancer.Discard(resp) // the owner's own failure: the next may do better
+			err = errors.New("the owner answered 500")
+		}
 		if err != nil {
+			if rq.r.Context().Err() == nil { // a client gone away says nothing of the peer
+				ir.balancer.Report(peer, false, time.Since(began))
+			}
 			ir.metrics.PeerRequests.WithLabelValues("failed").Inc()
 			ir.logger.Debug("the owner could not answer; trying the next", zap.String("peer", peer.ID), zap.Error(err))
 			continue
 		}
-		ir.metrics.PeerRequests.WithLabelValues(peerResult(ans)).Inc()
+		// Any other answer is the owner's to give, a 503 (busy, and no
+		// other zone could take it) or a 502/504 (the origin's trouble)
+		// included: asking another node would only repeat it.
+		ir.balancer.Report(peer, true, time.Since(began))
+		ir.metrics.PeerRequests.WithLabelValues(peerResult(resp)).Inc()
 		if asked > 1 {
 			ir.metrics.OwnerFallbacks.WithLabelValues("next").Inc()
 		}
-		return true, rq.relay(req, peer, ans)
+		return true, rq.relay(req, peer, resp, time.Since(began))
 	}
 	if asked > 0 {
 		ir.metrics.OwnerFallbacks.WithLabelValues("self").Inc()
@@ -86,33 +101,22 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 	return false, ""
 }
 
-// ask asks peer for the request as the key's owner and reports the
-// outcome to outlier detection.
-func (rq *imageRequest) ask(peer balancer.Peer) (*balancer.Answer, error) {
-	ir := rq.ir
-	ctx, cancel := context.WithTimeout(rq.r.Context(), time.Duration(ir.FetchTimeout))
-	defer cancel()
-	began := time.Now()
-	ans, err := balancer.Ask(ctx, peer, rq.client, balancer.HopOwner, ir.peerSecret, ir.maxPeerAnswer())
-	if rq.r.Context().Err() == nil { // a client gone away says nothing of the peer
-		ir.balancer.Report(peer, err == nil, time.Since(began))
-	}
-	return ans, err
+// askTimeout bounds a request to the owner: it may wait for a fetch
+// and a slot as this node would, then fetch and resize.
+func (ir *ImageResize) askTimeout() time.Duration {
+	return 2*time.Duration(ir.QueueTimeout) + time.Duration(ir.FetchTimeout) + ir.pipeline.Timeout + 5*time.Second
 }
 
-// maxPeerAnswer bounds what this node reads of an owner's answer: a
-// variant can be larger than its original (a PNG of a JPEG), not without
-// bound.
-func (ir *ImageResize) maxPeerAnswer() int64 {
-	return max(4*ir.MaxSourceBytes, 64<<20)
-}
+// maxHotCopy is the largest answer kept as a hot copy; larger ones are
+// relayed without being held whole.
+const maxHotCopy = 8 << 20
 
 // peerResult is the owner's answer as the peer_requests metric counts it.
-func peerResult(ans *balancer.Answer) string {
+func peerResult(resp *http.Response) string {
 	switch {
-	case ans.Status >= 400:
+	case resp.StatusCode >= 400:
 		return "refused"
-	case strings.HasPrefix(ans.Header.Get("Cache-Status"), "imgedge; hit"):
+	case strings.HasPrefix(resp.Header.Get("Cache-Status"), "imgedge; hit"):
 		return "hit"
 	}
 	return "miss"
@@ -124,43 +128,84 @@ var hotCopyHeaders = []string{"Content-Type", "ETag", "Cache-Control", "Vary", "
 	"Timing-Allow-Origin", "Content-Security-Policy"}
 
 // relay answers with the owner's answer, says so in Cache-Status and
-// Server-Timing, and keeps a copy of it once it is hot. The owner billed
-// the request.
-func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, ans *balancer.Answer) string {
-	info, isVariant := variant.ParseVariantInfo(ans.Header.Get(variantInfoHeader))
-	ans.Header.Del(variantInfoHeader)
-	if isVariant && ans.Status == http.StatusOK && rq.r.Method == http.MethodGet {
-		kept := http.Header{}
-		for _, name := range hotCopyHeaders {
-			if v := ans.Header.Values(name); len(v) > 0 {
-				kept[name] = slices.Clone(v)
-			}
-		}
-		if vary := kept.Get("Vary"); vary != "" && len(rq.hints) > 0 {
-			// The hints are added per answer, as the owner added them.
-			kept.Set("Vary", withoutFields(vary, rq.hints))
-		}
-		rq.ir.engine.KeepHot(req, ans.Body, kept, info)
-	}
+// Server-Timing, and keeps a copy of a variant once it is hot. The owner
+// billed the request. A variant small enough to keep is read whole first
+// (its memory leased from the process's budget for originals); anything
+// else streams through.
+func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, resp *http.Response, took time.Duration) string {
+	defer resp.Body.Close()
+	info, isVariant := variant.ParseVariantInfo(resp.Header.Get(variantInfoHeader))
+	resp.Header.Del(variantInfoHeader)
 	h := rq.w.Header()
-	for k, v := range ans.Header {
+	for k, v := range resp.Header {
 		h[k] = v
 	}
 	// RFC 9211: the owner's entry first, this node's (nearest the client)
 	// last.
-	h.Set("Cache-Status", strings.Join(append(ans.Header.Values("Cache-Status"),
-		fmt.Sprintf("imgedge; fwd=uri-miss; fwd-status=%d; detail=peer", ans.Status)), ", "))
-	h.Set("Server-Timing", peerTiming(ans, peer, time.Since(rq.start)))
-	if rq.r.Method != http.MethodHead { // a HEAD keeps the owner's length of the body it did not send
-		h.Set("Content-Length", strconv.Itoa(len(ans.Body)))
-	}
-	rq.w.WriteHeader(ans.Status)
-	if rq.r.Method != http.MethodHead {
-		if _, err := rq.w.Write(ans.Body); err != nil {
-			rq.ir.logger.Debug("writing the owner's answer", zap.Error(err))
+	h.Set("Cache-Status", strings.Join(append(resp.Header.Values("Cache-Status"),
+		fmt.Sprintf("imgedge; fwd=uri-miss; fwd-status=%d; detail=peer", resp.StatusCode)), ", "))
+	h.Set("Server-Timing", peerTiming(resp.Header, peer, took, time.Since(rq.start)))
+	if isVariant && resp.StatusCode == http.StatusOK && rq.r.Method == http.MethodGet &&
+		resp.ContentLength > 0 && resp.ContentLength <= maxHotCopy {
+		if body, ok := rq.readVariant(resp); ok {
+			rq.keepHot(req, body, resp.Header, info)
+			rq.w.WriteHeader(resp.StatusCode)
+			if _, err := rq.w.Write(body); err != nil {
+				rq.ir.logger.Debug("writing the owner's answer", zap.Error(err))
+			}
+			return outcomePeer
+		}
+		if h.Get("Content-Length") == "" {
+			// Read and lost: the owner billed an answer this node cannot
+			// give. Say so, unbilled here.
+			for k := range h {
+				delete(h, k)
+			}
+			writeProblem(rq.w, http.StatusBadGateway, "the owner's answer broke off", "")
+			return outcomeOriginError
 		}
 	}
+	rq.w.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(rq.w, resp.Body); err != nil {
+		rq.ir.logger.Debug("relaying the owner's answer", zap.Error(err))
+	}
 	return outcomePeer
+}
+
+// readVariant reads an owner's variant whole, holding its size of the
+// process's budget for originals while it does. ok false with the
+// Content-Length header still set: no room, nothing read, stream it;
+// with it removed: the read broke off.
+func (rq *imageRequest) readVariant(resp *http.Response) ([]byte, bool) {
+	ir := rq.ir
+	waitCtx, cancel := context.WithTimeout(rq.r.Context(), time.Duration(ir.QueueTimeout))
+	lease, err := ir.sources.Acquire(waitCtx, resp.ContentLength)
+	cancel()
+	if err != nil {
+		return nil, false
+	}
+	defer lease.Release()
+	body, err := balancer.ReadAnswer(resp, resp.ContentLength)
+	if err != nil {
+		rq.w.Header().Del("Content-Length")
+		return nil, false
+	}
+	return body, true
+}
+
+// keepHot keeps a copy of an owner's variant, once it is hot.
+func (rq *imageRequest) keepHot(req *variant.Request, body []byte, header http.Header, info variant.VariantInfo) {
+	kept := http.Header{}
+	for _, name := range hotCopyHeaders {
+		if v := header.Values(name); len(v) > 0 {
+			kept[name] = slices.Clone(v)
+		}
+	}
+	if vary := kept.Get("Vary"); vary != "" && len(rq.hints) > 0 {
+		// The hints are added per answer, as the owner added them.
+		kept.Set("Vary", withoutFields(vary, rq.hints))
+	}
+	rq.ir.engine.KeepHot(req, body, kept, info)
 }
 
 // withoutFields is a Vary value with the named fields left out.
@@ -176,10 +221,11 @@ func withoutFields(vary string, drop []string) string {
 }
 
 // peerTiming is the Server-Timing of a relayed answer: the hop to the
-// owner, the owner's phases, and this request's total.
-func peerTiming(ans *balancer.Answer, peer balancer.Peer, total time.Duration) string {
-	parts := []string{fmt.Sprintf("peer;dur=%.1f;desc=%q", float64(ans.Took.Microseconds())/1000, peer.ID)}
-	for _, v := range ans.Header.Values("Server-Timing") {
+// owner (until its answer began), the owner's phases, and this request's
+// total.
+func peerTiming(owner http.Header, peer balancer.Peer, took, total time.Duration) string {
+	parts := []string{fmt.Sprintf("peer;dur=%.1f;desc=%q", float64(took.Microseconds())/1000, peer.ID)}
+	for _, v := range owner.Values("Server-Timing") {
 		for m := range strings.SplitSeq(v, ",") {
 			if m = strings.TrimSpace(m); m != "" && !strings.HasPrefix(m, "total;") {
 				parts = append(parts, m)

@@ -3,8 +3,10 @@ package imgedge
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -17,8 +19,8 @@ import (
 // the node there that owns the source (the same rendezvous ranking its
 // own zone uses) fetches it from the origin once, keeps it in its
 // originals cache, and answers every zone that shields through it. The
-// shield unreachable, or failing, the origin is asked directly. A
-// request that is itself a shield hop never goes through a shield, so
+// shield unreachable, failing or refusing, the origin is asked directly.
+// A request that is itself a shield hop never goes through a shield, so
 // two zones that name each other cannot loop.
 
 // shieldAttempts is how many nodes of the shield zone are asked before
@@ -27,8 +29,8 @@ const shieldAttempts = 2
 
 // fromShield fetches the request's original through the shield zone
 // into fw. It reports false, with nothing written, when no node of the
-// shield could answer: the caller asks the origin. An answer that broke
-// off midway is an error.
+// shield answered it with the original: the caller asks the origin. An
+// answer that broke off midway is an error.
 func (rq *imageRequest) fromShield(ctx context.Context, fw *capture.Writer) (bool, error) {
 	ir := rq.ir
 	if ir.shield == "" || rq.asShield || ir.balancer == nil {
@@ -45,20 +47,59 @@ func (rq *imageRequest) fromShield(ctx context.Context, fw *capture.Writer) (boo
 		if i == shieldAttempts {
 			break
 		}
-		err := balancer.Relay(ctx, peer, req, balancer.HopShield, ir.peerSecret, fw)
-		ir.balancer.Report(peer, err == nil, 0)
+		shielded, ok, err := rq.askShield(ctx, peer, req, fw)
 		switch {
-		case err == nil:
-			ir.metrics.ShieldFetches.WithLabelValues("ok").Inc()
-			return true, nil
-		case errors.Is(err, balancer.ErrRelayBroken):
-			ir.metrics.ShieldFetches.WithLabelValues("failed").Inc()
+		case shielded:
 			return true, err
+		case !ok:
+			continue // the next node of the shield
 		}
-		ir.metrics.ShieldFetches.WithLabelValues("failed").Inc()
-		ir.logger.Debug("the shield could not answer", zap.String("peer", peer.ID), zap.Error(err))
+		return false, nil // the shield refused: the origin decides
 	}
 	return false, nil
+}
+
+// askShield asks one node of the shield zone. shielded says fw got the
+// answer (err says if it broke off); ok false says the node failed and
+// the next may be asked. A refusal (a 4xx: not an image, too large...)
+// is not the node's failure: the origin is asked directly, and answers
+// for itself.
+func (rq *imageRequest) askShield(ctx context.Context, peer balancer.Peer, req *http.Request, fw *capture.Writer) (shielded, ok bool, err error) {
+	ir := rq.ir
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
+	defer cancel()
+	began := time.Now()
+	resp, err := balancer.Ask(ctx, peer, req.WithContext(ctx), balancer.HopShield, ir.peerSecret)
+	if err != nil || resp.StatusCode >= 500 {
+		if resp != nil {
+			balancer.Discard(resp)
+		}
+		ir.balancer.Report(peer, false, time.Since(began))
+		ir.metrics.ShieldFetches.WithLabelValues("failed").Inc()
+		ir.logger.Debug("the shield could not answer", zap.String("peer", peer.ID), zap.Error(err))
+		return false, false, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		balancer.Discard(resp)
+		ir.balancer.Report(peer, true, time.Since(began))
+		ir.metrics.ShieldFetches.WithLabelValues("refused").Inc()
+		return false, true, nil
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		fw.Header()[k] = v
+	}
+	fw.WriteHeader(http.StatusOK)
+	_, err = io.Copy(fw, resp.Body)
+	if err != nil && fw.Mode() == capture.Buffering {
+		// The shield's stream broke, not the capture's limits.
+		ir.balancer.Report(peer, false, time.Since(began))
+		ir.metrics.ShieldFetches.WithLabelValues("failed").Inc()
+		return true, false, errors.New("the shield's answer broke off")
+	}
+	ir.balancer.Report(peer, true, time.Since(began))
+	ir.metrics.ShieldFetches.WithLabelValues("ok").Inc()
+	return true, true, nil
 }
 
 // serveOriginal answers a shield hop: the original, from the originals
@@ -76,12 +117,12 @@ func (rq *imageRequest) serveOriginal(req *variant.Request) string {
 	}
 	h := rq.w.Header()
 	for k, v := range header {
-		h[k] = v
+		h[k] = append([]string(nil), v...) // the cached original's own stay untouched
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	rq.w.WriteHeader(http.StatusOK)
 	if _, err := rq.w.Write(body); err != nil {
-		rq.ir.logger.Debug("writing an original to a zone it shields", zap.Error(err))
+		rq.ir.logger.Debug("writing an original to a zone it shields", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))
 	}
 	return outcomeShield
 }

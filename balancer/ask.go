@@ -6,51 +6,55 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 )
-
-// Answer is a peer's answer to a hop, read in full.
-type Answer struct {
-	Status int
-	Header http.Header // end-to-end headers only
-	Body   []byte
-	Took   time.Duration // from sending to the last byte
-}
 
 // ErrAnswerTooLarge is a peer's answer longer than the caller allows.
 var ErrAnswerTooLarge = errors.New("the peer's answer is larger than allowed")
 
 // Ask sends in (the request as the client sent it, before any rewrite) to
-// peer as a hop of kind hop (HopOwner, HopShield), signed with secret, and
-// reads the answer, at most maxBody bytes of it. A peer that cannot be
-// reached, answers 5xx or sends too much is an error: the caller tries
-// the next rank, or does the work itself. The answer is read in full
-// before anything reaches the client, so a failure midway costs the
-// client nothing.
-func Ask(ctx context.Context, peer Peer, in *http.Request, hop string, secret []byte, maxBody int64) (*Answer, error) {
-	began := time.Now()
+// peer as a hop of kind hop (HopOwner, HopShield), signed with secret,
+// asking for an unencoded answer, and returns the peer's answer with its
+// body still to read (the caller closes it), its header reduced to the
+// end-to-end fields. An error means the peer could not be reached: the
+// caller tries the next rank, or does the work itself.
+func Ask(ctx context.Context, peer Peer, in *http.Request, hop string, secret []byte) (*http.Response, error) {
 	req, err := peerRequest(ctx, peer, in, secret, LoopToken+"; hop="+hop)
 	if err != nil {
 		return nil, err
 	}
+	// The hop's bytes are kept and relayed as they are: no gzip on the
+	// way (Caddy's encode may sit in front of image_resize).
+	req.Header.Set("Accept-Encoding", "identity")
+	SignPeerRequest(req, secret, timeNow())
 	resp, err := forwardClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
+	resp.Header = endToEnd(resp.Header)
+	return resp, nil
+}
+
+// ReadAnswer reads a peer's answer in full, at most max bytes, and closes
+// it.
+func ReadAnswer(resp *http.Response, max int64) ([]byte, error) {
 	defer resp.Body.Close()
-	if resp.StatusCode >= 500 {
+	if resp.ContentLength > max {
 		drain(resp)
-		return nil, fmt.Errorf("%w: %d", ErrPeerFailed, resp.StatusCode)
-	}
-	if resp.ContentLength > maxBody {
 		return nil, fmt.Errorf("%w: %d bytes", ErrAnswerTooLarge, resp.ContentLength)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the peer's answer: %w", err)
 	}
-	if int64(len(body)) > maxBody {
+	if int64(len(body)) > max {
 		return nil, ErrAnswerTooLarge
 	}
-	return &Answer{Status: resp.StatusCode, Header: endToEnd(resp.Header), Body: body, Took: time.Since(began)}, nil
+	return body, nil
+}
+
+// Discard drops what is left of a peer's answer, so the connection goes
+// back to the pool, and closes it.
+func Discard(resp *http.Response) {
+	drain(resp)
+	resp.Body.Close()
 }

@@ -22,12 +22,18 @@ var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-A
 // forwardClient talks to peer nodes.
 var forwardClient = &http.Client{
 	Transport: &http.Transport{
-		Proxy:               nil,
+		Proxy: nil,
+		// A peer that does not answer the connection is skipped soon; the
+		// work itself is bounded by the caller's context.
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConnsPerHost: 32,
 		IdleConnTimeout:     90 * time.Second,
 	},
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
+
+// timeNow is the clock requests are signed with.
+var timeNow = time.Now
 
 // ErrPeerFailed is a peer's 5xx answer: nothing was written to the client.
 var ErrPeerFailed = errors.New("the peer answered with a server error")
@@ -39,23 +45,7 @@ var ErrPeerFailed = errors.New("the peer answered with a server error")
 // peer's own (see PeerURL). It returns an error, with nothing written to
 // w, when the peer could not be reached or answered 5xx.
 func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, node string, w http.ResponseWriter) error {
-	err := relay(ctx, peer, in, LoopToken, secret, w, func(h http.Header) { h.Set("Imgedge-Forwarded-By", node) })
-	if errors.Is(err, ErrRelayBroken) {
-		return nil // the client may go away; the answer was ours to give
-	}
-	return err
-}
-
-// ErrRelayBroken is an answer that broke off after it began: w got part
-// of it.
-var ErrRelayBroken = errors.New("the peer's answer broke off")
-
-// Relay sends in to peer as a hop of kind hop (HopShield, HopOwner),
-// signed with secret, and streams the answer into w: status, end-to-end
-// headers and body. Nothing is written when the peer cannot be reached or
-// answers 5xx; ErrRelayBroken says the answer broke off after it began.
-func Relay(ctx context.Context, peer Peer, in *http.Request, hop string, secret []byte, w http.ResponseWriter) error {
-	return relay(ctx, peer, in, LoopToken+"; hop="+hop, secret, w, nil)
+	return relay(ctx, peer, in, LoopToken, secret, w, func(h http.Header) { h.Set("Imgedge-Forwarded-By", node) })
 }
 
 func relay(ctx context.Context, peer Peer, in *http.Request, loop string, secret []byte, w http.ResponseWriter, header func(http.Header)) error {
@@ -63,6 +53,7 @@ func relay(ctx context.Context, peer Peer, in *http.Request, loop string, secret
 	if err != nil {
 		return err
 	}
+	SignPeerRequest(req, secret, timeNow())
 	resp, err := forwardClient.Do(req)
 	if err != nil {
 		return err
@@ -80,14 +71,12 @@ func relay(ctx context.Context, peer Peer, in *http.Request, loop string, secret
 		header(h)
 	}
 	w.WriteHeader(resp.StatusCode)
-	if _, err := io.Copy(w, resp.Body); err != nil {
-		return fmt.Errorf("%w: %v", ErrRelayBroken, err)
-	}
+	_, _ = io.Copy(w, resp.Body) // the client may go away; the answer was ours to give
 	return nil
 }
 
 // peerRequest is in (the request as the client sent it) addressed to
-// peer, its CDN-Loop extended with loop and signed with secret.
+// peer, its CDN-Loop extended with loop; the caller signs it last.
 func peerRequest(ctx context.Context, peer Peer, in *http.Request, secret []byte, loop string) (*http.Request, error) {
 	target, err := PeerURL(peer.URL, in.URL)
 	if err != nil {
@@ -95,7 +84,6 @@ func peerRequest(ctx context.Context, peer Peer, in *http.Request, secret []byte
 	}
 	req := (&http.Request{Method: in.Method, URL: target, Host: in.Host, Header: endToEnd(in.Header)}).WithContext(ctx)
 	req.Header.Set("CDN-Loop", AppendLoop(strings.Join(in.Header.Values("CDN-Loop"), ","), loop))
-	SignPeerRequest(req, secret, time.Now())
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
 		if prior := strings.Join(in.Header.Values("X-Forwarded-For"), ", "); prior != "" {
 			ip = prior + ", " + ip

@@ -270,13 +270,21 @@ func (c *Cache) get(seg *segment, key string) (*Entry, bool) {
 	if s == nil {
 		return nil, false
 	}
-	e, ok := c.disk.get(s, key)
+	e, m, ok := c.disk.get(s, key)
 	if !ok {
 		return nil, false
 	}
 	// Read from disk: into memory too, as the admission policy allows.
 	if ttl := e.Expires.Sub(now); ttl > 0 {
-		seg.set(newStored(key, e, e.Expires), ttl)
+		st := newStored(key, e, e.Expires)
+		seg.set(st, ttl)
+		// A purge that ran while it was read must not leave it in memory:
+		// purge journals on disk before it clears memory, so either this
+		// sees the purge or the purge clears what this put back.
+		if c.disk.purged(m) {
+			seg.drop(st)
+			return nil, false
+		}
 	}
 	return e, true
 }
@@ -302,10 +310,12 @@ func (c *Cache) set(seg *segment, key string, e *Entry) bool {
 	if ttl <= 0 {
 		return false
 	}
-	stored := seg.set(newStored(key, e, expires), ttl)
+	st := newStored(key, e, expires)
+	stored := seg.set(st, ttl)
 	if s := c.diskSpace(seg); s != nil {
-		c.disk.set(s, key, e, expires) // in the background: the answer never waits for the disk
-		return true
+		// In the background: the answer never waits for the disk. The
+		// stored copy's Header and Tags are the cache's own.
+		c.disk.set(s, key, &st.entry, now, expires)
 	}
 	return stored
 }
@@ -327,11 +337,14 @@ func (c *Cache) purge(tag string, all bool) int {
 	if c.closed {
 		return 0
 	}
-	n := c.variants.purge(tag, all) + c.originals.purge(tag, all)
+	// The disk first: a read racing with the purge then sees it journalled
+	// (see get).
+	onDisk := 0
 	if c.disk != nil {
-		n += c.disk.purge(tag, all)
+		onDisk = c.disk.purge(tag, all)
 	}
-	return n
+	// An entry may be in both tiers: the larger count is the entries gone.
+	return max(onDisk, c.variants.purge(tag, all)+c.originals.purge(tag, all))
 }
 
 // Stats is a snapshot of the cache counters. Counters (Hits, Misses,

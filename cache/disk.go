@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"bufio"
 	"container/list"
 	"crypto/sha256"
 	"encoding/hex"
@@ -63,6 +62,7 @@ type DiskConfig struct {
 
 const (
 	diskQueue         = 256              // writes waiting; beyond it a write is dropped
+	diskQueueBytes    = 256 << 20        // bytes of writes waiting; beyond it too
 	diskAliveInterval = 30 * time.Second // how often the tier says it is alive
 	diskScanHead      = 8 << 10          // bytes read of each file to index it
 	diskBlock         = 4096
@@ -87,7 +87,9 @@ type Disk struct {
 
 	pmu     sync.RWMutex
 	purges  map[string]time.Time // tag ("*": everything) -> last purge
+	jmu     sync.Mutex           // orders the journal's appends
 	journal *os.File
+	queued  atomic.Int64 // bytes of entries waiting to be written
 
 	hits, misses, written, writeErrors, dropped, evictions, corrupt atomic.Uint64
 	scanned                                                         atomic.Bool
@@ -163,10 +165,23 @@ func (d *Disk) prepare() error {
 	if fi, err := os.Stat(alive); err == nil && d.now().Sub(fi.ModTime()) > d.cfg.MaxDowntime {
 		d.log.Warn("the disk cache was away longer than the fleet keeps its purges: starting it empty",
 			zap.String("dir", d.cfg.Dir), zap.Time("last_alive", fi.ModTime()))
+		// Out of the way at once, deleted in the background: a large tier
+		// takes a while to delete, and the node must start now.
+		trash, err := os.MkdirTemp(d.cfg.Dir, "trash-")
+		if err != nil {
+			return fmt.Errorf("cache: disk tier: %w", err)
+		}
 		for _, s := range d.spaces {
-			_ = os.RemoveAll(s.dir)
+			_ = os.Rename(s.dir, filepath.Join(trash, filepath.Base(s.dir)))
 		}
 		_ = os.Remove(filepath.Join(d.cfg.Dir, "purges"))
+	}
+	if old, _ := filepath.Glob(filepath.Join(d.cfg.Dir, "trash-*")); len(old) > 0 {
+		go func() {
+			for _, dir := range old {
+				_ = os.RemoveAll(dir)
+			}
+		}()
 	}
 	tmp := filepath.Join(d.cfg.Dir, "tmp")
 	_ = os.RemoveAll(tmp)
@@ -178,7 +193,11 @@ func (d *Disk) prepare() error {
 	if err := d.loadJournal(); err != nil {
 		return fmt.Errorf("cache: disk tier: purge journal: %w", err)
 	}
-	return d.touchAlive()
+	if err := d.touchAlive(); err != nil {
+		d.journal.Close()
+		return fmt.Errorf("cache: disk tier: %w", err)
+	}
+	return nil
 }
 
 func (d *Disk) touchAlive() error {
@@ -202,33 +221,40 @@ func (d *Disk) alive() {
 			return
 		case <-t.C:
 			_ = d.touchAlive()
+			d.trimPurges()
 		}
 	}
 }
 
 // loadJournal reads the purges still relevant (younger than the longest
-// TTL an entry can have) and rewrites the journal with just those.
+// TTL an entry can have) and rewrites the journal with just those. Tags
+// are quoted, so no tag can span lines; a line torn by a crash is
+// skipped.
 func (d *Disk) loadJournal() error {
 	path := filepath.Join(d.cfg.Dir, "purges")
-	if f, err := os.Open(path); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			at, tag, ok := strings.Cut(sc.Text(), "\t")
+	if b, err := os.ReadFile(path); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			at, quoted, ok := strings.Cut(line, "\t")
 			n, err := strconv.ParseInt(at, 10, 64)
 			if !ok || err != nil {
-				continue // a line torn by a crash
+				continue
+			}
+			tag, err := strconv.Unquote(quoted)
+			if err != nil {
+				continue
 			}
 			if t := time.Unix(0, n); t.After(d.purges[tag]) && d.now().Sub(t) < DefaultMaxTTL {
 				d.purges[tag] = t
 			}
 		}
-		f.Close()
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
 	var b strings.Builder
 	for tag, t := range d.purges {
-		fmt.Fprintf(&b, "%d\t%s\n", t.UnixNano(), tag)
+		b.WriteString(journalLine(t, tag))
 	}
-	if err := os.WriteFile(path+".new", []byte(b.String()), 0o640); err != nil {
+	if err := writeSynced(path+".new", []byte(b.String())); err != nil {
 		return err
 	}
 	if err := os.Rename(path+".new", path); err != nil {
@@ -242,6 +268,38 @@ func (d *Disk) loadJournal() error {
 	return nil
 }
 
+func journalLine(t time.Time, tag string) string {
+	return strconv.FormatInt(t.UnixNano(), 10) + "\t" + strconv.Quote(tag) + "\n"
+}
+
+// writeSynced writes a file and syncs it before the caller renames it.
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// trimPurges forgets purges older than any entry can live: the journal
+// still has them until the next start rewrites it.
+func (d *Disk) trimPurges() {
+	d.pmu.Lock()
+	defer d.pmu.Unlock()
+	for tag, t := range d.purges {
+		if d.now().Sub(t) > DefaultMaxTTL {
+			delete(d.purges, tag)
+		}
+	}
+}
+
 // pathOf is where key's entry lives in s.
 func (s *diskSpace) pathOf(key string) string {
 	sum := sha256.Sum256([]byte(key))
@@ -251,12 +309,15 @@ func (s *diskSpace) pathOf(key string) string {
 
 // get reads key's entry from s: a miss when there is none, or it is
 // corrupt, expired or purged (and then gone from disk too).
-func (d *Disk) get(s *diskSpace, key string) (*Entry, bool) {
+func (d *Disk) get(s *diskSpace, key string) (*Entry, diskMeta, bool) {
 	path := s.pathOf(key)
 	b, err := os.ReadFile(path)
 	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			s.forget(key) // evicted or dropped meanwhile
+		}
 		d.misses.Add(1)
-		return nil, false
+		return nil, diskMeta{}, false
 	}
 	e, m, err := decodeDiskEntry(b)
 	switch {
@@ -266,16 +327,16 @@ func (d *Disk) get(s *diskSpace, key string) (*Entry, bool) {
 		d.drop(s, key, path)
 	case m.key != key:
 		d.misses.Add(1) // another key of the same hash: never served
-		return nil, false
+		return nil, diskMeta{}, false
 	case !d.now().Before(m.expires) || d.purged(m):
 		d.drop(s, key, path)
 	default:
 		s.touch(key, path, diskSize(int64(len(b))), m.tags)
 		d.hits.Add(1)
-		return e, true
+		return e, m, true
 	}
 	d.misses.Add(1)
-	return nil, false
+	return nil, diskMeta{}, false
 }
 
 // purged tells whether a purge of one of the entry's tags came after it
@@ -294,18 +355,35 @@ func (d *Disk) purged(m diskMeta) bool {
 	return false
 }
 
-// set queues the entry for writing; a full queue drops it (the disk is
-// too slow to keep up, and the answer never waits for it).
-func (d *Disk) set(s *diskSpace, key string, e *Entry, expires time.Time) {
+// set queues the entry, stored at written, for writing. It is dropped
+// when the queue is full (the disk is too slow to keep up, and the answer
+// never waits for it), and when it is too large for its space (it would
+// evict most of it). Its lifetime on disk is capped at the longest TTL
+// the purge journal remembers purges for.
+func (d *Disk) set(s *diskSpace, key string, e *Entry, written, expires time.Time) {
 	select {
 	case <-d.done:
 		return
 	default:
 	}
-	w := diskWrite{space: s, key: key, e: e, written: d.now(), expires: expires}
+	size := int64(len(e.Body))
+	if diskSize(size) > s.max/8 {
+		d.dropped.Add(1)
+		return
+	}
+	if limit := written.Add(DefaultMaxTTL); expires.After(limit) {
+		expires = limit
+	}
+	if d.queued.Add(size) > diskQueueBytes {
+		d.queued.Add(-size)
+		d.dropped.Add(1)
+		return
+	}
+	w := diskWrite{space: s, key: key, e: e, written: written, expires: expires}
 	select {
 	case d.writes <- w:
 	default:
+		d.queued.Add(-size)
 		d.dropped.Add(1)
 	}
 }
@@ -324,6 +402,7 @@ func (d *Disk) writer() {
 }
 
 func (d *Disk) write(w diskWrite) {
+	defer d.queued.Add(-int64(len(w.e.Body)))
 	b, err := encodeDiskEntry(w.key, w.e, w.written, w.expires)
 	if err == nil {
 		err = d.writeFile(w.space.pathOf(w.key), b)
@@ -376,13 +455,17 @@ func (d *Disk) purge(tag string, all bool) int {
 	now := d.now()
 	d.pmu.Lock()
 	d.purges[tag] = now
-	if _, err := fmt.Fprintf(d.journal, "%d\t%s\n", now.UnixNano(), tag); err == nil {
-		err = d.journal.Sync()
-		if err != nil {
-			d.log.Error("cannot sync the disk cache's purge journal", zap.Error(err))
-		}
-	}
 	d.pmu.Unlock()
+	// Journalled outside pmu: reads wait for no fsync.
+	d.jmu.Lock()
+	_, err := d.journal.WriteString(journalLine(now, tag))
+	if err == nil {
+		err = d.journal.Sync()
+	}
+	d.jmu.Unlock()
+	if err != nil {
+		d.log.Error("cannot journal a purge on the disk cache: it holds until a restart only", zap.String("tag", tag), zap.Error(err))
+	}
 	n := 0
 	for _, s := range d.spaces {
 		n += s.remove(func(it *diskItem) bool { return all || slices.Contains(it.tags, tag) })
@@ -417,6 +500,12 @@ func (d *Disk) scan() {
 			n, _ := io.ReadFull(f, head)
 			f.Close()
 			m, ok := decodeDiskMeta(head[:n])
+			if !ok && n == len(head) {
+				// A key and tags longer than the head: read it all.
+				if b, err := os.ReadFile(path); err == nil {
+					m, ok = decodeDiskMeta(b)
+				}
+			}
 			switch {
 			case !ok || s.pathOf(m.key) != path:
 				d.corrupt.Add(1)

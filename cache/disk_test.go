@@ -233,3 +233,64 @@ func TestATierAwayTooLongStartsEmpty(t *testing.T) {
 		t.Error("an entry of a tier away for two hours (it missed the fleet's purges) was served")
 	}
 }
+
+func TestAnEntryTooLargeForItsSpaceIsNotWrittenAndEvictsNothing(t *testing.T) {
+	dir := t.TempDir()
+	c := diskCache(t, dir, 4<<20) // variants: 3 MiB
+	for i := range 5 {
+		c.Set(fmt.Sprint(i), photoEntry(i, 100<<10))
+	}
+	waitWritten(t, c, 5)
+	c.Set("huge", photoEntry(9, 3<<20))
+	deadline := time.Now().Add(5 * time.Second)
+	for c.Stats().Disk.Dropped == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if st := c.Stats().Disk; st.Dropped != 1 || st.Evictions != 0 || st.Entries != 5 {
+		t.Errorf("after a 3 MiB entry: dropped %d, evictions %d, entries %d; want it refused and the 5 others kept", st.Dropped, st.Evictions, st.Entries)
+	}
+}
+
+func TestAPurgeOfATagWithANewlineSurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	tag := "src:t|/a\nb.jpg"
+	c := diskCache(t, dir, 1<<20)
+	c.Set("k", photoEntry(1, 100, tag))
+	c.Set("other", photoEntry(2, 100, "src:t|/a"))
+	waitWritten(t, c, 2)
+	c.Purge(tag)
+	c.Close()
+	again := diskCache(t, dir, 1<<20)
+	if _, ok := again.Get("k"); ok {
+		t.Error("the purged entry is back after the restart")
+	}
+	if _, ok := again.Get("other"); !ok {
+		t.Error("the purge of a tag with a newline purged another tag")
+	}
+}
+
+func TestAReadRacingAPurgeNeverLeavesThePurgedEntryInMemory(t *testing.T) {
+	dir := t.TempDir()
+	c := diskCache(t, dir, 64<<20)
+	const n = 200
+	for i := range n {
+		c.Set(fmt.Sprint(i), photoEntry(i, 500, "src:t|/a.jpg"))
+	}
+	waitWritten(t, c, n)
+	c.Close()
+	again := diskCache(t, dir, 64<<20) // nothing in memory: reads go to disk
+	done := make(chan struct{})
+	go func() {
+		for i := range n {
+			again.Get(fmt.Sprint(i))
+		}
+		close(done)
+	}()
+	again.Purge("src:t|/a.jpg")
+	<-done
+	for i := range n {
+		if _, ok := again.Get(fmt.Sprint(i)); ok {
+			t.Fatalf("entry %d was served after the purge returned", i)
+		}
+	}
+}

@@ -171,6 +171,13 @@ func (seg *segment) purge(tag string, all bool) int {
 	return len(victims)
 }
 
+// drop removes s, if it is still what its key holds.
+func (seg *segment) drop(s *stored) {
+	if seg.forget(s) {
+		seg.rc.Del(s.key)
+	}
+}
+
 // remember indexes s, replacing any previous value under its key.
 func (seg *segment) remember(s *stored) {
 	seg.mu.Lock()

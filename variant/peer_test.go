@@ -74,3 +74,27 @@ func TestAPrivateAnswerOfAPeerIsNeverKept(t *testing.T) {
 		}
 	}
 }
+
+func TestANegotiatedVariantOfAPeerIsKeptToo(t *testing.T) {
+	o := newOrigin("")
+	owner, here := newEngine(t, true, 1), newEngine(t, true, 1)
+	req := request(o, "w=200&f=auto")
+	req.Accept = "image/webp,*/*"
+	made, err := owner.Get(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made.Release()
+	if made.Entry.Header.Get("Vary") != "Accept" || !made.Variant.Negotiated {
+		t.Fatalf("the owner's answer: Vary %q, negotiated %v", made.Entry.Header.Get("Vary"), made.Variant.Negotiated)
+	}
+	kept := false
+	for range 3 {
+		kept = here.KeepHot(req, made.Entry.Body, made.Entry.Header.Clone(), made.Variant) || kept
+	}
+	again := request(o, "w=200&f=auto")
+	again.Accept = "image/webp,*/*"
+	if res, ok := here.Cached(again); !kept || !ok || !res.Hot {
+		t.Errorf("a hot f=auto variant: kept %v, then cached %v", kept, ok)
+	}
+}
