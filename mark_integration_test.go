@@ -3,7 +3,6 @@ package imgedge_test
 import (
 	"bytes"
 	"fmt"
-	"image"
 	"image/color"
 	"image/png"
 	"net/http"
@@ -13,16 +12,6 @@ import (
 	"github.com/imgedge/imgedge/internal/testenv"
 	"github.com/imgedge/imgedge/internal/testimages"
 )
-
-func solidPNG(w, h int, c color.Color) []byte {
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, c)
-		}
-	}
-	return testimages.PNG(img)
-}
 
 func greyAt(t *testing.T, body []byte, x, y int) int {
 	t.Helper()
@@ -37,8 +26,8 @@ func greyAt(t *testing.T, body []byte, x, y int) int {
 func TestWatermarksAreFetchedThroughTheRouteCachedAndPurgedWithTheirMark(t *testing.T) {
 	root := t.TempDir()
 	writeFiles(t, root, map[string][]byte{
-		"dark.png":  solidPNG(400, 300, color.Black),
-		"logo.png":  solidPNG(50, 40, color.White),
+		"dark.png":  testimages.SolidPNG(400, 300, color.Black),
+		"logo.png":  testimages.SolidPNG(50, 40, color.White),
 		"bomb.png":  testimages.BombPNG(20000, 20000),
 		"huge.svg":  []byte(`<svg xmlns="http://www.w3.org/2000/svg" width="200000" height="200000"><rect width="200000" height="200000" fill="white"/></svg>`),
 		"notes.txt": []byte("not an image"),
@@ -78,7 +67,7 @@ http://:{{PORT}} {
 	}
 
 	// Replacing the logo and purging it purges the variants it marks.
-	writeFiles(t, root, map[string][]byte{"logo.png": solidPNG(50, 40, color.RGBA{255, 0, 0, 255})})
+	writeFiles(t, root, map[string][]byte{"logo.png": testimages.SolidPNG(50, 40, color.RGBA{255, 0, 0, 255})})
 	resp, err := http.Post("http://"+c.Admin+"/imgedge/purge", "application/json",
 		strings.NewReader(`{"tenant": "127.0.0.1", "source": "/logo.png"}`))
 	if err != nil {

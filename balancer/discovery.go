@@ -15,19 +15,40 @@ import (
 // queries, nearest to the agent first, and hands them to the table. While
 // Consul cannot be reached the table keeps the last known peers.
 func (b *Balancer) discover() {
+	b.watch("cannot reach Consul for discovery; keeping the last known peers", "discovery reaches Consul again",
+		func(q *api.QueryOptions) (*api.QueryMeta, error) {
+			q.Near = "_agent"
+			entries, meta, err := b.client.Health().Service(b.cfg.Service, "", true, q)
+			if err != nil {
+				return nil, err
+			}
+			b.table.setPeers(b.peersFrom(entries))
+			select {
+			case b.refresh <- struct{}{}:
+			default:
+			}
+			return meta, nil
+		})
+}
+
+// watch runs query as a blocking query, again and again, until the
+// balancer closes: query handles each answer itself. A failure is
+// counted, logged once (down, then up when Consul answers again) and
+// retried with a growing pause.
+func (b *Balancer) watch(down, up string, query func(q *api.QueryOptions) (*api.QueryMeta, error)) {
 	var index uint64
 	var pause time.Duration
 	failing := false
 	for {
-		q := (&api.QueryOptions{Near: "_agent", WaitIndex: index, WaitTime: waitTime}).WithContext(b.ctx)
-		entries, meta, err := b.client.Health().Service(b.cfg.Service, "", true, q)
+		q := (&api.QueryOptions{WaitIndex: index, WaitTime: waitTime}).WithContext(b.ctx)
+		meta, err := query(q)
 		if b.ctx.Err() != nil {
 			return
 		}
 		if err != nil {
 			b.discoveryErrors.Add(1)
 			if !failing {
-				b.logger.Warn("cannot reach Consul for discovery; keeping the last known peers", zap.Error(err))
+				b.logger.Warn(down, zap.Error(err))
 			}
 			failing = true
 			// A restarted Consul counts its index from scratch: blocking on
@@ -40,7 +61,7 @@ func (b *Balancer) discover() {
 			continue
 		}
 		if failing {
-			b.logger.Info("discovery reaches Consul again")
+			b.logger.Info(up)
 			failing = false
 		}
 		pause = 0
@@ -55,11 +76,6 @@ func (b *Balancer) discover() {
 			index = 0 // the index went backwards: start over
 		default:
 			index = meta.LastIndex
-		}
-		b.table.setPeers(b.peersFrom(entries))
-		select {
-		case b.refresh <- struct{}{}:
-		default:
 		}
 	}
 }

@@ -73,43 +73,20 @@ func (b *Balancer) purgePrefix() string { return b.cfg.Service + purgesDir }
 // watchPurges applies the fleet's purges as they are published, and the
 // ones it missed while Consul could not be reached.
 func (b *Balancer) watchPurges() {
-	var index, applied uint64
-	var pause time.Duration
-	first, failing := true, false
-	for {
-		q := (&api.QueryOptions{WaitIndex: index, WaitTime: waitTime}).WithContext(b.ctx)
-		pairs, meta, err := b.client.KV().List(b.purgePrefix(), q)
-		if b.ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			b.discoveryErrors.Add(1)
-			if !failing {
-				b.logger.Warn("cannot read the fleet's purges from Consul; will apply what was missed when it is back", zap.Error(err))
+	var applied uint64
+	first := true
+	b.watch("cannot read the fleet's purges from Consul; will apply what was missed when it is back",
+		"the fleet's purges are read from Consul again",
+		func(q *api.QueryOptions) (*api.QueryMeta, error) {
+			pairs, meta, err := b.client.KV().List(b.purgePrefix(), q)
+			if err != nil {
+				return nil, err
 			}
-			failing, index = true, 0
-			pause = backoff(pause)
-			if !b.sleep(pause) {
-				return
-			}
-			continue
-		}
-		failing, pause = false, 0
-		applied = b.applyPurges(pairs, applied, first)
-		first = false
-		b.collectPurges(pairs)
-		switch {
-		case meta.LastIndex == 0:
-			index = 0
-			if !b.sleep(retryMin) {
-				return
-			}
-		case meta.LastIndex < index:
-			index = 0
-		default:
-			index = meta.LastIndex
-		}
-	}
+			applied = b.applyPurges(pairs, applied, first)
+			first = false
+			b.collectPurges(pairs)
+			return meta, nil
+		})
 }
 
 // applyPurges hands every purge newer than applied to OnPurge, oldest

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
@@ -136,33 +133,9 @@ func startClusterBench(caddyBin, consulHTTP, dir, corpusDir string) (*clusterBen
 }
 
 // metric reads one sample from the node's metrics; 0 when absent.
-func (n clusterNode) metric(name string) float64 {
-	resp, err := http.Get(n.admin + "/metrics")
-	if err != nil {
-		return 0
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-			v, _ := strconv.ParseFloat(strings.TrimSpace(rest), 64)
-			return v
-		}
-	}
-	return 0
-}
+func (n clusterNode) metric(name string) float64 { return scrape(n.admin, name) }
 
-func (cb *clusterBench) stop() {
-	for i := len(cb.procs) - 1; i >= 0; i-- {
-		_ = cb.procs[i].Process.Signal(syscall.SIGTERM)
-		select {
-		case <-cb.exited[i]:
-		case <-time.After(10 * time.Second):
-			_ = cb.procs[i].Process.Kill()
-			<-cb.exited[i]
-		}
-	}
-}
+func (cb *clusterBench) stop() { stopAll(cb.procs, cb.exited) }
 
 // zipfStream is a fixed stream of n requests over sources x widths, both
 // Zipf-distributed (a few hot sources and sizes, a long tail): the

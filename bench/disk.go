@@ -121,7 +121,7 @@ func (db *diskBench) stop() {
 
 // metric reads one sample of the node's metrics.
 func (n *benchNode) metric(name string) float64 {
-	return clusterNode{admin: n.admin}.metric(name)
+	return scrape(n.admin, name)
 }
 
 // warm asks for every path once, and waits until the disk tier (if any)

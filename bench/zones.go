@@ -123,8 +123,12 @@ func (z *zoneCluster) start(cmd *exec.Cmd, logPath string) error {
 }
 
 // metric reads one sample from zone a's metrics; 0 when absent.
-func (z *zoneCluster) metric(name string) float64 {
-	resp, err := http.Get(z.aAdmin + "/metrics")
+func (z *zoneCluster) metric(name string) float64 { return scrape(z.aAdmin, name) }
+
+// scrape reads one sample from the metrics of the caddy whose admin API
+// is at admin (a base URL); 0 when absent.
+func scrape(admin, name string) float64 {
+	resp, err := http.Get(admin + "/metrics")
 	if err != nil {
 		return 0
 	}
@@ -140,14 +144,18 @@ func (z *zoneCluster) metric(name string) float64 {
 }
 
 // stop ends the nodes, then Consul.
-func (z *zoneCluster) stop() {
-	for i := len(z.procs) - 1; i >= 0; i-- {
-		_ = z.procs[i].Process.Signal(syscall.SIGTERM)
+func (z *zoneCluster) stop() { stopAll(z.procs, z.exited) }
+
+// stopAll ends the processes, last started first: SIGTERM, then SIGKILL
+// after 10s.
+func stopAll(procs []*exec.Cmd, exited []chan struct{}) {
+	for i := len(procs) - 1; i >= 0; i-- {
+		_ = procs[i].Process.Signal(syscall.SIGTERM)
 		select {
-		case <-z.exited[i]:
+		case <-exited[i]:
 		case <-time.After(10 * time.Second):
-			_ = z.procs[i].Process.Kill()
-			<-z.exited[i]
+			_ = procs[i].Process.Kill()
+			<-exited[i]
 		}
 	}
 }

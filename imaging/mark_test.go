@@ -13,16 +13,6 @@ import (
 	"github.com/imgedge/imgedge/transform"
 )
 
-func solid(w, h int, c color.Color) []byte {
-	img := image.NewNRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			img.Set(x, y, c)
-		}
-	}
-	return testimages.PNG(img)
-}
-
 // marked runs query over src with mark as its watermark.
 func marked(t *testing.T, src, mark []byte, query string) image.Image {
 	t.Helper()
@@ -62,8 +52,8 @@ func grey(img image.Image, x, y int) uint8 {
 }
 
 func TestAWhiteMarkIsFoundAtTheCornerItWasAlignedTo(t *testing.T) {
-	src := solid(400, 300, color.Black)
-	mark := solid(50, 40, color.White)
+	src := testimages.SolidPNG(400, 300, color.Black)
+	mark := testimages.SolidPNG(50, 40, color.White)
 	for _, tc := range []struct {
 		align      string
 		x0, y0     int // where the mark's top-left corner must be
@@ -94,8 +84,8 @@ func TestAWhiteMarkIsFoundAtTheCornerItWasAlignedTo(t *testing.T) {
 }
 
 func TestMarkSizeAndAlpha(t *testing.T) {
-	src := solid(400, 300, color.Black)
-	mark := solid(50, 40, color.White)
+	src := testimages.SolidPNG(400, 300, color.Black)
+	mark := testimages.SolidPNG(50, 40, color.White)
 	// mark-scale=50: half the output's width, 200x160, bottom right, pad 5.
 	img := marked(t, src, mark, "w=400&mark=/logo.png&mark-scale=50")
 	if g := grey(img, 400-5-198, 300-5-158); g < 250 {

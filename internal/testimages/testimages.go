@@ -45,6 +45,17 @@ func PNG(img image.Image) []byte {
 	return b.Bytes()
 }
 
+// SolidPNG is a w x h PNG of one colour.
+func SolidPNG(w, h int, c color.Color) []byte {
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, c)
+		}
+	}
+	return PNG(img)
+}
+
 // PNGWithAlpha is a w x h PNG whose left half is transparent.
 func PNGWithAlpha(w, h int) []byte {
 	img := image.NewNRGBA(image.Rect(0, 0, w, h))
