@@ -42,6 +42,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		cache         <size>|off [originals <size>]
 //		cache_ttl     <floor> <cap>
 //		cache_disk    <dir> <size>
+//		marks         <path or prefix/>...
 //		tenant        <name or placeholder>
 //		tenants       { <tenant> { ... } }  (see parseTenants)
 //		node          <name>
@@ -108,6 +109,9 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			o.want(1, 3).bytes(0, "", &ir.CacheBytes).bytes(2, "cache originals", &ir.OriginalsBytes)
+		case "marks": // marks <path or prefix/>...
+			o.want(1, 64)
+			ir.Marks = append(ir.Marks, o.args...)
 		case "cache_disk": // cache_disk <dir> <size>
 			o.want(2, 2).str(0, &ir.CacheDisk).bytes(1, "cache_disk size", &ir.CacheDiskBytes)
 		case "cache_ttl":

@@ -39,6 +39,7 @@ http://:{{PORT}} {
 	bind 127.0.0.1
 	root * %s
 	image_resize {
+		marks /logo.png /bomb.png /huge.svg /notes.txt /missing.png /marks/
 		tenants {
 			branded.test {
 				watermark "mark=/logo.png&mark-align=top,left&mark-pad=0"
@@ -79,6 +80,12 @@ http://:{{PORT}} {
 		t.Errorf("after purging the mark: Cache-Status %q, ETag unchanged %v", b.header.Get("Cache-Status"), b.header.Get("ETag") == a.header.Get("ETag"))
 	}
 
+	// Even a plain request of a watermarked tenant gets the mark.
+	plain := get(t, c.Base+"/dark.png", "Host", "branded.test")
+	if plain.status != 200 || greyAt(t, plain.body, 10, 10) < 50 {
+		t.Errorf("a plain request of the watermarked tenant: %d, want its image marked", plain.status)
+	}
+
 	// A tenant's watermark is laid over every variant, whatever is asked.
 	forced := get(t, c.Base+"/dark.png?w=400&f=png&mark=/other.png", "Host", "branded.test")
 	if forced.status != 200 {
@@ -94,6 +101,8 @@ http://:{{PORT}} {
 		"mark=/notes.txt":                     http.StatusBadRequest,
 		"mark=/missing.png":                   http.StatusBadRequest,
 		"mark=http://elsewhere.test/logo.png": http.StatusBadRequest,
+		"mark=/dark.png":                      http.StatusBadRequest, // not among the marks allowed
+		"mark=/marks/../dark.png":             http.StatusBadRequest,
 	} {
 		a := get(t, c.Base+"/dark.png?w=100&"+query)
 		if a.status != want || !strings.Contains(string(a.body), `"error"`) {

@@ -8,6 +8,8 @@ package imgedge
 import (
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -136,6 +138,15 @@ type ImageResize struct {
 	// that several sizes of one source cost one origin fetch.
 	// Default: a quarter of CacheBytes.
 	OriginalsBytes int64 `json:"originals_bytes,omitempty"`
+
+	// Marks lists the paths of the site a request's imgix `mark` may
+	// name: a path ending in "/" allows everything below it, any other
+	// that file alone. A mark is fetched through the handlers after
+	// image_resize, so the route's access control before it (basic_auth,
+	// forward_auth, rewrites) is not run for it: list only what anyone
+	// may see. A tenant's own watermark needs no listing. Default: none,
+	// and `mark` is refused.
+	Marks []string `json:"marks,omitempty"`
 
 	// CacheDisk, when set, keeps variants and originals on disk too,
 	// behind the memory cache, within CacheDiskBytes: hits survive
@@ -352,6 +363,8 @@ func (ir *ImageResize) Validate() error {
 		return fmt.Errorf("max_dpr must be at least 1, got %g", ir.MaxDPR)
 	case ir.FetchTimeout < 0:
 		return fmt.Errorf("fetch_timeout must not be negative, got %s", time.Duration(ir.FetchTimeout))
+	case slices.ContainsFunc(ir.Marks, func(p string) bool { return !strings.HasPrefix(p, "/") }):
+		return fmt.Errorf("marks %v: each must be a path of the site, starting with /", ir.Marks)
 	case ir.CacheDisk != "" && ir.CacheDiskBytes <= 0:
 		return fmt.Errorf("cache_disk %s: a size is required (cache_disk <dir> <size>)", ir.CacheDisk)
 	case ir.CacheDisk != "" && ir.CacheOff:

@@ -33,6 +33,7 @@ http://:{{MISS}} {
 	image_resize {
 		cache off
 		queue 1024 30s
+		marks /logo.png
 	}
 	file_server
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"time"
 
 	"github.com/imgedge/imgedge/internal/vips"
@@ -128,6 +129,9 @@ type job struct {
 	*Prepared
 	animated bool // every frame is kept
 	img      *vips.Image
+	// content is where the picture is on a padded canvas (fit=pad, imgix
+	// pad); nil: all of it. A watermark belongs on the picture.
+	content *image.Rectangle
 }
 
 // pipeline lists the steps in order. Each either leaves j.img as it is or
@@ -313,6 +317,8 @@ func (j *job) pad() (err error) {
 	if canvasW == w && canvasH == h {
 		return nil
 	}
+	r := image.Rect(left+b.Left, top+b.Top, left+b.Left+w, top+b.Top+h)
+	j.content = &r
 	j.img, err = j.img.Embed(left+b.Left, top+b.Top, canvasW, canvasH, j.background())
 	return err
 }
@@ -365,7 +371,10 @@ func (j *job) adjust() (err error) {
 		return nil
 	}
 	mul, add := a.Linear()
-	j.img, err = j.img.Adjust(mul, add, 1+a.Gamma, 1+a.Saturation)
+	// libvips takes exponents of 1e-6 to 1000 and silently uses its
+	// default outside them: keep to a range it takes.
+	gamma := min(max(1+a.Gamma, 1e-3), 1e3)
+	j.img, err = j.img.Adjust(mul, add, gamma, 1+a.Saturation)
 	return err
 }
 
@@ -379,7 +388,11 @@ func (j *job) watermark() error {
 	if j.mark == nil {
 		return errors.New("the watermark was not given")
 	}
-	outW, outH := j.img.Width(), j.img.Height()
+	area := image.Rect(0, 0, j.img.Width(), j.img.Height())
+	if j.content != nil {
+		area = *j.content // on the picture, never on the padding
+	}
+	outW, outH := area.Dx(), area.Dy()
 	mw, mh := j.mark.Header.OrientedSize()
 	w, h := m.MarkSize(mw, mh, outW, outH)
 	img, err := vips.Thumbnail(j.mark.Bytes, vips.ThumbnailOptions{Width: w, Height: h, Resize: transform.ResizeForce,
@@ -389,7 +402,7 @@ func (j *job) watermark() error {
 	}
 	defer img.Close()
 	left, top := m.MarkOffset(img.Width(), img.Height(), outW, outH)
-	j.img, err = j.img.Composite(img, left, top, float64(m.Alpha)/100)
+	j.img, err = j.img.Composite(img, area.Min.X+left, area.Min.Y+top, float64(m.Alpha)/100)
 	return err
 }
 

@@ -121,3 +121,18 @@ func TestAMarkOnAnAnimationIsRefused(t *testing.T) {
 		t.Errorf("a mark on an animated GIF: %v, want a refusal naming mark", err)
 	}
 }
+
+func TestAMarkSitsOnThePictureNeverOnThePadding(t *testing.T) {
+	src := testimages.SolidPNG(400, 300, color.Black)
+	mark := testimages.SolidPNG(50, 40, color.White)
+	img := marked(t, src, mark, "w=400&mark=/logo.png&pad-right=300&pad-bottom=200&bg=000000")
+	if b := img.Bounds(); b.Dx() != 700 || b.Dy() != 500 {
+		t.Fatalf("%v, want the 400x300 picture padded to 700x500", b)
+	}
+	if g := grey(img, 400-5-25, 300-5-20); g < 250 {
+		t.Errorf("grey %d at the picture's bottom right, want the mark there", g)
+	}
+	if g := grey(img, 700-5-25, 500-5-20); g > 5 {
+		t.Errorf("grey %d at the canvas's bottom right: the mark went onto the padding", g)
+	}
+}

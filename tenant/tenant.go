@@ -297,7 +297,7 @@ func (s Settings) Validate() error {
 		if q.Get("mark") == "" {
 			return errors.New("watermark: mark=<path> is required")
 		}
-		if _, err := transform.Parse(q, transform.DefaultLimits); err != nil {
+		if _, err := transform.Parse(q, s.Limits(transform.DefaultLimits)); err != nil {
 			return fmt.Errorf("watermark: %v", err)
 		}
 	}
@@ -340,10 +340,11 @@ func (s Settings) Limits(base transform.Limits) transform.Limits {
 }
 
 // WantsImage reports whether the query asks this tenant for image work:
-// an image parameter, or a preset when the tenant has presets. A request
-// that does not passes through untouched.
+// an image parameter, or a preset when the tenant has presets; with a
+// Watermark, every request (its images are never served unmarked). A
+// request that does not passes through untouched.
 func (s Settings) WantsImage(q url.Values) bool {
-	if transform.HasImageParams(q) {
+	if transform.HasImageParams(q) || s.Watermark != "" {
 		return true
 	}
 	if len(s.Presets) > 0 {

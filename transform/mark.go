@@ -12,8 +12,8 @@ import (
 // Mark is an imgix watermark: another image of the same site laid over
 // the output.
 type Mark struct {
-	// Path is the mark's path on the site (an absolute URL of the
-	// request's own host is reduced to its path by the caller).
+	// Path is the mark's path on the site, or an absolute URL, which the
+	// caller checks is of the request's own host and reduces to its path.
 	Path string
 	// Anchor is where it sits: imgix mark-align, bottom right by default.
 	Anchor Anchor
@@ -116,6 +116,9 @@ func markPath(v string) (string, error) {
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
 		return "", fmt.Errorf("%q: a mark is a plain image of this site, without a query", v)
+	}
+	if strings.ContainsFunc(u.Path, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", fmt.Errorf("%q: control characters in the path", v)
 	}
 	clean := path.Clean(u.Path)
 	if clean != u.Path && clean+"/" != u.Path {

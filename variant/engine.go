@@ -227,7 +227,8 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		entry  *cache.Entry
 		shared bool
 	)
-	if orig.private {
+	if orig.private || (mark != nil && mark.private) {
+		job.private = true
 		entry, err = e.render(ctx, &job) // one client's own: never shared
 	} else {
 		// The run stops if every request waiting for it goes away.
@@ -415,6 +416,7 @@ type job struct {
 	negotiated    bool
 	etag, key     string
 	queue, resize time.Duration
+	private       bool // the original or the mark is one client's: never stored
 }
 
 // render makes a variant in a processing slot and caches it.
@@ -440,10 +442,13 @@ func (e *Engine) render(ctx context.Context, j *job) (*cache.Entry, error) {
 
 	o := j.orig
 	hdr := o.variantHeader(j.etag, e.CacheControl, j.negotiated)
+	if j.private && !o.private {
+		hdr.Set("Cache-Control", "private") // its mark is one client's
+	}
 	hdr.Set("Content-Type", res.Format.MIME())
 	copyOriginHeaders(hdr, o.header)
 	v := &cache.Entry{Body: res.Body, Header: hdr, Width: res.Width, Height: res.Height, Tags: j.req.Tags}
-	if c := e.Store.Cache; c != nil && !o.private {
+	if c := e.Store.Cache; c != nil && !o.private && !j.private {
 		if ttl, ok := c.TTL(hdr.Get("Cache-Control")); ok {
 			v.Expires = time.Now().Add(ttl)
 			c.Set(j.key, v)
