@@ -82,8 +82,10 @@ func TestTheDiskTierOutlivesKillAndRestart(t *testing.T) {
 	c.Kill()
 	c.Restart()
 
+	sawDisk := false
 	for _, u := range urls {
 		a := get(t, u)
+		sawDisk = sawDisk || strings.Contains(a.header.Get("Cache-Status"), "detail=disk")
 		if strings.Contains(u, "/p3.jpg") {
 			if strings.HasPrefix(a.header.Get("Cache-Status"), "imgedge; hit") {
 				t.Errorf("%s, purged before the kill, is a hit after the restart", u)
@@ -95,6 +97,9 @@ func TestTheDiskTierOutlivesKillAndRestart(t *testing.T) {
 			t.Errorf("%s after kill -9 and restart: %d, %s, same bytes %v; want a hit with the same bytes",
 				u, a.status, a.header.Get("Cache-Status"), string(a.body) == string(first[u].body))
 		}
+	}
+	if !sawDisk {
+		t.Error("no answer after the restart says it came from disk (Cache-Status detail=disk)")
 	}
 	if n := metric(t, c, "imgedge_resize_total"); n != 3 {
 		t.Errorf("%v resizes after the restart, want 3 (the purged source's variants only)", n)

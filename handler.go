@@ -132,6 +132,7 @@ type imageRequest struct {
 	asShield   bool     // a zone that shields through ours asks for the original
 	cloudflare bool     // a /cdn-cgi/image/ URL: image work whatever its source answers
 	hints      []string // the client hint headers the options were read from
+	purges     uint64   // the cache's purge count when the owner was asked
 	// redirectOnError is Cloudflare's onerror=redirect: a source that
 	// cannot be processed is answered with a redirect to it.
 	redirectOnError bool

@@ -65,6 +65,7 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 	}
 	ctx, cancel := context.WithTimeout(rq.r.Context(), ir.askTimeout())
 	defer cancel()
+	rq.purges = ir.engine.Store.Cache.Purges() // an answer from before a purge is not kept
 	asked := 0
 	for _, peer := range owners {
 		if peer.ID == self || asked == ownerAttempts {
@@ -205,7 +206,7 @@ func (rq *imageRequest) keepHot(req *variant.Request, body []byte, header http.H
 		// The hints are added per answer, as the owner added them.
 		kept.Set("Vary", withoutFields(vary, rq.hints))
 	}
-	rq.ir.engine.KeepHot(req, body, kept, info)
+	rq.ir.engine.KeepHot(req, body, kept, info, rq.purges)
 }
 
 // withoutFields is a Vary value with the named fields left out.

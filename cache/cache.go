@@ -55,6 +55,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -80,6 +81,8 @@ type Entry struct {
 	// hash), kept with it so that a hit need not do it again. The cache
 	// never looks at it.
 	Parsed any
+	// FromDisk says Get read the entry from the disk tier (memory missed).
+	FromDisk bool
 }
 
 // Config configures a Cache. The zero value is valid and gives the defaults
@@ -183,6 +186,7 @@ type Cache struct {
 	variants  *segment
 	originals *segment
 	disk      *Disk // nil: memory only
+	purges    atomic.Uint64
 
 	// life guards against using the ristretto caches while Close tears them
 	// down: every operation holds it for reading, Close for writing.
@@ -274,6 +278,7 @@ func (c *Cache) get(seg *segment, key string) (*Entry, bool) {
 	if !ok {
 		return nil, false
 	}
+	e.FromDisk = true
 	// Read from disk: into memory too, as the admission policy allows.
 	if ttl := e.Expires.Sub(now); ttl > 0 {
 		st := newStored(key, e, e.Expires)
@@ -320,6 +325,16 @@ func (c *Cache) set(seg *segment, key string, e *Entry) bool {
 	return stored
 }
 
+// Purges counts the purges so far: a caller that reads it before it
+// fetches something to store, and again before it stores it, can tell
+// whether a purge ran in between (and then not store what may be stale).
+func (c *Cache) Purges() uint64 {
+	if c == nil {
+		return 0
+	}
+	return c.purges.Load()
+}
+
 // Purge drops every variant and original carrying tag and returns how many
 // entries were dropped. Dropped entries miss from the moment Purge returns.
 func (c *Cache) Purge(tag string) int { return c.purge(tag, false) }
@@ -332,6 +347,7 @@ func (c *Cache) purge(tag string, all bool) int {
 	if c == nil || c.variants == nil {
 		return 0
 	}
+	c.purges.Add(1)
 	c.life.RLock()
 	defer c.life.RUnlock()
 	if c.closed {

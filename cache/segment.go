@@ -124,6 +124,7 @@ func (seg *segment) get(key string, now time.Time) (*Entry, bool) {
 	e := s.entry
 	e.Header = s.entry.Header.Clone()
 	e.Tags = slices.Clone(s.entry.Tags)
+	e.FromDisk = false
 	return &e, true
 }
 

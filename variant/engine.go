@@ -284,9 +284,12 @@ func (e *Engine) cached(req *Request, canonical string) (*Result, bool) {
 	res := &Result{CacheStatus: "hit", Entry: v, Status: "hit" + ttlParam(v.Expires),
 		NotModified: EtagMatches(req.IfNoneMatch, v.Header.Get("ETag")),
 		Variant:     VariantInfo{Format: format, Negotiated: negotiated, Source: src, Width: v.Width, Height: v.Height}}
-	if _, hot := v.Parsed.(hotCopy); hot {
+	switch _, hot := v.Parsed.(hotCopy); {
+	case hot:
 		res.Status += "; detail=hot-copy"
 		res.Hot = true
+	case v.FromDisk:
+		res.Status += "; detail=disk"
 	}
 	return res, true
 }

@@ -80,14 +80,15 @@ func (e *Engine) Cached(req *Request) (*Result, bool) {
 }
 
 // KeepHot counts one more peer answer for req here and, once the variant
-// is hot (see cache.Heat), keeps a copy of it: body and header as the
+// is hot (see cache.Heat), keeps a copy of it, unless a purge ran since
+// the caller read purges (Cache.Purges) before asking: body and header as the
 // owner answered, info as its Imgedge-Variant said. Only what may be
 // shared is kept (see cache.Shareable), for as long as its
 // Cache-Control allows. It tells whether a copy was kept.
-func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info VariantInfo) bool {
+func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info VariantInfo, purges uint64) bool {
 	c := e.Store.Cache
-	if c == nil {
-		return false
+	if c == nil || c.Purges() != purges {
+		return false // a purge ran while the owner answered: the answer may predate it
 	}
 	canonical := e.canonical(req)
 	key := variantKey(req.Site, req.Source, canonical, info.Format, info.Negotiated)

@@ -37,7 +37,7 @@ func TestAHotVariantOfAPeerIsKeptAndPurgedLikeOurOwn(t *testing.T) {
 	}
 	kept := 0
 	for range 3 {
-		if here.KeepHot(req, made.Entry.Body, made.Entry.Header.Clone(), made.Variant) {
+		if here.KeepHot(req, made.Entry.Body, made.Entry.Header.Clone(), made.Variant, here.Store.Cache.Purges()) {
 			kept++
 		}
 	}
@@ -69,7 +69,7 @@ func TestAPrivateAnswerOfAPeerIsNeverKept(t *testing.T) {
 	}
 	made.Release()
 	for range 5 {
-		if here.KeepHot(request(o, "w=200"), made.Entry.Body, made.Entry.Header.Clone(), made.Variant) {
+		if here.KeepHot(request(o, "w=200"), made.Entry.Body, made.Entry.Header.Clone(), made.Variant, here.Store.Cache.Purges()) {
 			t.Fatal("kept a copy of an answer marked private")
 		}
 	}
@@ -90,11 +90,29 @@ func TestANegotiatedVariantOfAPeerIsKeptToo(t *testing.T) {
 	}
 	kept := false
 	for range 3 {
-		kept = here.KeepHot(req, made.Entry.Body, made.Entry.Header.Clone(), made.Variant) || kept
+		kept = here.KeepHot(req, made.Entry.Body, made.Entry.Header.Clone(), made.Variant, here.Store.Cache.Purges()) || kept
 	}
 	again := request(o, "w=200&f=auto")
 	again.Accept = "image/webp,*/*"
 	if res, ok := here.Cached(again); !kept || !ok || !res.Hot {
 		t.Errorf("a hot f=auto variant: kept %v, then cached %v", kept, ok)
+	}
+}
+
+func TestAPeersAnswerFromBeforeAPurgeIsNotKept(t *testing.T) {
+	o := newOrigin("")
+	owner, here := newEngine(t, true, 1), newEngine(t, true, 1)
+	made, err := owner.Get(context.Background(), request(o, "w=200"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	made.Release()
+	for range 2 {
+		here.KeepHot(request(o, "w=200"), made.Entry.Body, made.Entry.Header.Clone(), made.Variant, here.Store.Cache.Purges())
+	}
+	asked := here.Store.Cache.Purges() // the third ask begins
+	here.Store.Cache.Purge(SourceTag("img.example.com", "/p.jpg"))
+	if here.KeepHot(request(o, "w=200"), made.Entry.Body, made.Entry.Header.Clone(), made.Variant, asked) {
+		t.Error("kept a copy asked for before a purge that ran while it was on its way")
 	}
 }
