@@ -160,3 +160,10 @@ var (
 	_ caddyhttp.MiddlewareHandler = (*UsageCollector)(nil)
 	_ caddyfile.Unmarshaler       = (*UsageCollector)(nil)
 )
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -7,7 +7,9 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/imgedge/imgedge/cache"
+	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/tenant"
+	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
 )
 
@@ -16,6 +18,31 @@ import (
 var limiters = caddy.NewUsagePool()
 
 const limiterKey = "tenants"
+
+var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}
+
+// pipelineConfig is how this handler makes images: its limits, qualities
+// and efforts.
+func (ir *ImageResize) pipelineConfig() (imaging.Config, error) {
+	p := imaging.DefaultConfig()
+	p.MaxPixels = ir.MaxSourcePixels
+	p.MaxFrames = ir.MaxFrames
+	if ir.ProcessTimeout > 0 {
+		p.Timeout = time.Duration(ir.ProcessTimeout)
+	}
+	p.Limits = transform.Limits{MaxWidth: ir.MaxWidth, MaxHeight: ir.MaxHeight, MaxDPR: ir.MaxDPR, Strict: ir.Strict}
+	for name, q := range ir.Quality {
+		f, ok := qualityFormats[name]
+		if !ok {
+			return p, fmt.Errorf("quality: unknown format %q (want jpeg, webp or avif)", name)
+		}
+		p.Quality[f] = q
+	}
+	if ir.AVIFEffort != nil {
+		p.Effort[transform.AVIF] = *ir.AVIFEffort
+	}
+	return p, nil
+}
 
 // provisionEngine takes this handler's share of the process's state: the
 // processing slots, the rate-limit buckets and the cache, all kept in
@@ -51,7 +78,7 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 		return fmt.Errorf("cache: %v", err)
 	}
 	m := ir.metrics
-	ir.engine = &variant.Engine{Store: store, Slots: slots, Pipeline: ir.pipeline, Fingerprint: ir.fingerprint,
+	ir.engine = &variant.Engine{Store: store, Slots: slots, Pipeline: ir.pipeline, Fingerprint: variant.Fingerprint(ir.pipeline, ir.CacheControl),
 		CacheControl: ir.CacheControl, Hooks: variant.Hooks{
 			Job: func(d int) { m.Jobs.Add(float64(d)) },
 			Done: func(took time.Duration) {

@@ -23,7 +23,6 @@ import (
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/tenant"
-	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
 )
 
@@ -184,25 +183,24 @@ type ImageResize struct {
 	// Default: the host name.
 	Node string `json:"node,omitempty"`
 
-	pipeline    imaging.Config
-	engine      *variant.Engine
-	slotsKey    string
-	node        string
-	logger      *zap.Logger
-	metrics     *telemetry.Metrics
-	storeKey    string
-	diskKey     string
-	limiter     *tenant.Limiter
-	tenants     tenant.Store       // Consul KV (when configured), then Tenants
-	fingerprint string             // the settings that shape a variant, part of its key and ETag
-	balancer    *balancer.Balancer // nil: this node works alone
-	zone        string
-	clustered   bool            // the nodes of the zone share one cache (owners, hot copies)
-	shield      string          // the zone originals are fetched through; "": the origin
-	meter       *metering.Meter // nil without metering
-	sources     *budget.Budget  // the process's originals in flight
-	sourcesKey  string
-	peerSecret  []byte // the cluster's shared secret; nil alone
+	pipeline   imaging.Config
+	engine     *variant.Engine
+	slotsKey   string
+	node       string
+	logger     *zap.Logger
+	metrics    *telemetry.Metrics
+	storeKey   string
+	diskKey    string
+	limiter    *tenant.Limiter
+	tenants    tenant.Store       // Consul KV (when configured), then Tenants
+	balancer   *balancer.Balancer // nil: this node works alone
+	zone       string
+	clustered  bool            // the nodes of the zone share one cache (owners, hot copies)
+	shield     string          // the zone originals are fetched through; "": the origin
+	meter      *metering.Meter // nil without metering
+	sources    *budget.Budget  // the process's originals in flight
+	sourcesKey string
+	peerSecret []byte // the cluster's shared secret; nil alone
 }
 
 // CaddyModule returns the Caddy module information.
@@ -291,41 +289,13 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	ir.pipeline = imaging.DefaultConfig()
-	ir.pipeline.MaxPixels = ir.MaxSourcePixels
-	ir.pipeline.MaxFrames = ir.MaxFrames
-	if ir.ProcessTimeout > 0 {
-		ir.pipeline.Timeout = time.Duration(ir.ProcessTimeout)
+	if ir.pipeline, err = ir.pipelineConfig(); err != nil {
+		return err
 	}
-	ir.pipeline.Limits = transform.Limits{
-		MaxWidth:  ir.MaxWidth,
-		MaxHeight: ir.MaxHeight,
-		MaxDPR:    ir.MaxDPR,
-		Strict:    ir.Strict,
-	}
-	for name, q := range ir.Quality {
-		f, ok := qualityFormats[name]
-		if !ok {
-			return fmt.Errorf("quality: unknown format %q (want jpeg, webp or avif)", name)
-		}
-		ir.pipeline.Quality[f] = q
-	}
-	if ir.AVIFEffort != nil {
-		ir.pipeline.Effort[transform.AVIF] = *ir.AVIFEffort
-	}
-
 	ir.metrics, err = registerMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
-	// Variants made with other settings are other variants: the
-	// settings that shape the bytes or headers are part of every cache key
-	// and ETag, so a reload that changes them never serves stale images.
-	// (The pixel and frame limits decide whether an animation keeps its
-	// frames; the output limits join every key per request, since a
-	// tenant's may be narrower.)
-	ir.fingerprint = fmt.Sprintf("\x00%v/%v/%s/%s/%d/%d", ir.pipeline.Quality, ir.pipeline.Effort,
-		ir.CacheControl, time.Duration(ir.ProcessTimeout), ir.MaxSourcePixels, ir.MaxFrames)
 	return ir.provisionEngine(queueLength)
 }
 
@@ -339,8 +309,6 @@ func (ir *ImageResize) Cleanup() error {
 	return releasePooled([]pooledKey{{sourceBudgets, ir.sourcesKey}, {variantStores, ir.storeKey},
 		{diskTiers, ir.diskKey}, {processSlots, ir.slotsKey}, {limiters, limiter}})
 }
-
-var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}
 
 // Validate checks the configuration.
 func (ir *ImageResize) Validate() error {
@@ -388,13 +356,6 @@ func (ir *ImageResize) Validate() error {
 // maxSourceString is the byte limit as people write it, for messages.
 func (ir *ImageResize) maxSourceString() string {
 	return humanize.IBytes(uint64(ir.MaxSourceBytes))
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Interface guards

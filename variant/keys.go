@@ -2,6 +2,7 @@ package variant
 
 import (
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/imgedge/imgedge/cache"
+	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -65,6 +67,16 @@ func SourceTag(tenant, path string) string { return "src:" + tenant + "|" + path
 
 // TenantTag tags everything cached for a tenant.
 func TenantTag(tenant string) string { return "tenant:" + tenant }
+
+// Fingerprint is what of a pipeline's settings, and of the Cache-Control
+// given to answers the origin sends none for, shapes a variant's bytes or
+// headers: part of every key and ETag, so a reload that changes them
+// never serves stale images. (The pixel and frame limits decide whether
+// an animation keeps its frames; the output limits join every key per
+// request, since a tenant's may be narrower.)
+func Fingerprint(p imaging.Config, cacheControl string) string {
+	return fmt.Sprintf("\x00%v/%v/%s/%s/%d/%d", p.Quality, p.Effort, cacheControl, p.Timeout, p.MaxPixels, p.MaxFrames)
+}
 
 // ETag names a variant by its original's content hash, the canonical
 // parameters and the output format: the same inputs give the same ETag on
