@@ -132,7 +132,7 @@ type imageRequest struct {
 	asShield   bool     // a zone that shields through ours asks for the original
 	cloudflare bool     // a /cdn-cgi/image/ URL: image work whatever its source answers
 	hints      []string // the client hint headers the options were read from
-	purges     uint64   // the cache's purge count when the owner was asked
+	ownerKey   string   // what the owner of the source is chosen by (see variantRequest)
 	// redirectOnError is Cloudflare's onerror=redirect: a source that
 	// cannot be processed is answered with a redirect to it.
 	redirectOnError bool
@@ -208,9 +208,13 @@ func (rq *imageRequest) serve(query url.Values) string {
 
 // variantRequest is what names this request's source to the engine.
 func (rq *imageRequest) variantRequest() *variant.Request {
+	source := variant.Resource(rq.source.URL.EscapedPath(), rq.r.URL.EscapedPath(), rq.srcQuery)
+	// Owners are chosen by the source as every node of the zone names it:
+	// the port it came in on left out.
+	rq.ownerKey = rq.tenant + "\x00" + rq.host() + "\x00" + source
 	return &variant.Request{
 		Site:        variant.Site(rq.tenant, rq.host(), localPort(rq.r)),
-		Source:      variant.Resource(rq.source.URL.EscapedPath(), rq.r.URL.EscapedPath(), rq.srcQuery),
+		Source:      source,
 		Tags:        []string{variant.SourceTag(rq.tenant, rq.source.URL.Path), variant.TenantTag(rq.tenant)},
 		Accept:      rq.r.Header.Get("Accept"),
 		IfNoneMatch: rq.r.Header.Get("If-None-Match"),

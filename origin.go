@@ -95,11 +95,16 @@ func (rq *imageRequest) requestFor(path, rawPath, query string) *http.Request {
 	req.URL.Path, req.URL.RawPath = path, rawPath
 	req.URL.RawQuery = query
 	req.RequestURI = req.URL.RequestURI()
-	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range", "Accept-Encoding"} {
+	for _, h := range conditionals {
 		req.Header.Del(h)
 	}
+	req.Header.Del("Accept-Encoding")
 	return req
 }
+
+// conditionals are the request headers that would make an answer other
+// than the whole original: a fetch for one drops them.
+var conditionals = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
 
 // fetchError turns how a fetch ended into a refusal, or nil when an image
 // was buffered.

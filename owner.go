@@ -39,12 +39,6 @@ const variantInfoHeader = "Imgedge-Variant"
 // before this node does the work itself.
 const ownerAttempts = 2
 
-// ownerKey is what owners are chosen by: the source, as every node of the
-// zone names it (the port it came in on left out).
-func (rq *imageRequest) ownerKey() string {
-	return rq.tenant + "\x00" + rq.host() + "\x00" + variant.Resource(rq.source.URL.EscapedPath(), rq.r.URL.EscapedPath(), rq.srcQuery)
-}
-
 // fromOwner answers req from this node's cache, or from the owner of its
 // source, or by the next node in rank when the owner cannot answer. It
 // reports false when this node is to do the work: it owns the source, or
@@ -52,7 +46,7 @@ func (rq *imageRequest) ownerKey() string {
 func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome string) {
 	ir := rq.ir
 	self := ir.balancer.ID()
-	owners := ir.balancer.Owners(rq.ownerKey())
+	owners := ir.balancer.Owners(rq.ownerKey)
 	if len(owners) == 0 || owners[0].ID == self {
 		return false, "" // ours: the engine looks in the cache first
 	}
@@ -65,7 +59,7 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 	}
 	ctx, cancel := context.WithTimeout(rq.r.Context(), ir.askTimeout())
 	defer cancel()
-	rq.purges = ir.engine.Store.Cache.Purges() // an answer from before a purge is not kept
+	purges := ir.engine.Store.Cache.Purges() // an answer from before a purge is not kept
 	asked := 0
 	for _, peer := range owners {
 		if peer.ID == self || asked == ownerAttempts {
@@ -94,7 +88,7 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 		if asked > 1 {
 			ir.metrics.OwnerFallbacks.WithLabelValues("next").Inc()
 		}
-		return true, rq.relay(req, peer, resp, time.Since(began))
+		return true, rq.relay(req, peer, resp, time.Since(began), purges)
 	}
 	if asked > 0 {
 		ir.metrics.OwnerFallbacks.WithLabelValues("self").Inc()
@@ -129,11 +123,12 @@ var hotCopyHeaders = []string{"Content-Type", "ETag", "Cache-Control", "Vary", "
 	"Timing-Allow-Origin", "Content-Security-Policy"}
 
 // relay answers with the owner's answer, says so in Cache-Status and
-// Server-Timing, and keeps a copy of a variant once it is hot. The owner
-// billed the request. A variant small enough to keep is read whole first
-// (its memory leased from the process's budget for originals); anything
-// else streams through.
-func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, resp *http.Response, took time.Duration) string {
+// Server-Timing, and keeps a copy of a variant once it is hot (unless a
+// purge ran since purges was read). The owner billed the request. A
+// variant small enough to keep is read whole first (its memory leased
+// from the process's budget for originals); anything else streams
+// through.
+func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, resp *http.Response, took time.Duration, purges uint64) string {
 	defer resp.Body.Close()
 	info, isVariant := variant.ParseVariantInfo(resp.Header.Get(variantInfoHeader))
 	resp.Header.Del(variantInfoHeader)
@@ -148,20 +143,18 @@ func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, resp *ht
 	h.Set("Server-Timing", peerTiming(resp.Header, peer, took, time.Since(rq.start)))
 	if isVariant && resp.StatusCode == http.StatusOK && rq.r.Method == http.MethodGet &&
 		resp.ContentLength > 0 && resp.ContentLength <= maxHotCopy {
-		if body, ok := rq.readVariant(resp); ok {
-			rq.keepHot(req, body, resp.Header, info)
+		switch body, read := rq.readVariant(resp); read {
+		case readWhole:
+			rq.keepHot(req, body, resp.Header, info, purges)
 			rq.w.WriteHeader(resp.StatusCode)
 			if _, err := rq.w.Write(body); err != nil {
 				rq.ir.logger.Debug("writing the owner's answer", zap.Error(err))
 			}
 			return outcomePeer
-		}
-		if h.Get("Content-Length") == "" {
-			// Read and lost: the owner billed an answer this node cannot
-			// give. Say so, unbilled here.
-			for k := range h {
-				delete(h, k)
-			}
+		case readBroken:
+			// The owner billed an answer this node cannot give: say so,
+			// unbilled here.
+			clear(h)
 			writeProblem(rq.w, http.StatusBadGateway, "the owner's answer broke off", "")
 			return outcomeOriginError
 		}
@@ -173,29 +166,33 @@ func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, resp *ht
 	return outcomePeer
 }
 
+// How reading an owner's variant whole went.
+const (
+	readWhole  = iota // read: keep it and answer with it
+	readNoRoom        // no room in the budget: nothing read, stream it
+	readBroken        // the answer broke off midway
+)
+
 // readVariant reads an owner's variant whole, holding its size of the
-// process's budget for originals while it does. ok false with the
-// Content-Length header still set: no room, nothing read, stream it;
-// with it removed: the read broke off.
-func (rq *imageRequest) readVariant(resp *http.Response) ([]byte, bool) {
+// process's budget for originals while it does.
+func (rq *imageRequest) readVariant(resp *http.Response) ([]byte, int) {
 	ir := rq.ir
 	waitCtx, cancel := context.WithTimeout(rq.r.Context(), time.Duration(ir.QueueTimeout))
 	lease, err := ir.sources.Acquire(waitCtx, resp.ContentLength)
 	cancel()
 	if err != nil {
-		return nil, false
+		return nil, readNoRoom
 	}
 	defer lease.Release()
 	body, err := balancer.ReadAnswer(resp, resp.ContentLength)
 	if err != nil {
-		rq.w.Header().Del("Content-Length")
-		return nil, false
+		return nil, readBroken
 	}
-	return body, true
+	return body, readWhole
 }
 
 // keepHot keeps a copy of an owner's variant, once it is hot.
-func (rq *imageRequest) keepHot(req *variant.Request, body []byte, header http.Header, info variant.VariantInfo) {
+func (rq *imageRequest) keepHot(req *variant.Request, body []byte, header http.Header, info variant.VariantInfo, purges uint64) {
 	kept := http.Header{}
 	for _, name := range hotCopyHeaders {
 		if v := header.Values(name); len(v) > 0 {
@@ -206,7 +203,7 @@ func (rq *imageRequest) keepHot(req *variant.Request, body []byte, header http.H
 		// The hints are added per answer, as the owner added them.
 		kept.Set("Vary", withoutFields(vary, rq.hints))
 	}
-	rq.ir.engine.KeepHot(req, body, kept, info, rq.purges)
+	rq.ir.engine.KeepHot(req, body, kept, info, purges)
 }
 
 // withoutFields is a Vary value with the named fields left out.

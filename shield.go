@@ -40,10 +40,10 @@ func (rq *imageRequest) fromShield(ctx context.Context, fw *capture.Writer) (boo
 	// the same route (rewrites included) and keys.
 	req := rq.client.Clone(ctx)
 	req.Method = http.MethodGet
-	for _, h := range []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"} {
+	for _, h := range conditionals {
 		req.Header.Del(h)
 	}
-	for i, peer := range ir.balancer.OwnersIn(ir.shield, rq.ownerKey()) {
+	for i, peer := range ir.balancer.OwnersIn(ir.shield, rq.ownerKey) {
 		if i == shieldAttempts {
 			break
 		}

@@ -32,9 +32,6 @@ var forwardClient = &http.Client{
 	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 }
 
-// timeNow is the clock requests are signed with.
-var timeNow = time.Now
-
 // ErrPeerFailed is a peer's 5xx answer: nothing was written to the client.
 var ErrPeerFailed = errors.New("the peer answered with a server error")
 
@@ -45,15 +42,10 @@ var ErrPeerFailed = errors.New("the peer answered with a server error")
 // peer's own (see PeerURL). It returns an error, with nothing written to
 // w, when the peer could not be reached or answered 5xx.
 func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, node string, w http.ResponseWriter) error {
-	return relay(ctx, peer, in, LoopToken, secret, w, func(h http.Header) { h.Set("Imgedge-Forwarded-By", node) })
-}
-
-func relay(ctx context.Context, peer Peer, in *http.Request, loop string, secret []byte, w http.ResponseWriter, header func(http.Header)) error {
-	req, err := peerRequest(ctx, peer, in, secret, loop)
+	req, err := peerRequest(ctx, peer, in, secret, LoopToken)
 	if err != nil {
 		return err
 	}
-	SignPeerRequest(req, secret, timeNow())
 	resp, err := forwardClient.Do(req)
 	if err != nil {
 		return err
@@ -67,16 +59,14 @@ func relay(ctx context.Context, peer Peer, in *http.Request, loop string, secret
 	for k, v := range endToEnd(resp.Header) {
 		h[k] = v
 	}
-	if header != nil {
-		header(h)
-	}
+	h.Set("Imgedge-Forwarded-By", node)
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body) // the client may go away; the answer was ours to give
 	return nil
 }
 
 // peerRequest is in (the request as the client sent it) addressed to
-// peer, its CDN-Loop extended with loop; the caller signs it last.
+// peer, its CDN-Loop extended with loop, signed with secret.
 func peerRequest(ctx context.Context, peer Peer, in *http.Request, secret []byte, loop string) (*http.Request, error) {
 	target, err := PeerURL(peer.URL, in.URL)
 	if err != nil {
@@ -84,6 +74,7 @@ func peerRequest(ctx context.Context, peer Peer, in *http.Request, secret []byte
 	}
 	req := (&http.Request{Method: in.Method, URL: target, Host: in.Host, Header: endToEnd(in.Header)}).WithContext(ctx)
 	req.Header.Set("CDN-Loop", AppendLoop(strings.Join(in.Header.Values("CDN-Loop"), ","), loop))
+	SignPeerRequest(req, secret, time.Now())
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
 		if prior := strings.Join(in.Header.Values("X-Forwarded-For"), ", "); prior != "" {
 			ip = prior + ", " + ip
