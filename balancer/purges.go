@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -82,46 +81,69 @@ func (b *Balancer) watchPurges() {
 			if err != nil {
 				return nil, err
 			}
-			applied = b.applyPurges(pairs, applied, first)
+			log := b.readLog(pairs)
+			applied = b.applyPurges(log, applied, first)
 			first = false
-			b.collectPurges(pairs)
+			b.collectPurges(log)
 			return meta, nil
 		})
+}
+
+// purgeLog is one read of the log: its floor and its purges, oldest
+// first, each decoded once.
+type purgeLog struct {
+	floor   *api.KVPair // nil: nothing collected yet
+	entries []logEntry
+}
+
+type logEntry struct {
+	kv *api.KVPair
+	p  Purge
+	ok bool // decoded; a malformed entry is never applied
+}
+
+func (b *Balancer) readLog(pairs api.KVPairs) purgeLog {
+	slices.SortFunc(pairs, func(x, y *api.KVPair) int { return cmp.Compare(x.ModifyIndex, y.ModifyIndex) })
+	var log purgeLog
+	for _, kv := range pairs {
+		if kv.Key == b.purgePrefix()+floorKey {
+			log.floor = kv
+			continue
+		}
+		e := logEntry{kv: kv}
+		if err := json.Unmarshal(kv.Value, &e.p); err == nil {
+			e.ok = true
+		} else {
+			b.logger.Warn("ignoring a malformed purge in Consul KV", zap.String("key", kv.Key), zap.Error(err))
+		}
+		log.entries = append(log.entries, e)
+	}
+	return log
 }
 
 // applyPurges hands every purge newer than applied to OnPurge, oldest
 // first, and returns the newest index seen. The first read applies every
 // purge in the log: a process that just started holds nothing in memory,
-// but its disk cache may hold entries purged while it was down.
-func (b *Balancer) applyPurges(pairs api.KVPairs, applied uint64, first bool) uint64 {
-	slices.SortFunc(pairs, func(x, y *api.KVPair) int { return cmp.Compare(x.ModifyIndex, y.ModifyIndex) })
+// but its disk cache may hold entries purged while it was down. Before
+// them, a node that missed purges since collected drops everything.
+func (b *Balancer) applyPurges(log purgeLog, applied uint64, first bool) uint64 {
 	newest := applied
-	// First, whether purges this node never saw were collected.
-	for _, kv := range pairs {
-		if kv.Key != b.purgePrefix()+floorKey || first {
-			continue
-		}
-		if floor, _ := strconv.ParseUint(string(kv.Value), 10, 64); floor > applied {
+	if log.floor != nil {
+		newest = max(newest, log.floor.ModifyIndex)
+		if floor, _ := strconv.ParseUint(string(log.floor.Value), 10, 64); !first && floor > applied {
 			b.logger.Warn("this node was away longer than the purge log is kept: dropping everything it holds")
 			b.onPurge(Purge{All: true, At: time.Now()})
 		}
 	}
-	for _, kv := range pairs {
-		newest = max(newest, kv.ModifyIndex)
-		if kv.Key == b.purgePrefix()+floorKey {
+	for _, e := range log.entries {
+		newest = max(newest, e.kv.ModifyIndex)
+		if !e.ok || e.kv.ModifyIndex <= applied {
 			continue
 		}
-		if kv.ModifyIndex <= applied {
+		if _, ours := b.published.LoadAndDelete(e.kv.Key); ours {
 			continue
 		}
-		if _, ours := b.published.LoadAndDelete(kv.Key); ours {
-			continue
-		}
-		var p Purge
-		if err := json.Unmarshal(kv.Value, &p); err != nil {
-			b.logger.Warn("ignoring a malformed purge in Consul KV", zap.String("key", kv.Key), zap.Error(err))
-			continue
-		}
+		p := e.p
 		p.Replayed = first
 		b.onPurge(p)
 	}
@@ -138,35 +160,29 @@ func (b *Balancer) onPurge(p Purge) {
 // collectPurges deletes the entries older than PurgeRetention and raises
 // the floor to the highest index deleted. Nodes race to do it harmlessly:
 // each delete and the floor's update are check-and-set.
-func (b *Balancer) collectPurges(pairs api.KVPairs) {
-	var floor *api.KVPair
+func (b *Balancer) collectPurges(log purgeLog) {
 	var deleted uint64
-	for _, kv := range pairs {
-		if strings.HasSuffix(kv.Key, "/"+floorKey) {
-			floor = kv
-			continue
-		}
-		var p Purge
-		if json.Unmarshal(kv.Value, &p) == nil && time.Since(p.At) < b.cfg.PurgeRetention {
+	for _, e := range log.entries {
+		if e.ok && time.Since(e.p.At) < b.cfg.PurgeRetention {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(b.ctx, callTimeout)
-		ok, _, err := b.client.KV().DeleteCAS(kv, (&api.WriteOptions{}).WithContext(ctx))
+		ok, _, err := b.client.KV().DeleteCAS(e.kv, (&api.WriteOptions{}).WithContext(ctx))
 		cancel()
 		if err == nil && ok {
-			deleted = max(deleted, kv.ModifyIndex)
+			deleted = max(deleted, e.kv.ModifyIndex)
 		}
 	}
 	if deleted == 0 {
 		return
 	}
 	next := &api.KVPair{Key: b.purgePrefix() + floorKey, Value: []byte(strconv.FormatUint(deleted, 10))}
-	if floor != nil {
-		old, _ := strconv.ParseUint(string(floor.Value), 10, 64)
+	if log.floor != nil {
+		old, _ := strconv.ParseUint(string(log.floor.Value), 10, 64)
 		if old >= deleted {
 			return
 		}
-		next.ModifyIndex = floor.ModifyIndex
+		next.ModifyIndex = log.floor.ModifyIndex
 	}
 	ctx, cancel := context.WithTimeout(b.ctx, callTimeout)
 	defer cancel()

@@ -16,15 +16,15 @@ import (
 	"github.com/imgedge/imgedge/internal/testenv"
 )
 
-// purgeLog collects the purges a node applied.
-type purgeLog struct {
+// appliedLog collects the purges a node applied.
+type appliedLog struct {
 	mu  sync.Mutex
 	got []Purge
 }
 
-func (l *purgeLog) add(p Purge) { l.mu.Lock(); l.got = append(l.got, p); l.mu.Unlock() }
+func (l *appliedLog) add(p Purge) { l.mu.Lock(); l.got = append(l.got, p); l.mu.Unlock() }
 
-func (l *purgeLog) sources() []string {
+func (l *appliedLog) sources() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var out []string
@@ -34,7 +34,7 @@ func (l *purgeLog) sources() []string {
 	return out
 }
 
-func purgeNode(t *testing.T, consulAddr, service string, port int, log *purgeLog, retention ...time.Duration) *Balancer {
+func purgeNode(t *testing.T, consulAddr, service string, port int, log *appliedLog, retention ...time.Duration) *Balancer {
 	t.Helper()
 	b, err := New(Config{
 		Zone: "a", Advertise: fmt.Sprintf("http://127.0.0.1:%d", port), Consul: consulAddr, Service: service,
@@ -65,7 +65,7 @@ func TestAPurgeReachesEveryNodeOnceAndANodeThatWasAwayCatchesUp(t *testing.T) {
 	// Node z reaches Consul through a proxy the test cuts.
 	proxy, proxyAddr := consulProxy(t, c)
 
-	var xl, yl, zl purgeLog
+	var xl, yl, zl appliedLog
 	x := purgeNode(t, c.Addr, t.Name(), 11001, &xl)
 	purgeNode(t, c.Addr, t.Name(), 11002, &yl)
 	purgeNode(t, "http://"+proxyAddr, t.Name(), 11003, &zl)
@@ -75,7 +75,7 @@ func TestAPurgeReachesEveryNodeOnceAndANodeThatWasAwayCatchesUp(t *testing.T) {
 	if err := x.PublishPurge(context.Background(), Purge{Tenant: "img.example.com", Source: "/cat.jpg"}); err != nil {
 		t.Fatal(err)
 	}
-	for name, l := range map[string]*purgeLog{"y": &yl, "z": &zl} {
+	for name, l := range map[string]*appliedLog{"y": &yl, "z": &zl} {
 		waitFor(t, 2*time.Second, name+" to apply the purge", func() bool { return len(l.sources()) == 1 })
 	}
 	t.Logf("every node applied the purge within %v", time.Since(began).Round(time.Millisecond))
@@ -102,7 +102,7 @@ func TestAPurgeReachesEveryNodeOnceAndANodeThatWasAwayCatchesUp(t *testing.T) {
 	waitFor(t, 20*time.Second, "z to catch up", func() bool { return len(zl.sources()) == 3 })
 	want := []string{"img.example.com/cat.jpg", "img.example.com/dog.jpg", "img.example.com/owl.jpg"}
 	time.Sleep(300 * time.Millisecond)
-	for name, l := range map[string]*purgeLog{"y": &yl, "z": &zl} {
+	for name, l := range map[string]*appliedLog{"y": &yl, "z": &zl} {
 		if got := l.sources(); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("%s applied %v, want %v", name, got, want)
 		}
@@ -111,7 +111,7 @@ func TestAPurgeReachesEveryNodeOnceAndANodeThatWasAwayCatchesUp(t *testing.T) {
 
 func TestANodeStartingLaterAppliesThePurgesItMayHaveMissed(t *testing.T) {
 	c := testenv.StartConsul(t)
-	var xl, yl, wl purgeLog
+	var xl, yl, wl appliedLog
 	x := purgeNode(t, c.Addr, t.Name(), 11011, &xl)
 	purgeNode(t, c.Addr, t.Name(), 11013, &wl)
 	time.Sleep(200 * time.Millisecond)
@@ -138,7 +138,7 @@ func TestANodeAwayLongerThanThePurgeLogDropsEverything(t *testing.T) {
 	c := testenv.StartConsul(t)
 	proxy, proxyAddr := consulProxy(t, c)
 	const retention = time.Second
-	var xl, zl purgeLog
+	var xl, zl appliedLog
 	x := purgeNode(t, c.Addr, t.Name(), 11021, &xl, retention)
 	purgeNode(t, "http://"+proxyAddr, t.Name(), 11022, &zl, retention)
 	time.Sleep(500 * time.Millisecond)
