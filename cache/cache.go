@@ -386,9 +386,6 @@ type Stats struct {
 	OriginalsMaxBytes  int64
 
 	Purged uint64 // entries dropped by Purge, variants and originals
-
-	// Disk is the disk tier's, when there is one.
-	Disk DiskStats
 }
 
 // Stats returns a snapshot of the counters. It is meant to be read by a
@@ -420,8 +417,6 @@ func (c *Cache) Stats() Stats {
 		OriginalsMaxBytes:  o.maxBytes,
 
 		Purged: v.purged + o.purged,
-
-		Disk: c.disk.Stats(),
 	}
 }
 

@@ -40,9 +40,9 @@ func diskCache(t *testing.T, dir string, diskBytes int64) tieredCache {
 func waitWritten(t *testing.T, c tieredCache, n uint64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for c.Stats().Disk.Written+c.Stats().Disk.WriteErrors < n {
+	for c.disk.Stats().Written+c.disk.Stats().WriteErrors < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d entries written after 10s", c.Stats().Disk.Written, n)
+			t.Fatalf("%d of %d entries written after 10s", c.disk.Stats().Written, n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -51,7 +51,7 @@ func waitWritten(t *testing.T, c tieredCache, n uint64) {
 func waitIndexed(t *testing.T, c tieredCache) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !c.Stats().Disk.Indexed {
+	for !c.disk.Stats().Indexed {
 		if time.Now().After(deadline) {
 			t.Fatal("the disk tier was not indexed after 10s")
 		}
@@ -83,14 +83,14 @@ func TestTheDiskTierOutlivesTheProcess(t *testing.T) {
 	if _, ok := again.GetOriginal("o"); !ok {
 		t.Error("the original did not outlive the restart")
 	}
-	if st := again.Stats(); st.Disk.Hits != 2 || st.Hits != 0 {
-		t.Errorf("disk hits %d, memory hits %d: want both read from disk", st.Disk.Hits, st.Hits)
+	if st := again.Stats(); again.disk.Stats().Hits != 2 || st.Hits != 0 {
+		t.Errorf("disk hits %d, memory hits %d: want both read from disk", again.disk.Stats().Hits, st.Hits)
 	}
 	if _, ok := again.Get("k"); !ok || again.Stats().Hits != 1 {
 		t.Errorf("a second read: want it from memory, where the first promoted it (memory hits %d)", again.Stats().Hits)
 	}
 	waitIndexed(t, again)
-	if st := again.Stats().Disk; st.Entries != 2 {
+	if st := again.disk.Stats(); st.Entries != 2 {
 		t.Errorf("%d entries indexed, want 2", st.Entries)
 	}
 }
@@ -155,7 +155,7 @@ func TestATruncatedOrAlteredEntryIsNeverServed(t *testing.T) {
 	if _, err := os.Stat(cut); !errors.Is(err, fs.ErrNotExist) {
 		t.Error("the truncated file is still there")
 	}
-	if n := again.Stats().Disk.Corrupt; n < 2 {
+	if n := again.disk.Stats().Corrupt; n < 2 {
 		t.Errorf("%d corrupt entries counted, want 2", n)
 	}
 }
@@ -183,7 +183,7 @@ func TestTheDiskTierStaysWithinItsBudget(t *testing.T) {
 		c.Set(fmt.Sprint(i), photoEntry(i, 200<<10))
 		waitWritten(t, c, uint64(i+1)) // one at a time: nothing dropped from the queue
 	}
-	st := c.Stats().Disk
+	st := c.disk.Stats()
 	if st.Bytes > budget || st.Evictions == 0 {
 		t.Errorf("indexed %d bytes for a budget of %d, %d evictions", st.Bytes, budget, st.Evictions)
 	}
@@ -243,10 +243,10 @@ func TestAnEntryTooLargeForItsSpaceIsNotWrittenAndEvictsNothing(t *testing.T) {
 	waitWritten(t, c, 5)
 	c.Set("huge", photoEntry(9, 3<<20))
 	deadline := time.Now().Add(5 * time.Second)
-	for c.Stats().Disk.Dropped == 0 && time.Now().Before(deadline) {
+	for c.disk.Stats().Dropped == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	if st := c.Stats().Disk; st.Dropped != 1 || st.Evictions != 0 || st.Entries != 5 {
+	if st := c.disk.Stats(); st.Dropped != 1 || st.Evictions != 0 || st.Entries != 5 {
 		t.Errorf("after a 3 MiB entry: dropped %d, evictions %d, entries %d; want it refused and the 5 others kept", st.Dropped, st.Evictions, st.Entries)
 	}
 }

@@ -27,7 +27,8 @@ type Metrics struct {
 	// A clustered zone: answers asked of a key's owner (by result: hit,
 	// miss, refused, failed), requests answered from a hot copy, requests
 	// whose owner could not answer (by who took over: next, self),
-	// originals asked of the shield zone (by result: ok, failed), and how
+	// originals asked of the shield zone (by result: ok, failed,
+	// refused), and how
 	// long a fleet purge took to reach this node.
 	PeerRequests   *prometheus.CounterVec
 	HotHits        prometheus.Counter
@@ -110,7 +111,7 @@ func New(sources Sources) *Metrics {
 	}, []string{"to"})
 	m.ShieldFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "shield_fetches_total",
-		Help: "Originals asked of the shield zone, by result: ok, or failed (then fetched from the origin).",
+		Help: "Originals asked of the shield zone, by result: ok; failed or refused (then fetched from the origin).",
 	}, []string{"result"})
 	m.PurgeLag = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: ns, Name: "purge_lag_seconds",

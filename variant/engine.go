@@ -172,11 +172,11 @@ func (e *Engine) Probe(ctx context.Context, req *Request) (*Result, error) {
 func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	st := e.Store
 	canonical := e.canonical(req)
-	pipeline := e.Pipeline
-	pipeline.Limits = req.Limits
 	if res, ok := e.cached(req, canonical); ok {
 		return res, nil
 	}
+	pipeline := e.Pipeline
+	pipeline.Limits = req.Limits
 	res := &Result{CacheStatus: st.MissStatus()}
 
 	orig, err := e.original(ctx, req, res)
