@@ -28,6 +28,12 @@ func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v int64, labels ...s
 	ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(v), labels...)
 }
 
+// named makes the descriptors of unlabelled metrics whose names start
+// with prefix.
+func named(prefix string) func(name, help string) *prometheus.Desc {
+	return func(name, help string) *prometheus.Desc { return prometheus.NewDesc(prefix+name, help, nil, nil) }
+}
+
 func describe(ch chan<- *prometheus.Desc, ds ...*prometheus.Desc) {
 	for _, d := range ds {
 		ch <- d
@@ -42,9 +48,7 @@ type cacheCollector struct {
 }
 
 func newCacheCollector(each func(func(CacheStats))) *cacheCollector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("imgedge_cache_"+name, help, nil, nil)
-	}
+	d := named("imgedge_cache_")
 	return &cacheCollector{
 		each:           each,
 		hits:           d("hits_total", "Variant cache hits."),

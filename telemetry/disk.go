@@ -15,9 +15,7 @@ type diskCollector struct {
 }
 
 func newDiskCollector(each func(func(cache.DiskStats))) *diskCollector {
-	d := func(name, help string) *prometheus.Desc {
-		return prometheus.NewDesc("imgedge_disk_"+name, help, nil, nil)
-	}
+	d := named("imgedge_disk_")
 	return &diskCollector{
 		each:        each,
 		hits:        d("hits_total", "Entries read from the disk tier after a memory miss."),
