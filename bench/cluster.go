@@ -35,47 +35,6 @@ type clusterNode struct {
 // times as much. Small enough that the stream does not fit in one node.
 const clusterCache = 12 << 20
 
-const clusterNodeConfig = `{
-	admin 127.0.0.1:%d
-	persist_config off
-	imgedge {
-		zone %s
-		node %s
-		consul %s
-		advertise http://127.0.0.1:%d
-		secret bench-cluster-secret-0123456789abcdef
-		%s
-	}
-}
-http://:%d {
-	bind 127.0.0.1
-	root * %s
-	image_resize {
-		cache %d
-		queue 1024 30s
-	}
-	file_server
-}
-`
-
-const loneNodeConfig = `{
-	admin 127.0.0.1:%d
-	persist_config off
-	imgedge {
-		node one
-	}
-}
-http://:%d {
-	bind 127.0.0.1
-	root * %s
-	image_resize {
-		cache %d
-		queue 1024 30s
-	}
-	file_server
-}
-`
-
 // startClusterBench starts the seven nodes against the Consul agent at
 // consulHTTP and waits until each zone node knows its two peers.
 func startClusterBench(caddyBin, consulHTTP, dir, corpusDir string) (*clusterBench, error) {
@@ -105,14 +64,15 @@ func startClusterBench(caddyBin, consulHTTP, dir, corpusDir string) (*clusterBen
 		}
 		name := fmt.Sprintf("%s-%d", zone, i%3+1)
 		site, admin := p[2*i], p[2*i+1]
-		n, err := start(name, fmt.Sprintf(clusterNodeConfig, admin, zone, name, consulHTTP, site, extra, site, corpusDir, clusterCache), site, admin)
+		n, err := start(name, nodeConfig(admin, zoneLines(zone, name, consulHTTP, site, extra), site, corpusDir,
+			fmt.Sprintf("cache %d\n\t\tqueue 1024 30s", clusterCache)), site, admin)
 		if err != nil {
 			cb.stop()
 			return nil, err
 		}
 		*list = append(*list, n)
 	}
-	one, err := start("one", fmt.Sprintf(loneNodeConfig, p[13], p[12], corpusDir, 3*clusterCache), p[12], p[13])
+	one, err := start("one", nodeConfig(p[13], "node one", p[12], corpusDir, fmt.Sprintf("cache %d\n\t\tqueue 1024 30s", 3*clusterCache)), p[12], p[13])
 	if err != nil {
 		cb.stop()
 		return nil, err

@@ -29,21 +29,6 @@ type benchNode struct {
 	exited                     chan struct{}
 }
 
-const diskNodeConfig = `{
-	admin 127.0.0.1:%d
-	persist_config off
-}
-http://:%d {
-	bind 127.0.0.1
-	root * %s
-	image_resize {
-		cache %s
-		%s
-	}
-	file_server
-}
-`
-
 func startDiskBench(caddyBin, dir, corpusDir string) (*diskBench, error) {
 	p, err := freePorts(6)
 	if err != nil {
@@ -62,7 +47,7 @@ func startDiskBench(caddyBin, dir, corpusDir string) (*diskBench, error) {
 		node := &benchNode{bin: caddyBin, config: filepath.Join(dir, "disk-node-"+n.name), home: filepath.Join(dir, "home-disk-"+n.name),
 			base: fmt.Sprintf("http://127.0.0.1:%d", site), admin: fmt.Sprintf("http://127.0.0.1:%d", admin)}
 		node.logPath = node.config + ".log"
-		if err := os.WriteFile(node.config, []byte(fmt.Sprintf(diskNodeConfig, admin, site, corpusDir, n.memory, n.disk)), 0o644); err != nil {
+		if err := os.WriteFile(node.config, []byte(nodeConfig(admin, "node disk-"+n.name, site, corpusDir, "cache "+n.memory+"\n\t\t"+n.disk)), 0o644); err != nil {
 			db.stop()
 			return nil, err
 		}

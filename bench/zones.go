@@ -26,27 +26,34 @@ type zoneCluster struct {
 	consulHTTP string
 }
 
-const zoneNodeConfig = `{
+// nodeConfig is the Caddyfile of a benchmark node: its admin port, the
+// lines of its imgedge option, its site's port and root, and the lines of
+// its image_resize.
+func nodeConfig(admin int, imgedge string, site int, root, imageResize string) string {
+	return fmt.Sprintf(`{
 	admin 127.0.0.1:%d
 	persist_config off
 	imgedge {
-		zone %s
-		node bench-%s
-		consul %s
-		advertise http://127.0.0.1:%d
-		secret bench-cluster-secret-0123456789abcdef
+		%s
 	}
 }
 http://:%d {
 	bind 127.0.0.1
 	root * %s
 	image_resize {
-		cache off
 		%s
 	}
 	file_server
 }
-`
+`, admin, imgedge, site, root, imageResize)
+}
+
+// zoneLines are the imgedge option lines of a node of zone, named node,
+// registered with the Consul agent at consul and reached on port.
+func zoneLines(zone, node, consul string, port int, extra string) string {
+	return fmt.Sprintf("zone %s\n\t\tnode %s\n\t\tconsul %s\n\t\tadvertise http://127.0.0.1:%d\n\t\tsecret bench-cluster-secret-0123456789abcdef\n\t\t%s",
+		zone, node, consul, port, extra)
+}
 
 // startZones starts Consul and the two nodes, and waits until zone a
 // knows zone b.
@@ -92,7 +99,7 @@ func startZones(caddyBin, consulBin, dir, corpusDir string) (*zoneCluster, error
 	}
 	for _, n := range nodes {
 		config := filepath.Join(dir, "zone-"+n.zone)
-		cf := fmt.Sprintf(zoneNodeConfig, n.admin, n.zone, n.zone, z.consulHTTP, n.site, n.site, corpusDir, n.options)
+		cf := nodeConfig(n.admin, zoneLines(n.zone, "bench-"+n.zone, z.consulHTTP, n.site, ""), n.site, corpusDir, "cache off\n\t\t"+n.options)
 		if err := os.WriteFile(config, []byte(cf), 0o644); err != nil {
 			z.stop()
 			return nil, err
