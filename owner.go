@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/balancer"
+	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/variant"
 )
 
@@ -199,23 +200,14 @@ func (rq *imageRequest) keepHot(req *variant.Request, body []byte, header http.H
 			kept[name] = slices.Clone(v)
 		}
 	}
-	if vary := kept.Get("Vary"); vary != "" && len(rq.hints) > 0 {
+	if len(rq.hints) > 0 && kept.Get("Vary") != "" {
 		// The hints are added per answer, as the owner added them.
-		kept.Set("Vary", withoutFields(vary, rq.hints))
-	}
-	rq.ir.engine.KeepHot(req, body, kept, info, purges)
-}
-
-// withoutFields is a Vary value with the named fields left out.
-func withoutFields(vary string, drop []string) string {
-	var out []string
-	for f := range strings.SplitSeq(vary, ",") {
-		f = strings.TrimSpace(f)
-		if f != "" && !slices.ContainsFunc(drop, func(d string) bool { return strings.EqualFold(d, f) }) {
-			out = append(out, f)
+		kept.Del("Vary")
+		if rest := cache.VaryFields(header, rq.hints...); len(rest) > 0 {
+			kept.Set("Vary", strings.Join(rest, ", "))
 		}
 	}
-	return strings.Join(out, ", ")
+	rq.ir.engine.KeepHot(req, body, kept, info, purges)
 }
 
 // peerTiming is the Server-Timing of a relayed answer: the hop to the

@@ -212,8 +212,8 @@ func New(cfg Config) (*Cache, error) {
 	return &Cache{cfg: cfg, variants: variants, originals: originals, disk: cfg.Disk}, nil
 }
 
-// diskSpace is the disk tier's space for seg's entries, nil without one.
-func (c *Cache) diskSpace(seg *segment) *diskSpace {
+// spaceOf is the disk tier's space for seg's entries, nil without one.
+func (c *Cache) spaceOf(seg *segment) *diskSpace {
 	if c.disk == nil {
 		return nil
 	}
@@ -270,7 +270,7 @@ func (c *Cache) get(seg *segment, key string) (*Entry, bool) {
 	if e, ok := seg.get(key, now); ok {
 		return e, true
 	}
-	s := c.diskSpace(seg)
+	s := c.spaceOf(seg)
 	if s == nil {
 		return nil, false
 	}
@@ -317,7 +317,7 @@ func (c *Cache) set(seg *segment, key string, e *Entry) bool {
 	}
 	st := newStored(key, e, expires)
 	stored := seg.set(st, ttl)
-	if s := c.diskSpace(seg); s != nil {
+	if s := c.spaceOf(seg); s != nil {
 		// In the background: the answer never waits for the disk. The
 		// stored copy's Header and Tags are the cache's own.
 		c.disk.set(s, key, &st.entry, now, expires)

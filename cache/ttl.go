@@ -3,6 +3,7 @@ package cache
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -68,12 +69,13 @@ func Shareable(credentials bool, header http.Header) bool {
 
 // VaryFields are the request headers an answer's Vary names, but
 // Accept-Encoding, which neither this cache keys on nor a re-encoded image
-// depends on.
-func VaryFields(header http.Header) []string {
+// depends on, and the fields named in but.
+func VaryFields(header http.Header, but ...string) []string {
 	var fields []string
 	for _, v := range header.Values("Vary") {
 		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "Accept-Encoding") {
+			f = strings.TrimSpace(f)
+			if f != "" && !strings.EqualFold(f, "Accept-Encoding") && !slices.ContainsFunc(but, func(b string) bool { return strings.EqualFold(b, f) }) {
 				fields = append(fields, f)
 			}
 		}

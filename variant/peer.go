@@ -92,7 +92,14 @@ func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info Var
 	}
 	canonical := e.canonical(req)
 	key := variantKey(req.Site, req.Source, canonical, info.Format, info.Negotiated)
-	if !e.Store.heat.Touch(key) || !cache.Shareable(hasCredentials(req.Header), varyBeyondAccept(header, info.Negotiated)) {
+	shared := header
+	if info.Negotiated {
+		// Its Vary: Accept is the key's own business (the format is part
+		// of it): only the origin's fields can make it one client's.
+		shared = header.Clone()
+		shared.Set("Vary", strings.Join(cache.VaryFields(header, "Accept"), ", "))
+	}
+	if !e.Store.heat.Touch(key) || !cache.Shareable(hasCredentials(req.Header), shared) {
 		return false
 	}
 	ttl, ok := c.TTL(header.Get("Cache-Control"))
@@ -124,27 +131,4 @@ func (e *Engine) Original(ctx context.Context, req *Request) (*Result, []byte, h
 		res.SourceBytes = int64(len(orig.body))
 	}
 	return res, orig.body, orig.header, nil
-}
-
-// varyBeyondAccept is header as far as sharing it goes: a negotiated
-// variant's Vary: Accept is the key's own business (the format is part of
-// it), only the origin's fields can make it one client's.
-func varyBeyondAccept(header http.Header, negotiated bool) http.Header {
-	if !negotiated || header.Get("Vary") == "" {
-		return header
-	}
-	var rest []string
-	for _, v := range header.Values("Vary") {
-		for f := range strings.SplitSeq(v, ",") {
-			if f = strings.TrimSpace(f); f != "" && !strings.EqualFold(f, "Accept") {
-				rest = append(rest, f)
-			}
-		}
-	}
-	h := header.Clone()
-	h.Del("Vary")
-	if len(rest) > 0 {
-		h.Set("Vary", strings.Join(rest, ", "))
-	}
-	return h
 }
