@@ -28,12 +28,11 @@ func (ir *ImageResize) markAllowed(path string) bool {
 // variant that carries it. A mark named by an absolute URL must be of the
 // request's own host: no other host is ever fetched.
 func (rq *imageRequest) withMark(req *variant.Request, m *transform.Mark) error {
-	host, path := m.MarkHost()
-	if host != "" {
-		if h, err := tenant.Canonical(host); err != nil || h != rq.host() {
+	path := m.Path
+	if m.Host != "" {
+		if h, err := tenant.Canonical(m.Host); err != nil || h != rq.host() {
 			return &transform.Error{Param: "mark", Msg: "an absolute mark URL must be of this site's own host (" + rq.host() + ")"}
 		}
-		m.Path = path // one mark, one key, however its URL is spelled
 	}
 	if rq.settings.Watermark == "" && !rq.ir.markAllowed(path) {
 		return &transform.Error{Param: "mark", Msg: path + " is not among the marks this site allows (image_resize marks)"}

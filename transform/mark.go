@@ -12,9 +12,10 @@ import (
 // Mark is an imgix watermark: another image of the same site laid over
 // the output.
 type Mark struct {
-	// Path is the mark's path on the site, or an absolute URL, which the
-	// caller checks is of the request's own host and reduces to its path.
-	Path string
+	// Path is the mark's path on the site; Host, when the mark was given
+	// as an absolute URL, the host it named, which the caller checks is
+	// the request's own (it is not part of the key: no other is served).
+	Path, Host string
 	// Anchor is where it sits: imgix mark-align, bottom right by default.
 	Anchor Anchor
 	// W and H are its size: pixels when 1 or more, else a fraction of
@@ -47,11 +48,11 @@ func (o *Options) parseMark(vals map[string]string, lim Limits) error {
 		}
 		return nil
 	}
-	p, err := markPath(v)
+	host, p, err := markPath(v)
 	if err != nil {
 		return &Error{"mark", err.Error()}
 	}
-	m := &Mark{Path: p, Anchor: Anchor{1, 1}, Alpha: 100, Pad: defaultMarkPad}
+	m := &Mark{Host: host, Path: p, Anchor: Anchor{1, 1}, Alpha: 100, Pad: defaultMarkPad}
 	if v, ok := vals["mark-align"]; ok {
 		if m.Anchor, err = parseAlign(v); err != nil {
 			return &Error{"mark-align", err.Error()}
@@ -98,45 +99,34 @@ func (o *Options) parseMark(vals map[string]string, lim Limits) error {
 	return nil
 }
 
-// markPath is the path of a mark on the site: a path, or an absolute
-// http(s) URL (whose host the caller checks is the request's own).
-func markPath(v string) (string, error) {
+// markPath is the path of a mark on the site, given as a path or as an
+// absolute http(s) URL, whose host it returns too (the caller checks it
+// is the request's own).
+func markPath(v string) (host, p string, err error) {
 	u, err := url.Parse(v)
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("%q is not a path or URL", v)
+		return "", "", fmt.Errorf("%q is not a path or URL", v)
 	case u.Scheme != "" && u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("%q: only a path of this site, or an http(s) URL of this site's host", v)
+		return "", "", fmt.Errorf("%q: only a path of this site, or an http(s) URL of this site's host", v)
 	case u.Scheme != "":
 		if u.Host == "" || u.User != nil {
-			return "", fmt.Errorf("%q is not an http(s) URL of this site", v)
+			return "", "", fmt.Errorf("%q is not an http(s) URL of this site", v)
 		}
 	case u.Host != "" || !strings.HasPrefix(u.Path, "/"):
-		return "", fmt.Errorf("%q: give the mark's path on this site, starting with /", v)
+		return "", "", fmt.Errorf("%q: give the mark's path on this site, starting with /", v)
 	}
 	if u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("%q: a mark is a plain image of this site, without a query", v)
+		return "", "", fmt.Errorf("%q: a mark is a plain image of this site, without a query", v)
 	}
 	if strings.ContainsFunc(u.Path, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
-		return "", fmt.Errorf("%q: control characters in the path", v)
+		return "", "", fmt.Errorf("%q: control characters in the path", v)
 	}
 	clean := path.Clean(u.Path)
 	if clean != u.Path && clean+"/" != u.Path {
-		return "", fmt.Errorf("%q: the path must be clean (no . or .. segments)", v)
+		return "", "", fmt.Errorf("%q: the path must be clean (no . or .. segments)", v)
 	}
-	if u.Scheme != "" {
-		return u.Scheme + "://" + strings.ToLower(u.Host) + clean, nil
-	}
-	return clean, nil
-}
-
-// MarkHost splits an absolute mark into its host and path; a path alone
-// has no host.
-func (m *Mark) MarkHost() (host, p string) {
-	if u, err := url.Parse(m.Path); err == nil && u.Host != "" {
-		return u.Host, u.Path
-	}
-	return "", m.Path
+	return strings.ToLower(u.Host), clean, nil
 }
 
 // parseAlign reads imgix mark-align: a comma list of top, middle,

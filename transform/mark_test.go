@@ -17,11 +17,14 @@ func TestMarkParametersAreReadOrRefusedByName(t *testing.T) {
 	if m := o.Mark; m == nil || m.Path != "/logo.png" || m.Anchor != (Anchor{0, 0}) || m.Alpha != 60 || m.Pad != 0 || m.W != 0.25 {
 		t.Fatalf("parsed %+v", o.Mark)
 	}
-	if o, _ := parse("mark=https://IMG.example.com/a/logo.png"); o.Mark == nil || o.Mark.Path != "https://img.example.com/a/logo.png" {
+	if o, _ := parse("mark=https://IMG.example.com/a/logo.png"); o.Mark == nil || o.Mark.Path != "/a/logo.png" || o.Mark.Host != "img.example.com" {
 		t.Errorf("an absolute mark: %+v", o.Mark)
 	}
 	if a, b := canonicalOf(t, "w=100&mark=/a.png"), canonicalOf(t, "w=100&mark=/b.png"); a == b {
 		t.Error("two marks share a key")
+	}
+	if a, b := canonicalOf(t, "w=100&mark=/a.png"), canonicalOf(t, "w=100&mark=http://img.example.com:8080/a.png"); a != b {
+		t.Error("one mark spelled as a path and as a URL has two keys")
 	}
 	for query, param := range map[string]string{
 		"mark=logo.png":                      "mark",
