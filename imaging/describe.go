@@ -118,9 +118,9 @@ func (p *Prepared) sample(ctx context.Context) (image.Image, int, int, error) {
 		return nil, 0, 0, err
 	}
 	w, h := j.img.Width(), j.img.Height()
-	img, err := j.img.Sample(ctx, sampleSide, p.cfg.Timeout)
+	img, err := j.img.Sample(ctx, sampleSide, j.timeLeft())
 	if errors.Is(err, vips.ErrTimeout) {
-		return nil, 0, 0, &Error{Kind: TooSlow, Msg: fmt.Sprintf("processing the source took longer than the limit of %s", p.cfg.Timeout)}
+		return nil, 0, 0, j.refusal(err)
 	}
 	return img, w, h, err
 }

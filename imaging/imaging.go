@@ -127,6 +127,8 @@ type Result struct {
 // job is the state one pipeline run threads through its steps.
 type job struct {
 	*Prepared
+	ctx      context.Context
+	started  time.Time
 	animated bool // every frame is kept
 	img      *vips.Image
 	// content is where the picture is on a padded canvas (fit=pad, imgix
@@ -194,32 +196,47 @@ func (p *Prepared) Process(ctx context.Context) (Result, error) {
 		Effort:    cfg.Effort[out],
 		Metadata:  o.Metadata,
 		Interlace: o.Progressive && out == transform.JPEG,
-		Timeout:   cfg.Timeout,
+		Timeout:   j.timeLeft(),
 	})
 	j.img = nil // Save consumed it
-	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-		return Result{}, err
-	}
-	if errors.Is(err, vips.ErrTimeout) {
-		return Result{}, &Error{Kind: TooSlow, Msg: fmt.Sprintf("processing the source took longer than the limit of %s", cfg.Timeout)}
-	}
 	if err != nil {
-		return Result{}, &Error{Kind: Undecodable, Msg: "source image cannot be processed", Err: err}
+		return Result{}, j.refusal(err)
 	}
 	res.Body = body
 	return res, nil
 }
 
+// refusal is what a failed step or encode means: ctx's own error when it
+// was stopped, TooSlow past the timeout, else an undecodable source.
+func (j *job) refusal(err error) error {
+	if j.ctx.Err() != nil && errors.Is(err, j.ctx.Err()) {
+		return err
+	}
+	if errors.Is(err, vips.ErrTimeout) {
+		return &Error{Kind: TooSlow, Msg: fmt.Sprintf("processing the source took longer than the limit of %s", j.cfg.Timeout)}
+	}
+	return &Error{Kind: Undecodable, Msg: "source image cannot be processed", Err: err}
+}
+
+// timeLeft is what remains of the job's timeout (0: none), for the step
+// that evaluates it.
+func (j *job) timeLeft() time.Duration {
+	if j.cfg.Timeout <= 0 {
+		return 0
+	}
+	return max(j.cfg.Timeout-time.Since(j.started), time.Millisecond)
+}
+
 // run runs the pipeline's steps; the job's image is the output, not yet
 // encoded. The caller closes it.
 func (p *Prepared) run(ctx context.Context) (*job, error) {
-	j := &job{Prepared: p, animated: p.Frames > 1}
+	j := &job{Prepared: p, ctx: ctx, started: time.Now(), animated: p.Frames > 1}
 	for _, step := range pipeline {
 		if err := ctx.Err(); err != nil {
 			return j, err
 		}
 		if err := step(j); err != nil {
-			return j, &Error{Kind: Undecodable, Msg: "source image cannot be processed", Err: err}
+			return j, j.refusal(err)
 		}
 	}
 	return j, nil
@@ -257,6 +274,17 @@ func (j *job) thumbnail() (err error) {
 	jpegShrink := 0
 	if j.src.Header.Format == transform.JPEG { // never animated: smart is p.SmartCrop
 		jpegShrink = p.JPEGShrink(srcW, srcH)
+	}
+	if !smart && j.region == nil && j.opts.Metadata == transform.MetadataNone {
+		// The common case without a libvips pipeline; it declines what
+		// it does not make exactly as Thumbnail would. The source's
+		// metadata is not carried: only with none kept.
+		j.img, err = vips.ReduceJPEG(j.ctx, j.src.Bytes, j.src.Header, vips.ReduceOptions{
+			Width: p.BoxW, Height: p.BoxH, Resize: p.Resize, JPEGShrink: jpegShrink, Timeout: j.timeLeft(),
+		})
+		if !errors.Is(err, vips.ErrDeclined) {
+			return err
+		}
 	}
 	j.img, err = vips.Thumbnail(j.src.Bytes, vips.ThumbnailOptions{
 		Width:      p.BoxW,

@@ -71,6 +71,7 @@ type Header struct {
 	Depth       int     // bits per sample
 	ColourModel string  // RGB, Gray or CMYK
 	DPIX, DPIY  float64 // resolution in dots per inch; 0 when unknown
+	XRes, YRes  float64 // libvips' own: pixels per millimetre, 1 when unknown
 }
 
 // OrientedSize is the size of one page once EXIF orientation is applied.
@@ -122,6 +123,8 @@ func ReadHeader(buf []byte) (Header, error) {
 		ColourModel: colourModel(int(h.interpretation), int(h.bands), h.has_alpha != 0),
 		DPIX:        dpi(float64(h.xres)),
 		DPIY:        dpi(float64(h.yres)),
+		XRes:        float64(h.xres),
+		YRes:        float64(h.yres),
 	}, nil
 }
 

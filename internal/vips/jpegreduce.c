@@ -1,0 +1,168 @@
+#include "jpegreduce.h"
+#include "reduce.h"
+
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+
+// Any error, and any warning (a truncated or corrupt stream among them),
+// abandons the decode: libvips then decodes the file itself and decides,
+// under its own fail_on rules, whether it is usable.
+typedef struct {
+	struct jpeg_error_mgr pub;
+	jmp_buf abandon;
+} errors;
+
+static void
+on_error(j_common_ptr cinfo)
+{
+	longjmp(((errors *) cinfo->err)->abandon, 1);
+}
+
+static void
+on_message(j_common_ptr cinfo, int level)
+{
+	if (level < 0)
+		longjmp(((errors *) cinfo->err)->abandon, 1);
+}
+
+static void
+no_output(j_common_ptr cinfo)
+{
+}
+
+// The pieces a reduce holds, freed together whatever happened.
+typedef struct {
+	imgedge_axis h, v;
+	uint8_t *ring;    // v.taps decoded rows, row r in slot r % v.taps
+	uint8_t **rows;   // the rows of one output row's taps
+	int16_t *mid;     // one vertically reduced row, RGBx
+	int32_t *acc;
+	uint8_t *pixels;  // the output
+} work;
+
+static void
+work_free(work *w)
+{
+	imgedge_axis_free(&w->h);
+	imgedge_axis_free(&w->v);
+	free(w->ring);
+	free(w->rows);
+	free(w->mid);
+	free(w->acc);
+	g_free(w->pixels);
+	free(w);
+}
+
+static void
+free_pixels(VipsImage *image, void *pixels)
+{
+	g_free(pixels);
+}
+
+// fits says libjpeg's size at the shrink, rounded up, is libvips' one,
+// rounded down (jpegload drops the part pixel), or that plus one.
+static int
+fits(JDIMENSION decoded, int in)
+{
+	return (int) decoded == in || (int) decoded == in + 1;
+}
+
+// reduce reads the shrunk rows from d as the output rows need them, each
+// read once, and writes the output into w->pixels.
+static imgedge_reduce_result
+reduce(struct jpeg_decompress_struct *d, work *w, VipsImage *stop)
+{
+	const int in_w = w->h.in, taps = w->v.taps, out_w = w->h.out;
+	const size_t stride = (size_t) d->output_width * 3;
+	int have = 0;
+	JSAMPROW want[16];
+
+	for (int y = 0; y < w->v.out; y++) {
+		if (g_atomic_int_get(&stop->kill))
+			return IMGEDGE_STOPPED;
+		int need = w->v.first[y] + taps;
+		while (have < need) {
+			int n = 0;
+			for (; n < (int) G_N_ELEMENTS(want) && have + n < need; n++)
+				want[n] = w->ring + (size_t) ((have + n) % taps) * stride;
+			have += (int) jpeg_read_scanlines(d, want, n);
+		}
+		for (int k = 0; k < taps; k++)
+			w->rows[k] = w->ring + (size_t) ((w->v.first[y] + k) % taps) * stride;
+		imgedge_reduce_rows(w->rows, &w->v, y, in_w, w->mid, w->acc);
+		imgedge_reduce_row(w->mid, &w->h, w->pixels + (size_t) y * out_w * 3);
+	}
+	return IMGEDGE_REDUCED;
+}
+
+imgedge_reduce_result
+imgedge_jpeg_reduce(const void *buf, size_t len, int shrink,
+	int in_w, int in_h, double hshrink, double vshrink, int out_w, int out_h,
+	double xres, double yres, VipsImage *stop, VipsImage **out)
+{
+	struct jpeg_decompress_struct d;
+	errors err;
+	work *w = calloc(1, sizeof(work)); // on the heap: its fields change after setjmp
+	imgedge_reduce_result res;
+
+	if (!w)
+		return IMGEDGE_DECLINED;
+	d.err = jpeg_std_error(&err.pub);
+	err.pub.error_exit = on_error;
+	err.pub.emit_message = on_message;
+	err.pub.output_message = no_output;
+	if (setjmp(err.abandon)) {
+		jpeg_destroy_decompress(&d);
+		work_free(w);
+		return IMGEDGE_DECLINED;
+	}
+	jpeg_create_decompress(&d);
+	jpeg_mem_src(&d, (const unsigned char *) buf, len);
+	jpeg_read_header(&d, TRUE);
+	d.scale_num = 1;
+	d.scale_denom = shrink;
+	d.out_color_space = JCS_RGB;
+	jpeg_calc_output_dimensions(&d);
+	if (d.num_components != 3 || d.data_precision != 8 ||
+		(d.jpeg_color_space != JCS_YCbCr && d.jpeg_color_space != JCS_RGB) ||
+		!fits(d.output_width, in_w) || !fits(d.output_height, in_h) ||
+		d.output_components != 3 ||
+		imgedge_axis_init(&w->h, in_w, out_w, hshrink, 2) ||
+		imgedge_axis_init(&w->v, in_h, out_h, vshrink, 1) ||
+		!(w->ring = malloc((size_t) w->v.taps * d.output_width * 3)) ||
+		!(w->rows = malloc(sizeof(uint8_t *) * w->v.taps)) ||
+		!(w->mid = calloc((size_t) (in_w + 1) * 4, sizeof(int16_t))) ||
+		!(w->acc = malloc(sizeof(int32_t) * 3 * (size_t) in_w)) ||
+		!(w->pixels = g_try_malloc((size_t) out_w * out_h * 3))) {
+		jpeg_destroy_decompress(&d);
+		work_free(w);
+		return IMGEDGE_DECLINED;
+	}
+	jpeg_start_decompress(&d);
+	res = reduce(&d, w, stop);
+	jpeg_destroy_decompress(&d);
+	if (res != IMGEDGE_REDUCED) {
+		work_free(w);
+		return res;
+	}
+
+	VipsImage *im = vips_image_new_from_memory(w->pixels, (size_t) out_w * out_h * 3,
+		out_w, out_h, 3, VIPS_FORMAT_UCHAR);
+	if (!im) {
+		work_free(w);
+		return IMGEDGE_DECLINED;
+	}
+	g_signal_connect(im, "postclose", G_CALLBACK(free_pixels), w->pixels);
+	w->pixels = NULL; // the image's now
+	work_free(w);
+	im->Type = VIPS_INTERPRETATION_sRGB;
+	im->Xres = xres;
+	im->Yres = yres;
+	*out = im;
+	return IMGEDGE_REDUCED;
+}

@@ -1,0 +1,187 @@
+package vips_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/draw"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/imgedge/imgedge/internal/testimages"
+	"github.com/imgedge/imgedge/internal/vips"
+	"github.com/imgedge/imgedge/transform"
+)
+
+// photo is a part of an example photograph, w x h, as a baseline 4:2:0
+// JPEG: real detail, at sizes no power of two divides.
+func photo(t testing.TB, name string, w, h int) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../examples/site/photos/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := jpeg.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(cut, cut.Bounds(), src, src.Bounds().Min, draw.Src)
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, cut, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// pixels encodes img losslessly and decodes it again.
+func pixels(t testing.TB, img *vips.Image) *image.NRGBA {
+	t.Helper()
+	b, err := img.Save(context.Background(), vips.SaveOptions{Format: transform.PNG, Effort: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := image.NewNRGBA(m.Bounds())
+	draw.Draw(out, out.Bounds(), m, m.Bounds().Min, draw.Src)
+	return out
+}
+
+// difference is the mean and the largest absolute difference of two
+// images' colour samples.
+func difference(a, b *image.NRGBA) (mean float64, most int) {
+	var sum float64
+	n := 0
+	for i := range a.Pix {
+		if i%4 == 3 {
+			continue
+		}
+		d := int(a.Pix[i]) - int(b.Pix[i])
+		if d < 0 {
+			d = -d
+		}
+		sum += float64(d)
+		most = max(most, d)
+		n++
+	}
+	return sum / float64(n), most
+}
+
+func TestReduceJPEGMakesWhatThumbnailMakes(t *testing.T) {
+	// Every box, mode and shrink on load over sources of awkward sizes:
+	// the same size as libvips to the pixel, and the same pixels but for
+	// rounding (libvips keeps 12 bits of weight, this 14; its vertical
+	// pass keeps no fraction between the passes, this 6 bits).
+	sources := []struct{ w, h int }{{2560, 1600}, {1001, 667}, {333, 999}, {97, 61}}
+	boxes := []struct {
+		w, h   int
+		resize transform.Resize
+	}{
+		{400, transform.Unbounded, transform.ResizeDown},
+		{699, transform.Unbounded, transform.ResizeDown},
+		{300, 300, transform.ResizeDown},
+		{transform.Unbounded, 123, transform.ResizeBoth},
+		{640, 200, transform.ResizeForce},
+		{45, 45, transform.ResizeDown},
+	}
+	reduced := 0
+	for _, s := range sources {
+		buf := photo(t, "kite.jpg", s.w, s.h)
+		h, err := vips.ReadHeader(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range boxes {
+			plan := transform.Plan{BoxW: b.w, BoxH: b.h, Resize: b.resize}
+			shrink := plan.JPEGShrink(s.w, s.h)
+			name := fmt.Sprintf("%dx%d to %dx%d mode %d shrink %d", s.w, s.h, b.w, b.h, b.resize, shrink)
+			got, err := vips.ReduceJPEG(context.Background(), buf, h, vips.ReduceOptions{Width: b.w, Height: b.h, Resize: b.resize, JPEGShrink: shrink})
+			if errors.Is(err, vips.ErrDeclined) {
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			reduced++
+			want, err := vips.Thumbnail(buf, vips.ThumbnailOptions{Width: b.w, Height: b.h, Resize: b.resize, JPEGShrink: shrink, Upright: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Width() != want.Width() || got.Height() != want.Height() {
+				t.Errorf("%s: %dx%d, libvips makes %dx%d", name, got.Width(), got.Height(), want.Width(), want.Height())
+				got.Close()
+				want.Close()
+				continue
+			}
+			w, ht := got.Width(), got.Height()
+			mean, most := difference(pixels(t, got), pixels(t, want))
+			t.Logf("%s: %dx%d, %.3f on average, %d at most", name, w, ht, mean, most)
+			if mean > 0.4 || most > 8 {
+				t.Errorf("%s: differs from libvips by %.2f on average, %d at most", name, mean, most)
+			}
+		}
+	}
+	if reduced < 12 {
+		t.Errorf("only %d of the cases were reduced: the rest were declined", reduced)
+	}
+}
+
+func TestReduceJPEGDeclinesWhatItDoesNotMake(t *testing.T) {
+	plain := photo(t, "kite.jpg", 800, 500)
+	var grey bytes.Buffer
+	if err := jpeg.Encode(&grey, image.NewGray(image.Rect(0, 0, 800, 500)), nil); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		buf  []byte
+		o    vips.ReduceOptions
+	}{
+		{"an enlargement", plain, vips.ReduceOptions{Width: 1600, Height: transform.Unbounded, Resize: transform.ResizeBoth}},
+		{"a reduce libvips starts with a box shrink", plain, vips.ReduceOptions{Width: 100, Height: transform.Unbounded, JPEGShrink: 1}},
+		{"a source turned by EXIF", testimages.WithOrientation(plain, 6), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
+		{"a truncated source", testimages.Truncated(plain, 0.6), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
+		{"a greyscale source", grey.Bytes(), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
+		{"a PNG", testimages.PNG(testimages.Gradient(800, 500)), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := vips.ReadHeader(tt.buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := vips.ReduceJPEG(context.Background(), tt.buf, h, tt.o)
+			if !errors.Is(err, vips.ErrDeclined) {
+				img.Close()
+				t.Fatalf("got %v, want ErrDeclined", err)
+			}
+		})
+	}
+}
+
+func TestReduceJPEGStops(t *testing.T) {
+	// A 6000x4000 source decoded whole takes far longer than the timeout.
+	buf := testimages.JPEG(testimages.Gradient(6000, 4000))
+	h, err := vips.ReadHeader(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := vips.ReduceOptions{Width: 5000, Height: transform.Unbounded, Timeout: time.Millisecond}
+	if _, err := vips.ReduceJPEG(context.Background(), buf, h, o); !errors.Is(err, vips.ErrTimeout) {
+		t.Errorf("past its timeout: got %v, want ErrTimeout", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(time.Millisecond, cancel)
+	o.Timeout = 0
+	if _, err := vips.ReduceJPEG(ctx, buf, h, o); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled: got %v, want context.Canceled", err)
+	}
+}
