@@ -185,6 +185,9 @@ func (r *runner) measureAlternating(specs []runSpec, rounds int) ([]*runResult, 
 	results := make([]*runResult, len(specs))
 	for i, spec := range specs {
 		results[i] = summarize(spec, accs[i].rec.samples, accs[i].elapsed, accs[i].cpu, accs[i].rss)
+		if spec.after != nil {
+			spec.after(results[i])
+		}
 	}
 	return results, nil
 }

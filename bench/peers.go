@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -123,5 +124,33 @@ func (p *peer) stop() {
 func distinctWidths(lo, n int, url func(w int) string) func(uint64) vegeta.Target {
 	return func(i uint64) vegeta.Target {
 		return vegeta.Target{Method: http.MethodGet, URL: url(lo + int(i%uint64(n)))}
+	}
+}
+
+// sizeSample sets a run's mean output size to that of 16 widths spread
+// over lo .. lo+n-1, asked once each after the run: the same variants of
+// every server. (Over the run's own requests, a faster server gets further
+// through the widths, and its mean is of larger outputs.)
+func sizeSample(lo, n int, url func(w int) string) func(*runResult) {
+	return func(r *runResult) {
+		const k = 16
+		total, got := 0, 0
+		for i := range k {
+			resp, err := http.Get(url(lo + i*(n-1)/(k-1)))
+			if err != nil {
+				continue
+			}
+			b, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode == http.StatusOK {
+				total += len(b)
+				got++
+			}
+		}
+		if got == k {
+			r.MeanOutBytes = float64(total) / k
+		} else {
+			r.MeanOutBytes = 0 // no comparison rather than a wrong one
+		}
 	}
 }

@@ -226,15 +226,15 @@ func peerScenario(s *server, peers []*peer, workers int) scenario {
 		if len(peers) > 0 {
 			ref = peers[0].name + " " + label
 		}
+		own := func(w int) string { return fmt.Sprintf("%s/%s?w=%d&f=%s", s.miss, pc.file, w, pc.format) }
 		sc.Runs = append(sc.Runs, runSpec{Name: "imgedge " + label, Ref: ref, Workers: workers, group: label,
 			About: fmt.Sprintf("/%s?w=%d..&f=%s, cache off", pc.file, pc.lo, pc.format), expect: "miss",
-			target: distinctWidths(pc.lo, pc.n, func(w int) string {
-				return fmt.Sprintf("%s/%s?w=%d&f=%s", s.miss, pc.file, w, pc.format)
-			})})
+			target: distinctWidths(pc.lo, pc.n, own), after: sizeSample(pc.lo, pc.n, own)})
 		for _, p := range peers {
+			theirs := func(w int) string { return p.base + p.url(pc.file, w, pc.format) }
 			sc.Runs = append(sc.Runs, runSpec{Name: p.name + " " + label, Workers: workers, group: label,
 				About: p.url(pc.file, pc.lo, pc.format) + " ..", expect: "none", pid: p.pid(), cpuOf: p.name,
-				target: distinctWidths(pc.lo, pc.n, func(w int) string { return p.base + p.url(pc.file, w, pc.format) })})
+				target: distinctWidths(pc.lo, pc.n, theirs), after: sizeSample(pc.lo, pc.n, theirs)})
 		}
 	}
 	return sc
