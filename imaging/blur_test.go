@@ -2,6 +2,7 @@ package imaging
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image"
 	_ "image/gif"
@@ -58,7 +59,7 @@ func TestAWideBlurKeepsTheSizeAndLooksTheSame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j := &job{Prepared: p}
+	j := &job{Prepared: p, ctx: context.Background(), started: time.Now()}
 	if err := j.thumbnail(); err != nil {
 		t.Fatal(err)
 	}

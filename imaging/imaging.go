@@ -279,7 +279,7 @@ func (j *job) thumbnail() (err error) {
 		// The common case without a libvips pipeline; it declines what
 		// it does not make exactly as Thumbnail would. The source's
 		// metadata is not carried: only with none kept.
-		j.img, err = vips.ReduceJPEG(j.ctx, j.src.Bytes, j.src.Header, vips.ReduceOptions{
+		j.img, err = vips.Reduce(j.ctx, j.src.Bytes, j.src.Header, vips.ReduceOptions{
 			Width: p.BoxW, Height: p.BoxH, Resize: p.Resize, JPEGShrink: jpegShrink, Timeout: j.timeLeft(),
 		})
 		if !errors.Is(err, vips.ErrDeclined) {

@@ -4,15 +4,7 @@
 #ifndef IMGEDGE_JPEGREDUCE_H
 #define IMGEDGE_JPEGREDUCE_H
 
-#include <stddef.h>
-#include <vips/vips.h>
-
-// What imgedge_jpeg_reduce did.
-typedef enum {
-	IMGEDGE_REDUCED = 0,   // *out is the resized image
-	IMGEDGE_DECLINED = 1,  // not a plain 8-bit YCbCr JPEG, or it warned: use libvips
-	IMGEDGE_STOPPED = -1,  // stop's kill flag was set
-} imgedge_reduce_result;
+#include "reduceresult.h"
 
 // imgedge_jpeg_reduce decodes buf shrunk on load by shrink (1, 2, 4, 8),
 // in_w x in_h as libvips' jpegload makes it (rounded down), and reduces that by hshrink and vshrink

@@ -1,0 +1,126 @@
+package vips
+
+/*
+#include "reduceresult.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/imgedge/imgedge/transform"
+)
+
+// ReduceOptions configure Reduce: the box and resize mode of
+// ThumbnailOptions, the shrink on load of a JPEG, and what stops it.
+type ReduceOptions struct {
+	Width, Height int // box; transform.Unbounded for a free side
+	Resize        transform.Resize
+	JPEGShrink    int // 1, 2, 4 or 8
+	// Timeout bounds the decode and reduce; 0 means none.
+	Timeout time.Duration
+}
+
+// ErrDeclined is Reduce's answer for a source or a size it does not make:
+// Thumbnail makes it.
+var ErrDeclined = errors.New("not a plain downscale Reduce makes")
+
+// Reduce makes what Thumbnail makes of a plain source scaled down, without
+// a libvips pipeline: the decoder (libjpeg-turbo, libpng) runs on the
+// calling thread, row by row, straight into a reduce that samples as
+// vips_reduceh and vips_reducev do. The size is Thumbnail's to the pixel
+// and the pixels within rounding of its.
+//
+//   - A JPEG (8-bit YCbCr or RGB) is shrunk on load by o.JPEGShrink and
+//     reduced in fixed point (jpegreduce.c, reduce.c).
+//   - A PNG (8-bit RGB or RGBA, not interlaced) is reduced in float, RGBA
+//     premultiplied by its alpha as vips_thumbnail does, with libvips' box
+//     shrink for factors of 4 and more (pngreduce.c, reducef.c).
+//
+// Why: a miss spends most of its time in that decode and reduce, and
+// libvips adds its own cost around it, in worker threads, regions and
+// buffers; bench scenario 8 measures the difference. Everything else is
+// declined (ErrDeclined): other formats and layouts, colour profiles,
+// EXIF turns, animations, enlargements, and any source the decoder warns
+// about, which libvips then decodes under its own rules.
+//
+// The image returned holds its pixels in memory: later steps and Save
+// work on it as on any other. ctx and o.Timeout stop it between rows.
+func Reduce(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Image, error) {
+	if len(buf) == 0 || h.Depth != 8 || h.HasICC || h.Orientation > 1 || h.Pages > 1 || h.ColourModel != "RGB" {
+		return nil, ErrDeclined
+	}
+	switch h.Format {
+	case transform.JPEG:
+		return reduceJPEG(ctx, buf, h, o)
+	case transform.PNG:
+		return reducePNG(ctx, buf, h, o)
+	}
+	return nil, ErrDeclined
+}
+
+// run runs one decode and reduce, call, under the options' context and
+// timeout, with the image whose kill flag it polls.
+func (o ReduceOptions) run(ctx context.Context, what string, call func(stop *C.VipsImage, out **C.VipsImage) C.imgedge_reduce_result) (*Image, error) {
+	stop := &Image{im: C.vips_image_new()} // carries the kill flag
+	defer stop.Close()
+	var out *C.VipsImage
+	var res C.imgedge_reduce_result
+	err := stop.evaluate(ctx, o.Timeout, what, func() C.int {
+		if res = call(stop.im, &out); res == C.IMGEDGE_STOPPED {
+			return -1
+		}
+		return 0
+	})
+	switch {
+	case err != nil:
+		if out != nil {
+			C.g_object_unref(C.gpointer(out))
+		}
+		return nil, err
+	case res != C.IMGEDGE_REDUCED:
+		return nil, ErrDeclined
+	}
+	return &Image{im: out}, nil
+}
+
+// reduceSize is what vips_thumbnail_image (no crop, no turn) and
+// vips_resize make of an inW x inH image for o's box: the reduce factors
+// vips_reduceh and vips_reducev are given and the output size. ok is false
+// for an enlargement, which Reduce does not make.
+func reduceSize(inW, inH int, o ReduceOptions) (hs, vs float64, outW, outH int, ok bool) {
+	hshrink := float64(inW) / float64(o.Width)
+	vshrink := float64(inH) / float64(o.Height)
+	if o.Resize != transform.ResizeForce {
+		// vips_thumbnail_calculate_shrink: fit, the larger shrink wins.
+		if hshrink < vshrink {
+			hshrink = vshrink
+		} else {
+			vshrink = hshrink
+		}
+	}
+	if o.Resize == transform.ResizeDown {
+		hshrink, vshrink = max(1, hshrink), max(1, vshrink)
+	}
+	hshrink, vshrink = min(hshrink, float64(inW)), min(vshrink, float64(inH))
+	hs, outW, hok := reduceAxis(inW, 1/hshrink)
+	vs, outH, vok := reduceAxis(inH, 1/vshrink)
+	return hs, vs, outW, outH, hok && vok
+}
+
+// reduceAxis is vips_resize and vips_reduceh on one axis of in pixels at
+// scale (1/shrink): the factor given to the reduce (1: none) and the size.
+func reduceAxis(in int, scale float64) (shrink float64, out int, ok bool) {
+	scale = max(scale, 1/float64(in)) // no axis below 1 px
+	if scale > 1 {
+		return 0, 0, false
+	}
+	if scale == 1 {
+		return 1, in, true
+	}
+	shrink = 1 / scale
+	out = int(float64(in)/shrink + 0.5) // VIPS_ROUND_UINT
+	return shrink, out, out >= 1
+}
