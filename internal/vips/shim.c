@@ -1,4 +1,5 @@
 #include "shim.h"
+#include "webpsave.h"
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -539,6 +540,8 @@ save(VipsImage *in, int format, int quality, int effort, int strip, int interlac
 			"effort", effort,
 			NULL);
 	case IMGEDGE_WEBP:
+		if (strip && imgedge_webp_plain(in))
+			return imgedge_webp_save(in, quality, effort, buf, len);
 		return vips_webpsave_buffer(in, buf, len,
 			"Q", quality,
 			"strip", strip,

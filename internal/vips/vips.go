@@ -22,7 +22,7 @@
 package vips
 
 /*
-#cgo pkg-config: vips
+#cgo pkg-config: vips libwebp
 #include "shim.h"
 */
 import "C"
