@@ -41,7 +41,6 @@ typedef struct {
 	uint8_t *ring;    // v.taps decoded rows, row r in slot r % v.taps
 	uint8_t **rows;   // the rows of one output row's taps
 	int16_t *mid;     // one vertically reduced row, RGBx
-	int32_t *acc;
 	uint8_t *pixels;  // the output
 } work;
 
@@ -53,7 +52,6 @@ work_free(work *w)
 	free(w->ring);
 	free(w->rows);
 	free(w->mid);
-	free(w->acc);
 	g_free(w->pixels);
 	free(w);
 }
@@ -78,14 +76,15 @@ static imgedge_reduce_result
 reduce(struct jpeg_decompress_struct *d, work *w, VipsImage *stop)
 {
 	const int in_w = w->h.in, taps = w->v.taps, out_w = w->h.out;
-	const size_t stride = (size_t) d->output_width * 3;
+	const size_t stride = (size_t) d->output_width * 4;
 	int have = 0;
 	JSAMPROW want[16];
 
 	for (int y = 0; y < w->v.out; y++) {
 		if (g_atomic_int_get(&stop->kill))
 			return IMGEDGE_STOPPED;
-		int need = w->v.first[y] + taps;
+		// The last tap may be a zero-weight pad past the last row.
+		int need = MIN(w->v.first[y] + taps, w->v.in);
 		while (have < need) {
 			int n = 0;
 			for (; n < (int) G_N_ELEMENTS(want) && have + n < need; n++)
@@ -93,8 +92,8 @@ reduce(struct jpeg_decompress_struct *d, work *w, VipsImage *stop)
 			have += (int) jpeg_read_scanlines(d, want, n);
 		}
 		for (int k = 0; k < taps; k++)
-			w->rows[k] = w->ring + (size_t) ((w->v.first[y] + k) % taps) * stride;
-		imgedge_reduce_rows(w->rows, &w->v, y, in_w, w->mid, w->acc);
+			w->rows[k] = w->ring + (size_t) (MIN(w->v.first[y] + k, w->v.in - 1) % taps) * stride;
+		imgedge_reduce_rows(w->rows, &w->v, y, in_w, w->mid);
 		imgedge_reduce_row(w->mid, &w->h, w->pixels + (size_t) y * out_w * 3);
 	}
 	return IMGEDGE_REDUCED;
@@ -126,18 +125,17 @@ imgedge_jpeg_reduce(const void *buf, size_t len, int shrink,
 	jpeg_read_header(&d, TRUE);
 	d.scale_num = 1;
 	d.scale_denom = shrink;
-	d.out_color_space = JCS_RGB;
+	d.out_color_space = JCS_EXT_RGBX; // the reduce's layout, straight from the colour conversion
 	jpeg_calc_output_dimensions(&d);
 	if (d.num_components != 3 || d.data_precision != 8 ||
 		(d.jpeg_color_space != JCS_YCbCr && d.jpeg_color_space != JCS_RGB) ||
 		!fits(d.output_width, in_w) || !fits(d.output_height, in_h) ||
-		d.output_components != 3 ||
-		imgedge_axis_init(&w->h, in_w, out_w, hshrink, 2) ||
-		imgedge_axis_init(&w->v, in_h, out_h, vshrink, 1) ||
-		!(w->ring = malloc((size_t) w->v.taps * d.output_width * 3)) ||
+		d.output_components != 4 ||
+		imgedge_axis_init(&w->h, in_w, out_w, hshrink) ||
+		imgedge_axis_init(&w->v, in_h, out_h, vshrink) ||
+		!(w->ring = malloc((size_t) w->v.taps * d.output_width * 4)) ||
 		!(w->rows = malloc(sizeof(uint8_t *) * w->v.taps)) ||
 		!(w->mid = calloc((size_t) (in_w + 1) * 4, sizeof(int16_t))) ||
-		!(w->acc = malloc(sizeof(int32_t) * 3 * (size_t) in_w)) ||
 		!(w->pixels = g_try_malloc((size_t) out_w * out_h * 3))) {
 		jpeg_destroy_decompress(&d);
 		work_free(w);

@@ -1,37 +1,42 @@
 // A Lanczos-3 reduce in fixed point, streamed one output row at a time,
-// for interleaved 8-bit RGB: the resample of jpegreduce.c.
+// for 8-bit RGBx pixels (the fourth byte ignored): the resample of
+// jpegreduce.c.
 #ifndef IMGEDGE_REDUCE_H
 #define IMGEDGE_REDUCE_H
 
 #include <stdint.h>
 
 // An axis' reduce: output pixel i is the sum of taps input pixels from
-// first[i], weighted by w[i * taps ...] (fixed point, summing to 1 << 14).
+// first[i], weighted by w[i * taps ...] (fixed point, summing to 1 << 14;
+// taps is even, the last weight zero when the kernel has an odd count).
+// pairs holds the same weights two by two, as the low and high halves of
+// an int32.
 typedef struct {
 	int in, out, taps;
 	int *first;
 	int16_t *w;
+	int32_t *pairs;
 } imgedge_axis;
 
 // imgedge_axis_init lays out the reduce of in pixels to out by shrink
 // (in / out, as libvips computes it), 1 or more, the way libvips 8.14's
 // vips_reduceh/vips_reducev sample: centres (i + 0.5) * shrink - 0.5,
 // moved by half the pixels the rounding of out invents, and edge pixels
-// repeated. pad rounds taps up to a multiple of it, with zero weights.
-// Returns -1 when out of memory.
-int imgedge_axis_init(imgedge_axis *a, int in, int out, double shrink, int pad);
+// repeated. Returns -1 when out of memory.
+int imgedge_axis_init(imgedge_axis *a, int in, int out, double shrink);
 void imgedge_axis_free(imgedge_axis *a);
 
 // imgedge_reduce_rows sums the axis' taps rows for output row y into mid,
-// n pixels of 4 int16 (RGB and a spare, 6 fractional bits). rows are the
-// input rows first[y] .. first[y] + taps - 1 of n RGB pixels; acc is
-// scratch for 3n int32.
-void imgedge_reduce_rows(uint8_t *const *rows, const imgedge_axis *v, int y, int n,
-	int16_t *mid, int32_t *acc);
+// n RGBx pixels of int16 with 6 fractional bits. rows are the input rows
+// first[y] .. first[y] + taps - 1, n RGBx pixels each.
+void imgedge_reduce_rows(uint8_t *const *rows, const imgedge_axis *v, int y, int n, int16_t *mid);
 
-// imgedge_reduce_row reduces one row of mid (h->in pixels and a spare one
-// past the end, from imgedge_reduce_rows) across into out, h->out RGB
-// pixels. h's taps are padded to an even count.
+// imgedge_reduce_row reduces one row of mid (h->in pixels, and a spare
+// one past the end, from imgedge_reduce_rows) across into out, h->out RGB
+// pixels.
 void imgedge_reduce_row(const int16_t *mid, const imgedge_axis *h, uint8_t *out);
+
+// imgedge_lanczos3 is the Lanczos-3 kernel, from a table.
+double imgedge_lanczos3(double x);
 
 #endif

@@ -118,6 +118,7 @@ func TestReduceMakesWhatThumbnailMakes(t *testing.T) {
 		{1001, 667, func(w, h int) []byte { return photo(t, "kite.jpg", w, h) }, "jpeg", false},
 		{333, 999, func(w, h int) []byte { return photo(t, "kite.jpg", w, h) }, "jpeg", false},
 		{97, 61, func(w, h int) []byte { return photo(t, "kite.jpg", w, h) }, "jpeg", false},
+		{13, 9, func(w, h int) []byte { return photo(t, "kite.jpg", w, h) }, "jpeg", false},
 		{1600, 1000, func(w, h int) []byte { return photoPNG(t, "cups.jpg", w, h, true) }, "png", true},
 		{1001, 667, func(w, h int) []byte { return photoPNG(t, "cups.jpg", w, h, true) }, "png", true},
 		{333, 999, func(w, h int) []byte { return photoPNG(t, "cups.jpg", w, h, false) }, "png", false},
@@ -132,6 +133,7 @@ func TestReduceMakesWhatThumbnailMakes(t *testing.T) {
 		{transform.Unbounded, 123, transform.ResizeBoth},
 		{640, 200, transform.ResizeForce},
 		{45, 45, transform.ResizeDown},
+		{2, transform.Unbounded, transform.ResizeDown}, // more taps than pixels
 	}
 	reduced := map[string]int{}
 	for _, s := range sources {

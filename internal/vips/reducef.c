@@ -1,4 +1,5 @@
 #include "reducef.h"
+#include "reduce.h" // imgedge_lanczos3
 
 #include <math.h>
 #include <stdlib.h>
@@ -11,16 +12,6 @@
 #define WIDE_LOOP
 #endif
 
-static double
-lanczos3(double x)
-{
-	if (x == 0)
-		return 1;
-	if (x <= -3 || x >= 3)
-		return 0;
-	double px = M_PI * x;
-	return 3 * sin(px) * sin(px / 3) / (px * px);
-}
 
 int
 imgedge_faxis_init(imgedge_faxis *a, int in, int out, double shrink)
@@ -59,7 +50,7 @@ imgedge_faxis_init(imgedge_faxis *a, int in, int out, double shrink)
 		f = f < 0 ? 0 : f;
 		memset(tw, 0, sizeof(double) * taps);
 		for (int p = lo; p < lo + points; p++) {
-			double v = shrink > 1 ? lanczos3((p - c) / shrink) : 1;
+			double v = shrink > 1 ? imgedge_lanczos3((p - c) / shrink) : 1;
 			int at = p < 0 ? 0 : p >= a->boxed ? a->boxed - 1 : p;
 			tw[at - f] += v;
 			sum += v;
