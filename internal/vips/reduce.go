@@ -49,7 +49,8 @@ var ErrDeclined = errors.New("not a plain downscale Reduce makes")
 // The image returned holds its pixels in memory: later steps and Save
 // work on it as on any other. ctx and o.Timeout stop it between rows.
 func Reduce(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Image, error) {
-	if len(buf) == 0 || h.Depth != 8 || h.HasICC || h.Orientation > 1 || h.Pages > 1 || h.ColourModel != "RGB" {
+	if len(buf) == 0 || h.Depth != 8 || h.HasICC || h.Orientation > 1 || h.Pages > 1 || h.ColourModel != "RGB" ||
+		h.Width > maxReduceWidth {
 		return nil, ErrDeclined
 	}
 	switch h.Format {
@@ -60,6 +61,15 @@ func Reduce(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Image,
 	}
 	return nil, ErrDeclined
 }
+
+// Reduce holds a few rows of the source, each up to 16 bytes a pixel,
+// and the whole output: wider sources and larger outputs are libvips'
+// (which streams them), so a 50 MP source one pixel tall, or a huge
+// output, cannot make it allocate gigabytes.
+const (
+	maxReduceWidth  = 16384
+	maxReducePixels = 16 << 20
+)
 
 // run runs one decode and reduce, call, under the options' context and
 // timeout, with the image whose kill flag it polls.
@@ -89,7 +99,8 @@ func (o ReduceOptions) run(ctx context.Context, what string, call func(stop *C.V
 // reduceSize is what vips_thumbnail_image (no crop, no turn) and
 // vips_resize make of an inW x inH image for o's box: the reduce factors
 // vips_reduceh and vips_reducev are given and the output size. ok is false
-// for an enlargement, which Reduce does not make.
+// for an enlargement, which Reduce does not make, and an output over
+// maxReducePixels.
 func reduceSize(inW, inH int, o ReduceOptions) (hs, vs float64, outW, outH int, ok bool) {
 	hshrink := float64(inW) / float64(o.Width)
 	vshrink := float64(inH) / float64(o.Height)
@@ -107,7 +118,7 @@ func reduceSize(inW, inH int, o ReduceOptions) (hs, vs float64, outW, outH int, 
 	hshrink, vshrink = min(hshrink, float64(inW)), min(vshrink, float64(inH))
 	hs, outW, hok := reduceAxis(inW, 1/hshrink)
 	vs, outH, vok := reduceAxis(inH, 1/vshrink)
-	return hs, vs, outW, outH, hok && vok
+	return hs, vs, outW, outH, hok && vok && outW*outH <= maxReducePixels
 }
 
 // reduceAxis is vips_resize and vips_reduceh on one axis of in pixels at

@@ -195,6 +195,8 @@ func TestReduceDeclinesWhatItDoesNotMake(t *testing.T) {
 		{"a reduce libvips starts with a box shrink", plain, vips.ReduceOptions{Width: 100, Height: transform.Unbounded, JPEGShrink: 1}},
 		{"a source turned by EXIF", testimages.WithOrientation(plain, 6), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
 		{"a truncated source", testimages.Truncated(plain, 0.6), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
+		{"a source wider than the reduce holds", photoPNG(t, "cups.jpg", 16385, 2, false), vips.ReduceOptions{Width: 1000, Height: transform.Unbounded}},
+		{"an output larger than the reduce holds", testimages.JPEG(testimages.Gradient(4200, 4000)), vips.ReduceOptions{Width: 4199, Height: transform.Unbounded}},
 		{"a greyscale source", grey.Bytes(), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
 		{"a truncated PNG", testimages.Truncated(photoPNG(t, "cups.jpg", 400, 300, true), 0.6), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
 		{"a palette PNG", palette(t), vips.ReduceOptions{Width: 100, Height: transform.Unbounded}},
