@@ -81,8 +81,11 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	ir.engine = &variant.Engine{Store: store, Slots: slots, Pipeline: ir.pipeline, Fingerprint: variant.Fingerprint(ir.pipeline, ir.CacheControl),
 		CacheControl: ir.CacheControl, Hooks: variant.Hooks{
 			Job: func(d int) { m.Jobs.Add(float64(d)) },
-			Done: func(took time.Duration) {
+			Done: func(took time.Duration, res imaging.Result) {
 				m.Resizes.Inc()
+				if res.Direct {
+					m.DirectDecodes.Inc()
+				}
 				m.ResizeDuration.Observe(took.Seconds())
 			},
 			Busy: ir.balancer.ReportLoad,

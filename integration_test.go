@@ -590,6 +590,7 @@ func TestMetricsAreExported(t *testing.T) {
 		`imgedge_requests_total{outcome="resized"} 1`,
 		`imgedge_requests_total{outcome="bad_request"} 1`,
 		`imgedge_resize_total 1`,
+		`imgedge_direct_decodes_total 1`, // a plain JPEG downscale
 		`imgedge_resize_duration_seconds_count 1`,
 		`imgedge_queue_depth 0`,
 		`imgedge_source_bytes_total`,

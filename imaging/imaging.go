@@ -122,6 +122,9 @@ type Result struct {
 	Format        transform.Format
 	Width, Height int // of one frame
 	Frames        int
+	// Direct says the source was decoded and resized without a libvips
+	// pipeline (vips.Reduce).
+	Direct bool
 }
 
 // job is the state one pipeline run threads through its steps.
@@ -130,6 +133,7 @@ type job struct {
 	ctx      context.Context
 	started  time.Time
 	animated bool // every frame is kept
+	direct   bool // thumbnail made by vips.Reduce
 	img      *vips.Image
 	// content is where the picture is on a padded canvas (fit=pad, imgix
 	// pad); nil: all of it. A watermark belongs on the picture.
@@ -183,7 +187,7 @@ func (p *Prepared) Process(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Format: out, Width: j.img.Width(), Height: j.img.Height(), Frames: 1}
+	res := Result{Format: out, Width: j.img.Width(), Height: j.img.Height(), Frames: 1, Direct: j.direct}
 	if j.animated {
 		if ph := j.img.PageHeight(); ph > 0 && ph < res.Height {
 			res.Frames = res.Height / ph
@@ -283,6 +287,7 @@ func (j *job) thumbnail() (err error) {
 			Width: p.BoxW, Height: p.BoxH, Resize: p.Resize, JPEGShrink: jpegShrink, Timeout: j.timeLeft(),
 		})
 		if !errors.Is(err, vips.ErrDeclined) {
+			j.direct = err == nil
 			return err
 		}
 	}

@@ -22,6 +22,7 @@ type Metrics struct {
 	SourceBytes    prometheus.Counter
 	OutputBytes    prometheus.Counter
 	Resizes        prometheus.Counter
+	DirectDecodes  prometheus.Counter
 	Forwards       *prometheus.CounterVec // by result: ok, failed
 	BudgetRefusals prometheus.Counter
 	// A clustered zone: answers asked of a key's owner (by result: hit,
@@ -88,6 +89,10 @@ func New(sources Sources) *Metrics {
 			Namespace: ns, Name: "resize_total",
 			Help: "libvips pipeline runs (decode, transform, encode) actually performed.",
 		}),
+		DirectDecodes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: ns, Name: "direct_decodes_total",
+			Help: "Resizes whose source was decoded and resized without a libvips pipeline (plain JPEG and PNG downscales).",
+		}),
 		Forwards: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "forwards_total",
 			Help: "Requests handed to another zone because this node was busy, by result (ok, failed).",
@@ -122,7 +127,7 @@ func New(sources Sources) *Metrics {
 		Namespace: ns, Name: "disk_unusable",
 		Help: "1 while a configured disk cache directory cannot be used: the cache serves from memory only.",
 	})
-	m.collectors = []prometheus.Collector{m.PeerRequests, m.HotHits, m.OwnerFallbacks, m.ShieldFetches, m.PurgeLag, m.Requests, m.ResizeDuration, m.FetchDuration, m.QueueDepth, m.Jobs, m.SourceBytes, m.OutputBytes, m.Resizes, m.Forwards, m.BudgetRefusals,
+	m.collectors = []prometheus.Collector{m.PeerRequests, m.HotHits, m.OwnerFallbacks, m.ShieldFetches, m.PurgeLag, m.Requests, m.ResizeDuration, m.FetchDuration, m.QueueDepth, m.Jobs, m.SourceBytes, m.OutputBytes, m.Resizes, m.DirectDecodes, m.Forwards, m.BudgetRefusals,
 		newCacheCollector(sources.Caches), newBudgetCollector(sources.Budgets), newZonesCollector(sources.Zones),
 		newDiskCollector(sources.Disks), m.DiskUnusable}
 	return m

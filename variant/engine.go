@@ -76,9 +76,9 @@ func (s *Store) Close() { s.Cache.Close() }
 // Hooks tell the caller what the engine does, for metrics and the busy
 // signal. Every field may be nil.
 type Hooks struct {
-	Job  func(running int)        // +1 when a libvips job starts, -1 when it ends
-	Done func(took time.Duration) // a libvips job ended
-	Busy func(busy bool)          // no slot freed up in time (true); the queue drained (false)
+	Job  func(running int)                            // +1 when a libvips job starts, -1 when it ends
+	Done func(took time.Duration, res imaging.Result) // a libvips job ended
+	Busy func(busy bool)                              // no slot freed up in time (true); the queue drained (false)
 }
 
 // Engine makes variants, with one handler's settings.
@@ -437,7 +437,7 @@ func (e *Engine) render(ctx context.Context, j *job) (*cache.Entry, error) {
 	res, err := e.process(ctx, j, release)
 	j.resize = time.Since(began)
 	if e.Hooks.Done != nil {
-		e.Hooks.Done(j.resize)
+		e.Hooks.Done(j.resize, res)
 	}
 	if err != nil {
 		return nil, err

@@ -137,7 +137,7 @@ func TestConcurrentRequestsForOneVariantShareOneFetchAndOneJob(t *testing.T) {
 	o.delay = 50 * time.Millisecond
 	e := newEngine(t, false, 2)
 	var jobs atomic.Int64
-	e.Hooks.Done = func(time.Duration) { jobs.Add(1) }
+	e.Hooks.Done = func(time.Duration, imaging.Result) { jobs.Add(1) }
 	var wg sync.WaitGroup
 	statuses := make([]string, 8)
 	for i := range statuses {

@@ -1,0 +1,43 @@
+package imaging_test
+
+import (
+	"testing"
+
+	"github.com/imgedge/imgedge/internal/testimages"
+	"github.com/imgedge/imgedge/transform"
+)
+
+// A plain JPEG or PNG downscale is made without a libvips pipeline; what
+// the direct reduce cannot make exactly as vips_thumbnail would goes to
+// libvips, at the same size either way.
+func TestWhichResizesAreDirect(t *testing.T) {
+	jpg := testimages.JPEG(testimages.Gradient(800, 400))
+	png := testimages.PNGWithAlpha(800, 400)
+	tests := []struct {
+		name   string
+		src    []byte
+		query  string
+		direct bool
+	}{
+		{"a JPEG made smaller", jpg, "w=300", true},
+		{"cropped and padded after the resize", jpg, "w=300&h=300&fit=cover", true},
+		{"turned after the resize", jpg, "w=300&rot=90", true},
+		{"a PNG with alpha made smaller", png, "w=300", true},
+		{"its metadata kept", jpg, "w=300&metadata=keep", false},
+		{"smart cropping", jpg, "w=300&h=300&fit=cover&g=smart", false},
+		{"a region", jpg, "w=300&rect=10,10,400,200", false},
+		{"an EXIF turn", testimages.OrientedJPEG(testimages.Upright(800, 400), 6), "w=300", false},
+		{"a GIF", testimages.AnimatedGIF(80, 40, 2), "w=30", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := process(t, tt.src, tt.query, transform.PNG)
+			if res.Direct != tt.direct {
+				t.Errorf("direct = %v, want %v", res.Direct, tt.direct)
+			}
+			if res.Width != 300 && tt.query != "w=30" {
+				t.Errorf("%dx%d, want 300 wide", res.Width, res.Height)
+			}
+		})
+	}
+}
