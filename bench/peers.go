@@ -62,13 +62,15 @@ func startPeers(o options, dir, corpusDir string) ([]*peer, error) {
 	return peers, nil
 }
 
-// imgproxyCommand runs imgproxy with its defaults (JPEG and WebP q80,
-// AVIF q65 as it sets them, two workers per core, one libvips thread per
-// job), unsigned URLs, files from corpus, and logging at warnings only.
+// imgproxyCommand runs imgproxy at imgedge's qualities (JPEG and WebP 80,
+// AVIF 60: its own defaults are WebP 79 and AVIF 63), with its other
+// defaults (two workers per core, one libvips thread per job, WebP effort
+// 4, AVIF speed 8), unsigned URLs, files from corpus, and logging at
+// warnings only.
 func imgproxyCommand(bin, port, corpus string) (*exec.Cmd, func(string, int, string) string) {
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "IMGPROXY_BIND=127.0.0.1:"+port, "IMGPROXY_LOCAL_FILESYSTEM_ROOT="+corpus,
-		"IMGPROXY_LOG_LEVEL=warn", "IMGPROXY_QUALITY=80")
+		"IMGPROXY_LOG_LEVEL=warn", "IMGPROXY_QUALITY=80", "IMGPROXY_FORMAT_QUALITY=jpeg=80,webp=80,avif=60")
 	return cmd, func(file string, w int, format string) string {
 		return fmt.Sprintf("/insecure/rs:fit:%d:0/plain/local:///%s@%s", w, file, imgproxyFormat(format))
 	}
