@@ -39,6 +39,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //		cache_control <value>
 //		quality       <jpeg|webp|avif> <1-100>
 //		avif_effort   <0-9>
+//		webp_effort   <0-6>
 //		cache         <size>|off [originals <size>]
 //		cache_ttl     <floor> <cap>
 //		cache_disk    <dir> <size>
@@ -97,6 +98,10 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			e := 0
 			o.want(1, 1).ints(0, "", 0, 9, &e)
 			ir.AVIFEffort = &e
+		case "webp_effort":
+			e := 0
+			o.want(1, 1).ints(0, "", 0, 6, &e)
+			ir.WebPEffort = &e
 		case "cache": // cache <size>|off [originals <size>]
 			if len(o.args) == 1 && o.args[0] == "off" {
 				ir.CacheOff = true

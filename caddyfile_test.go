@@ -27,6 +27,7 @@ func TestCaddyfileOptionsAreParsed(t *testing.T) {
 		quality       jpeg 70
 		quality       avif 50
 		avif_effort   4
+		webp_effort   2
 		node          edge-7
 		cache         256MiB originals 64MiB
 		cache_ttl     30s 24h
@@ -37,13 +38,13 @@ func TestCaddyfileOptionsAreParsed(t *testing.T) {
 	if err := got.UnmarshalCaddyfile(d); err != nil {
 		t.Fatal(err)
 	}
-	effort, queue := 4, 16
+	effort, webpEffort, queue := 4, 2, 16
 	want := ImageResize{
 		Concurrency: 3, QueueLength: &queue, QueueTimeout: caddy.Duration(100 * time.Millisecond),
 		MaxSourceBytes: 10 << 20, MaxSourcePixels: 24_000_000, MaxFrames: 100,
 		MaxWidth: 2048, MaxHeight: 1024, MaxDPR: 2.5, FetchTimeout: caddy.Duration(3 * time.Second),
 		CacheControl: "public, max-age=60", Quality: map[string]int{"jpeg": 70, "avif": 50},
-		AVIFEffort: &effort, Node: "edge-7", Strict: true,
+		AVIFEffort: &effort, WebPEffort: &webpEffort, Node: "edge-7", Strict: true,
 		CacheBytes: 256 << 20, OriginalsBytes: 64 << 20,
 		CacheMinTTL: caddy.Duration(30 * time.Second), CacheMaxTTL: caddy.Duration(24 * time.Hour),
 		Tenant: "{http.request.host.labels.1}",
@@ -81,6 +82,7 @@ func TestBadCaddyfileInputIsRefusedWithAClearMessage(t *testing.T) {
 		{"quality for an unknown format", "image_resize {\n\tquality bmp 80\n}", `quality: unknown format "bmp"`},
 		{"quality out of range", "image_resize {\n\tquality jpeg 0\n}", `quality must be from 1 to 100, got "0"`},
 		{"avif_effort out of range", "image_resize {\n\tavif_effort 11\n}", `avif_effort must be from 0 to 9`},
+		{"webp_effort out of range", "image_resize {\n\twebp_effort 7\n}", `webp_effort must be from 0 to 6`},
 		{"cache not a size", "image_resize {\n\tcache lots\n}", `cache must be a size like 25MiB, got "lots"`},
 		{"cache off with a size", "image_resize {\n\tcache off 5MiB\n}", "wrong argument count"},
 		{"cache with a stray word", "image_resize {\n\tcache 5MiB extra 1MiB\n}", `want 'originals <size>'`},

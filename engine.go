@@ -41,6 +41,9 @@ func (ir *ImageResize) pipelineConfig() (imaging.Config, error) {
 	if ir.AVIFEffort != nil {
 		p.Effort[transform.AVIF] = *ir.AVIFEffort
 	}
+	if ir.WebPEffort != nil {
+		p.Effort[transform.WEBP] = *ir.WebPEffort
+	}
 	return p, nil
 }
 

@@ -123,6 +123,12 @@ type ImageResize struct {
 	// 4% larger.
 	AVIFEffort *int `json:"avif_effort,omitempty"`
 
+	// WebPEffort is the WebP encoder's method, 0 (fastest) to 6 (smallest
+	// files). Default: 4, libvips' and imgproxy's. At 2 a photo's encode
+	// takes half the time, for files 2.5-4.5% larger at 0.1-0.3 dB less
+	// PSNR (see Performance).
+	WebPEffort *int `json:"webp_effort,omitempty"`
+
 	// CacheBytes is the memory budget of the variant cache, shared by
 	// every image_resize handler with the same budget and kept across
 	// config reloads. Default: 1/8 of the memory available to the
@@ -341,6 +347,8 @@ func (ir *ImageResize) Validate() error {
 		return fmt.Errorf("cache budgets must not be negative")
 	case ir.AVIFEffort != nil && (*ir.AVIFEffort < 0 || *ir.AVIFEffort > 9):
 		return fmt.Errorf("avif_effort must be from 0 to 9, got %d", *ir.AVIFEffort)
+	case ir.WebPEffort != nil && (*ir.WebPEffort < 0 || *ir.WebPEffort > 6):
+		return fmt.Errorf("webp_effort must be from 0 to 6, got %d", *ir.WebPEffort)
 	}
 	for name, q := range ir.Quality {
 		if q < 1 || q > 100 {

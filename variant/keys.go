@@ -16,7 +16,7 @@ import (
 
 // PipelineVersion is part of every ETag: bump it when the same parameters
 // start producing different bytes, so caches do not keep the old ones.
-const PipelineVersion = "1"
+const PipelineVersion = "2" // 2: plain JPEG and PNG downscales reduced directly; WebP without EXIF
 
 // Site names where a request came in: its tenant, the host it was sent
 // to (when the tenant is not the host itself: two hosts may share a tenant
