@@ -56,12 +56,6 @@ work_free(work *w)
 	free(w);
 }
 
-static void
-free_pixels(VipsImage *image, void *pixels)
-{
-	g_free(pixels);
-}
-
 // fits says libjpeg's size at the shrink, rounded up, is libvips' one,
 // rounded down (jpegload drops the part pixel), or that plus one.
 static int
@@ -149,18 +143,11 @@ imgedge_jpeg_reduce(const void *buf, size_t len, int shrink,
 		return res;
 	}
 
-	VipsImage *im = vips_image_new_from_memory(w->pixels, (size_t) out_w * out_h * 3,
-		out_w, out_h, 3, VIPS_FORMAT_UCHAR);
-	if (!im) {
-		work_free(w);
-		return IMGEDGE_DECLINED;
-	}
-	g_signal_connect(im, "postclose", G_CALLBACK(free_pixels), w->pixels);
-	w->pixels = NULL; // the image's now
+	VipsImage *im = imgedge_reduced_image(w->pixels, out_w, out_h, 3, xres, yres);
+	w->pixels = NULL; // the image's now, or freed
 	work_free(w);
-	im->Type = VIPS_INTERPRETATION_sRGB;
-	im->Xres = xres;
-	im->Yres = yres;
+	if (!im)
+		return IMGEDGE_DECLINED;
 	*out = im;
 	return IMGEDGE_REDUCED;
 }

@@ -66,12 +66,6 @@ work_free(work *w)
 	free(w);
 }
 
-static void
-free_pixels(VipsImage *image, void *pixels)
-{
-	g_free(pixels);
-}
-
 // widen turns the decoded row into floats, premultiplied by alpha as
 // vips_premultiply does (v * a / 255), or RGB and a spare 0.
 static void
@@ -234,18 +228,11 @@ imgedge_png_reduce(const void *buf, size_t len,
 		return res;
 	}
 
-	VipsImage *im = vips_image_new_from_memory(w->pixels, (size_t) out_w * out_h * bands,
-		out_w, out_h, bands, VIPS_FORMAT_UCHAR);
-	if (!im) {
-		work_free(w);
-		return IMGEDGE_DECLINED;
-	}
-	g_signal_connect(im, "postclose", G_CALLBACK(free_pixels), w->pixels);
-	w->pixels = NULL; // the image's now
+	VipsImage *im = imgedge_reduced_image(w->pixels, out_w, out_h, bands, xres, yres);
+	w->pixels = NULL; // the image's now, or freed
 	work_free(w);
-	im->Type = VIPS_INTERPRETATION_sRGB;
-	im->Xres = xres;
-	im->Yres = yres;
+	if (!im)
+		return IMGEDGE_DECLINED;
 	*out = im;
 	return IMGEDGE_REDUCED;
 }

@@ -43,10 +43,37 @@ imgedge_lanczos3(double x)
 }
 
 int
+imgedge_kernel_points(double shrink)
+{
+	return shrink > 1 ? 2 * (int) rint(3 * shrink) + 1 : 1;
+}
+
+int
+imgedge_kernel_weights(int in, double shrink, double extra, int points, int taps, int i, double *tw)
+{
+	double c = (i + 0.5) * shrink - 0.5 - extra / 2;
+	int lo = shrink > 1 ? (int) floor(c - 3 * shrink) + 1 : (int) rint(c);
+	int f = lo + taps > in ? in - taps : lo;
+	double sum = 0;
+
+	f = f < 0 ? 0 : f;
+	memset(tw, 0, sizeof(double) * taps);
+	for (int p = lo; p < lo + points; p++) {
+		double v = shrink > 1 ? imgedge_lanczos3((p - c) / shrink) : 1;
+		int at = p < 0 ? 0 : p >= in ? in - 1 : p; // edges repeat
+		tw[at - f] += v;
+		sum += v;
+	}
+	for (int k = 0; k < taps; k++)
+		tw[k] /= sum;
+	return f;
+}
+
+int
 imgedge_axis_init(imgedge_axis *a, int in, int out, double shrink)
 {
-	// libvips: n_point = 2 * rint(3 * shrink) + 1 taps; none past the edges.
-	int points = shrink > 1 ? 2 * (int) rint(3 * shrink) + 1 : 1;
+	// Taps never reach past the edges; an even count for the pairs.
+	int points = imgedge_kernel_points(shrink);
 	int taps = points < in ? points : in;
 	taps += taps & 1;
 	double extra = out * shrink - in;
@@ -65,23 +92,11 @@ imgedge_axis_init(imgedge_axis *a, int in, int out, double shrink)
 		return -1;
 	}
 	for (int i = 0; i < out; i++) {
-		double c = (i + 0.5) * shrink - 0.5 - extra / 2;
-		int lo = shrink > 1 ? (int) floor(c - 3 * shrink) + 1 : (int) rint(c);
-		int f = lo + taps > in ? in - taps : lo;
-		double sum = 0;
-
-		f = f < 0 ? 0 : f;
-		memset(tw, 0, sizeof(double) * taps);
-		for (int p = lo; p < lo + points; p++) {
-			double v = shrink > 1 ? imgedge_lanczos3((p - c) / shrink) : 1;
-			int at = p < 0 ? 0 : p >= in ? in - 1 : p; // edges repeat
-			tw[at - f] += v;
-			sum += v;
-		}
+		int f = imgedge_kernel_weights(in, shrink, extra, points, taps, i, tw);
 		int16_t *w = a->w + (size_t) i * taps;
 		int isum = 0, big = 0;
 		for (int k = 0; k < taps; k++) {
-			w[k] = (int16_t) lrint(tw[k] / sum * ONE);
+			w[k] = (int16_t) lrint(tw[k] * ONE);
 			isum += w[k];
 			if (tw[k] > tw[big])
 				big = k;

@@ -36,7 +36,15 @@ void imgedge_reduce_rows(uint8_t *const *rows, const imgedge_axis *v, int y, int
 // pixels.
 void imgedge_reduce_row(const int16_t *mid, const imgedge_axis *h, uint8_t *out);
 
-// imgedge_lanczos3 is the Lanczos-3 kernel, from a table.
-double imgedge_lanczos3(double x);
+// imgedge_kernel_points is how many input pixels libvips' Lanczos-3
+// reduce by shrink spans: 2 * rint(3 * shrink) + 1, or 1 for no reduce.
+int imgedge_kernel_points(double shrink);
+
+// imgedge_kernel_weights sets tw[0 .. taps) to the normalised weights of
+// output pixel i of a reduce of in pixels by shrink, extra being the
+// pixels the rounding of the output size invents (out * shrink - in):
+// libvips' centres, moved by half of extra, its points taps wide, taps
+// past an edge added to the edge pixel. Returns the first input pixel.
+int imgedge_kernel_weights(int in, double shrink, double extra, int points, int taps, int i, double *tw);
 
 #endif

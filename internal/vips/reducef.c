@@ -1,5 +1,5 @@
 #include "reducef.h"
-#include "reduce.h" // imgedge_lanczos3
+#include "reduce.h" // the kernel
 
 #include <math.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@ imgedge_faxis_init(imgedge_faxis *a, int in, int out, double shrink)
 	a->k = k;
 	a->boxed = (in + k - 1) / k;
 	a->out = out;
-	int points = shrink > 1 ? 2 * (int) rint(3 * shrink) + 1 : 1;
+	int points = imgedge_kernel_points(shrink);
 	int taps = points < a->boxed ? points : a->boxed;
 	a->taps = taps;
 	a->first = malloc(sizeof(int) * out);
@@ -42,22 +42,9 @@ imgedge_faxis_init(imgedge_faxis *a, int in, int out, double shrink)
 		return -1;
 	}
 	for (int i = 0; i < out; i++) {
-		double c = (i + 0.5) * shrink - 0.5 - extra / 2;
-		int lo = shrink > 1 ? (int) floor(c - 3 * shrink) + 1 : (int) rint(c);
-		int f = lo + taps > a->boxed ? a->boxed - taps : lo;
-		double sum = 0;
-
-		f = f < 0 ? 0 : f;
-		memset(tw, 0, sizeof(double) * taps);
-		for (int p = lo; p < lo + points; p++) {
-			double v = shrink > 1 ? imgedge_lanczos3((p - c) / shrink) : 1;
-			int at = p < 0 ? 0 : p >= a->boxed ? a->boxed - 1 : p;
-			tw[at - f] += v;
-			sum += v;
-		}
+		a->first[i] = imgedge_kernel_weights(a->boxed, shrink, extra, points, taps, i, tw);
 		for (int t = 0; t < taps; t++)
-			a->w[(size_t) i * taps + t] = (float) (tw[t] / sum);
-		a->first[i] = f;
+			a->w[(size_t) i * taps + t] = (float) tw[t];
 	}
 	free(tw);
 	return 0;

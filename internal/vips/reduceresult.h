@@ -11,4 +11,9 @@ typedef enum {
 	IMGEDGE_STOPPED = -1, // stop's kill flag was set
 } imgedge_reduce_result;
 
+// imgedge_reduced_image makes an sRGB image of w x h 8-bit pixels of bands
+// bands, g_malloc'd, with resolution xres, yres; the image owns the
+// pixels and frees them when it goes. NULL (the pixels freed) on failure.
+VipsImage *imgedge_reduced_image(void *pixels, int w, int h, int bands, double xres, double yres);
+
 #endif
