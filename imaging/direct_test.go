@@ -1,6 +1,7 @@
 package imaging_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/imgedge/imgedge/internal/testimages"
@@ -9,25 +10,31 @@ import (
 
 // A plain JPEG or PNG downscale is made without a libvips pipeline; what
 // the direct reduce cannot make exactly as vips_thumbnail would goes to
-// libvips, at the same size either way.
+// libvips, at the size asked either way.
 func TestWhichResizesAreDirect(t *testing.T) {
 	jpg := testimages.JPEG(testimages.Gradient(800, 400))
 	png := testimages.PNGWithAlpha(800, 400)
+	p3, err := os.ReadFile("testdata/p3.jpg") // 64x48, a Display P3 profile
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name   string
 		src    []byte
 		query  string
+		width  int
 		direct bool
 	}{
-		{"a JPEG made smaller", jpg, "w=300", true},
-		{"cropped and padded after the resize", jpg, "w=300&h=300&fit=cover", true},
-		{"turned after the resize", jpg, "w=300&rot=90", true},
-		{"a PNG with alpha made smaller", png, "w=300", true},
-		{"its metadata kept", jpg, "w=300&metadata=keep", false},
-		{"smart cropping", jpg, "w=300&h=300&fit=cover&g=smart", false},
-		{"a region", jpg, "w=300&rect=10,10,400,200", false},
-		{"an EXIF turn", testimages.OrientedJPEG(testimages.Upright(800, 400), 6), "w=300", false},
-		{"a GIF", testimages.AnimatedGIF(80, 40, 2), "w=30", false},
+		{"a JPEG made smaller", jpg, "w=300", 300, true},
+		{"cropped and padded after the resize", jpg, "w=300&h=300&fit=cover", 300, true},
+		{"turned after the resize", jpg, "w=300&rot=90", 300, true},
+		{"an EXIF turn", testimages.OrientedJPEG(testimages.Upright(800, 400), 6), "w=300", 300, true},
+		{"a PNG with alpha made smaller", png, "w=300", 300, true},
+		{"its metadata kept", jpg, "w=300&metadata=keep", 300, false},
+		{"smart cropping", jpg, "w=300&h=300&fit=cover&g=smart", 300, false},
+		{"a region", jpg, "w=300&rect=10,10,400,200", 300, false},
+		{"a colour profile", p3, "w=32", 32, false},
+		{"a GIF", testimages.AnimatedGIF(80, 40, 2), "w=30", 30, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,8 +42,8 @@ func TestWhichResizesAreDirect(t *testing.T) {
 			if res.Direct != tt.direct {
 				t.Errorf("direct = %v, want %v", res.Direct, tt.direct)
 			}
-			if res.Width != 300 && tt.query != "w=30" {
-				t.Errorf("%dx%d, want 300 wide", res.Width, res.Height)
+			if res.Width != tt.width {
+				t.Errorf("%dx%d, want %d wide", res.Width, res.Height, tt.width)
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package vips
 
 /*
 #include "reduceresult.h"
+#include "shim.h"
 */
 import "C"
 
@@ -41,25 +42,39 @@ var ErrDeclined = errors.New("not a plain downscale Reduce makes")
 //
 // Why: a miss spends most of its time in that decode and reduce, and
 // libvips adds its own cost around it, in worker threads, regions and
-// buffers; bench scenario 8 measures the difference. Everything else is
-// declined (ErrDeclined): other formats and layouts, colour profiles,
-// EXIF turns, animations, enlargements, and any source the decoder warns
-// about, which libvips then decodes under its own rules.
+// buffers; bench scenario 8 measures the difference. A source stored
+// turned (EXIF orientation) is reduced as stored and turned upright after,
+// as vips_thumbnail does. Everything else is declined (ErrDeclined): other
+// formats and layouts, colour profiles, animations, enlargements, and any
+// source the decoder warns about, which libvips then decodes under its own
+// rules.
 //
 // The image returned holds its pixels in memory: later steps and Save
 // work on it as on any other. ctx and o.Timeout stop it between rows.
 func Reduce(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Image, error) {
-	if len(buf) == 0 || h.Depth != 8 || h.HasICC || h.Orientation > 1 || h.Pages > 1 || h.ColourModel != "RGB" ||
+	if len(buf) == 0 || h.Depth != 8 || h.HasICC || h.Orientation > 8 || h.Pages > 1 || h.ColourModel != "RGB" ||
 		h.Width > maxReduceWidth {
 		return nil, ErrDeclined
 	}
+	if h.Orientation >= 5 {
+		// Turned a quarter: the box of the source as stored.
+		o.Width, o.Height = o.Height, o.Width
+	}
+	var img *Image
+	var err error
 	switch h.Format {
 	case transform.JPEG:
-		return reduceJPEG(ctx, buf, h, o)
+		img, err = reduceJPEG(ctx, buf, h, o)
 	case transform.PNG:
-		return reducePNG(ctx, buf, h, o)
+		img, err = reducePNG(ctx, buf, h, o)
+	default:
+		return nil, ErrDeclined
 	}
-	return nil, ErrDeclined
+	if err != nil || h.Orientation <= 1 {
+		return img, err
+	}
+	var out *C.VipsImage
+	return img.step("turn upright", C.imgedge_upright(img.im, C.int(h.Orientation), &out), out)
 }
 
 // Reduce holds a few rows of the source, each up to 16 bytes a pixel,

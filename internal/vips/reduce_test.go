@@ -193,7 +193,6 @@ func TestReduceDeclinesWhatItDoesNotMake(t *testing.T) {
 	}{
 		{"an enlargement", plain, vips.ReduceOptions{Width: 1600, Height: transform.Unbounded, Resize: transform.ResizeBoth}},
 		{"a reduce libvips starts with a box shrink", plain, vips.ReduceOptions{Width: 100, Height: transform.Unbounded, JPEGShrink: 1}},
-		{"a source turned by EXIF", testimages.WithOrientation(plain, 6), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
 		{"a truncated source", testimages.Truncated(plain, 0.6), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
 		{"a source wider than the reduce holds", photoPNG(t, "cups.jpg", 16385, 2, false), vips.ReduceOptions{Width: 1000, Height: transform.Unbounded}},
 		{"an output larger than the reduce holds", testimages.JPEG(testimages.Gradient(4200, 4000)), vips.ReduceOptions{Width: 4199, Height: transform.Unbounded}},
@@ -215,6 +214,38 @@ func TestReduceDeclinesWhatItDoesNotMake(t *testing.T) {
 				t.Fatalf("got %v, want ErrDeclined", err)
 			}
 		})
+	}
+}
+
+func TestReduceTurnsUprightAsThumbnailDoes(t *testing.T) {
+	// A source stored turned is reduced as stored, with the box turned
+	// with it, then turned upright: libvips' size and pixels, for every
+	// orientation.
+	plain := photo(t, "kite.jpg", 1001, 667)
+	for o := 2; o <= 8; o++ {
+		buf := testimages.WithOrientation(plain, o)
+		h, err := vips.ReadHeader(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := vips.ReduceOptions{Width: 300, Height: 250, Resize: transform.ResizeDown, JPEGShrink: 2}
+		got, err := vips.Reduce(context.Background(), buf, h, opts)
+		if err != nil {
+			t.Fatalf("orientation %d: %v", o, err)
+		}
+		want, err := vips.Thumbnail(buf, vips.ThumbnailOptions{Width: 300, Height: 250, Resize: transform.ResizeDown, JPEGShrink: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Width() != want.Width() || got.Height() != want.Height() {
+			t.Errorf("orientation %d: %dx%d, libvips makes %dx%d", o, got.Width(), got.Height(), want.Width(), want.Height())
+			got.Close()
+			want.Close()
+			continue
+		}
+		if mean, most := difference(pixels(t, got), pixels(t, want)); mean > 0.6 || most > 8 {
+			t.Errorf("orientation %d: differs from libvips by %.2f on average, %d at most", o, mean, most)
+		}
 	}
 }
 

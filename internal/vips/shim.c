@@ -221,6 +221,15 @@ imgedge_rot(VipsImage *in, VipsImage **out, int degrees)
 	return vips_rot(in, out, angle, NULL);
 }
 
+// imgedge_upright turns in, an image of its own stored as EXIF
+// orientation says, upright, as vips_thumbnail's auto-rotation does.
+int
+imgedge_upright(VipsImage *in, int orientation, VipsImage **out)
+{
+	vips_image_set_int(in, VIPS_META_ORIENTATION, orientation);
+	return vips_autorot(in, out, NULL);
+}
+
 int
 imgedge_flip(VipsImage *in, VipsImage **out, int horizontal)
 {

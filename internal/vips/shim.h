@@ -32,6 +32,7 @@ int imgedge_thumbnail_loaded(const void *buf, size_t len, VipsImage **out,
 	int width, int height, int size, int crop, const char *export_profile,
 	int jpeg_shrink, int rx, int ry, int rw, int rh, int upright_already);
 int imgedge_rot(VipsImage *in, VipsImage **out, int degrees);
+int imgedge_upright(VipsImage *in, int orientation, VipsImage **out);
 int imgedge_flip(VipsImage *in, VipsImage **out, int horizontal);
 
 int imgedge_extract(VipsImage *in, VipsImage **out, int left, int top, int width, int height);
