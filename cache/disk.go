@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/imgedge/imgedge/internal/durable"
 	"io"
 	"io/fs"
 	"os"
@@ -254,10 +255,15 @@ func (d *Disk) loadJournal() error {
 	for tag, t := range d.purges {
 		b.WriteString(journalLine(t, tag))
 	}
-	if err := writeSynced(path+".new", []byte(b.String())); err != nil {
+	if err := durable.WriteFile(path+".new", []byte(b.String())); err != nil {
 		return err
 	}
+	// The rename is durable too, or a power loss may bring back the old
+	// journal without the purges appended since.
 	if err := os.Rename(path+".new", path); err != nil {
+		return err
+	}
+	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o640)
@@ -270,22 +276,6 @@ func (d *Disk) loadJournal() error {
 
 func journalLine(t time.Time, tag string) string {
 	return strconv.FormatInt(t.UnixNano(), 10) + "\t" + strconv.Quote(tag) + "\n"
-}
-
-// writeSynced writes a file and syncs it before the caller renames it.
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // trimPurges forgets purges older than any entry can live: the journal

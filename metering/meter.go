@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/imgedge/imgedge/internal/durable"
 	"net/http"
 	"net/url"
 	"os"
@@ -258,7 +259,7 @@ func (m *Meter) recover() error {
 		m.ready = append(m.ready, seg)
 		m.spoolBytes += seg.size
 	}
-	if err := syncDir(m.cfg.Dir); err != nil {
+	if err := durable.SyncDir(m.cfg.Dir); err != nil {
 		return fmt.Errorf("metering: syncing spool directory: %w", err)
 	}
 	if len(m.ready) > 0 {
@@ -470,7 +471,7 @@ func (m *Meter) seal(s *segment) {
 		// same; a restart fsyncs the segment again.
 		m.log.Error("metering: sealing batch", zap.String("segment", s.path), zap.Error(err))
 	}
-	if err := syncDir(m.cfg.Dir); err != nil {
+	if err := durable.SyncDir(m.cfg.Dir); err != nil {
 		m.log.Error("metering: syncing spool directory", zap.Error(err))
 	}
 	m.mu.Lock()

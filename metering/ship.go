@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/imgedge/imgedge/internal/durable"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -270,7 +271,7 @@ func (m *Meter) keepRefused(s *segment, part int, body, answer []byte) {
 	to := rejectedPath(m.cfg.Dir, s.path) + fmt.Sprintf(".%d.refused.json", part)
 	data, err := json.Marshal(kept)
 	if err == nil {
-		err = writeFileSync(to, data)
+		err = durable.WriteFile(to, data)
 	}
 	m.log.Error("metering: collector refused events of a batch it took; kept them aside",
 		zap.String("batch", s.id), zap.Int("refused", len(res.Refused)), zap.Int("event", res.Refused[0].Event),
@@ -278,25 +279,6 @@ func (m *Meter) keepRefused(s *segment, part int, body, answer []byte) {
 	m.mu.Lock()
 	m.stats.RefusedEvents += int64(len(res.Refused))
 	m.mu.Unlock()
-}
-
-// writeFileSync writes a new file and syncs it and its directory.
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	return err
 }
 
 // retryable reports whether a non-2xx status is worth another try. 401
@@ -318,7 +300,7 @@ func (m *Meter) done(s *segment, b *batch, remove bool) {
 		if err := os.Remove(s.path); err != nil && !os.IsNotExist(err) {
 			m.log.Error("metering: removing shipped batch; it will be sent again after a restart",
 				zap.String("segment", s.path), zap.Error(err))
-		} else if err := syncDir(m.cfg.Dir); err != nil {
+		} else if err := durable.SyncDir(m.cfg.Dir); err != nil {
 			m.log.Error("metering: syncing spool directory", zap.Error(err))
 		}
 	}
@@ -337,10 +319,10 @@ func (m *Meter) reject(s *segment, status int, snippet string) {
 	to := rejectedPath(m.cfg.Dir, s.path)
 	err := os.Rename(s.path, to)
 	if err == nil {
-		err = syncDir(filepath.Dir(to))
+		err = durable.SyncDir(filepath.Dir(to))
 	}
 	if err == nil {
-		err = syncDir(m.cfg.Dir)
+		err = durable.SyncDir(m.cfg.Dir)
 	}
 	m.log.Error("metering: collector rejected batch; moved aside",
 		zap.String("batch", s.id), zap.Int("status", status), zap.String("response", snippet),

@@ -192,20 +192,6 @@ func recoverSegment(id, path string) (seg *segment, torn int64, err error) {
 	return &segment{id: id, path: path, size: int64(valid), count: count}, torn, f.Close()
 }
 
-// syncDir fsyncs a directory so that creations, renames and removals in it
-// are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 func rejectedPath(dir, segPath string) string {
 	return filepath.Join(dir, rejectedDir, filepath.Base(segPath))
 }
