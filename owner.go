@@ -79,6 +79,9 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 			}
 			ir.metrics.PeerRequests.WithLabelValues("failed").Inc()
 			ir.logger.Debug("the owner could not answer; trying the next", zap.String("peer", peer.ID), zap.Error(err))
+			if ctx.Err() != nil {
+				break // the time to ask is spent: the next would fail for it, not for itself
+			}
 			continue
 		}
 		// Any other answer is the owner's to give, a 503 (busy, and no

@@ -60,17 +60,18 @@ func (rq *imageRequest) fromShield(ctx context.Context, fw *capture.Writer) (boo
 }
 
 // askShield asks one node of the shield zone. shielded says fw got the
-// answer (err says if it broke off); ok false says the node failed and
-// the next may be asked. A refusal (a 4xx: not an image, too large...)
-// is not the node's failure: the origin is asked directly, and answers
-// for itself.
+// answer (err says if it broke off); ok false says the node failed (no
+// answer, or a 500) and the next may be asked. Any other answer is not
+// the node's failure: a refusal (a 4xx: not an image, too large...), the
+// origin's trouble (502, 504) or a busy node (503). The origin is then
+// asked directly, and answers for itself.
 func (rq *imageRequest) askShield(ctx context.Context, peer balancer.Peer, req *http.Request, fw *capture.Writer) (shielded, ok bool, err error) {
 	ir := rq.ir
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
 	defer cancel()
 	began := time.Now()
 	resp, err := balancer.Ask(ctx, peer, req.WithContext(ctx), balancer.HopShield, ir.peerSecret)
-	if err != nil || resp.StatusCode >= 500 {
+	if err != nil || resp.StatusCode == http.StatusInternalServerError {
 		if resp != nil {
 			balancer.Discard(resp)
 		}

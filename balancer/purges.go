@@ -59,7 +59,9 @@ func (b *Balancer) PublishPurge(ctx context.Context, p Purge) error {
 	key := b.purgePrefix() + fmt.Sprintf("%020d-%s", p.At.UnixNano(), b.cfg.ID)
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	b.published.Store(key, true)
+	if b.cfg.OnPurge != nil { // its watch takes the key out again
+		b.published.Store(key, true)
+	}
 	if _, err := b.client.KV().Put(&api.KVPair{Key: key, Value: value}, (&api.WriteOptions{}).WithContext(ctx)); err != nil {
 		b.published.Delete(key)
 		return fmt.Errorf("writing the purge to Consul KV: %v", err)
@@ -158,7 +160,8 @@ func (b *Balancer) onPurge(p Purge) {
 }
 
 // collectPurges deletes the entries older than PurgeRetention and raises
-// the floor to the highest index deleted. Nodes race to do it harmlessly:
+// the floor to the highest index of a well-formed entry deleted. Nodes
+// race to do it harmlessly:
 // each delete and the floor's update are check-and-set.
 func (b *Balancer) collectPurges(log purgeLog) {
 	var deleted uint64
@@ -169,7 +172,10 @@ func (b *Balancer) collectPurges(log purgeLog) {
 		ctx, cancel := context.WithTimeout(b.ctx, callTimeout)
 		ok, _, err := b.client.KV().DeleteCAS(e.kv, (&api.WriteOptions{}).WithContext(ctx))
 		cancel()
-		if err == nil && ok {
+		// Only an entry that could be applied raises the floor: a node
+		// behind a malformed one would take the floor for purges it
+		// missed and drop everything it holds.
+		if err == nil && ok && e.ok {
 			deleted = max(deleted, e.kv.ModifyIndex)
 		}
 	}
