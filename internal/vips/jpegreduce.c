@@ -138,16 +138,10 @@ imgedge_jpeg_reduce(const void *buf, size_t len, int shrink,
 	jpeg_start_decompress(&d);
 	res = reduce(&d, w, stop);
 	jpeg_destroy_decompress(&d);
-	if (res != IMGEDGE_REDUCED) {
-		work_free(w);
-		return res;
+	if (res == IMGEDGE_REDUCED) {
+		res = imgedge_reduced_image(w->pixels, out_w, out_h, 3, xres, yres, out);
+		w->pixels = NULL; // the image's now, or freed
 	}
-
-	VipsImage *im = imgedge_reduced_image(w->pixels, out_w, out_h, 3, xres, yres);
-	w->pixels = NULL; // the image's now, or freed
 	work_free(w);
-	if (!im)
-		return IMGEDGE_DECLINED;
-	*out = im;
-	return IMGEDGE_REDUCED;
+	return res;
 }

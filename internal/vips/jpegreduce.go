@@ -2,8 +2,6 @@ package vips
 
 /*
 #cgo pkg-config: libjpeg
-#cgo CFLAGS: -O3
-#cgo LDFLAGS: -lm
 #include "jpegreduce.h"
 */
 import "C"

@@ -43,7 +43,7 @@ typedef struct {
 	imgedge_faxis h, v;
 	int alpha;        // RGBA, premultiplied while reduced
 	uint8_t *decoded; // one decoded row
-	float *row;       // it as four floats a pixel
+	float *row;       // it as four floats a pixel, for a box
 	float *ring;      // v.taps boxed rows, boxed row b in slot b % v.taps
 	float *mid;       // one vertically reduced row
 	float *hbox;      // its horizontal boxes
@@ -66,13 +66,12 @@ work_free(work *w)
 	free(w);
 }
 
-// widen turns the decoded row into floats, premultiplied by alpha as
-// vips_premultiply does (v * a / 255), or RGB and a spare 0.
+// widen turns the decoded row into floats at q, premultiplied by alpha
+// as vips_premultiply does (v * a / 255), or RGB and a spare 0.
 static void
-widen(const work *w, int n)
+widen(const work *w, float *q, int n)
 {
 	const uint8_t *p = w->decoded;
-	float *q = w->row;
 
 	for (int x = 0; x < n; x++, q += 4) {
 		if (w->alpha) {
@@ -139,13 +138,19 @@ reduce(png_structp png, work *w, VipsImage *stop)
 		if (g_atomic_int_get(&stop->kill))
 			return IMGEDGE_STOPPED;
 		for (int need = w->v.first[y] + taps; boxed < need; boxed++) {
-			// Box k rows; past the last row, it repeats.
 			float *slot = w->ring + (size_t) (boxed % taps) * wide;
+			if (k == 1) { // no box: the row itself
+				png_read_row(png, w->decoded, NULL);
+				widen(w, slot, in_w);
+				read++;
+				continue;
+			}
+			// Box k rows; past the last row, it repeats.
 			memset(slot, 0, sizeof(float) * wide);
 			for (int i = 0; i < k; i++) {
 				if (read < w->v.in) {
 					png_read_row(png, w->decoded, NULL);
-					widen(w, in_w);
+					widen(w, w->row, in_w);
 					read++;
 				}
 				imgedge_faxis_sum(slot, w->row, 1.0f / k, in_w);
@@ -183,7 +188,12 @@ imgedge_png_reduce(const void *buf, size_t len,
 		free(w);
 		return IMGEDGE_DECLINED;
 	}
-	if (!(info = png_create_info_struct(png)) || setjmp(png_jmpbuf(png))) {
+	if (!(info = png_create_info_struct(png))) {
+		png_destroy_read_struct(&png, NULL, NULL);
+		work_free(w);
+		return IMGEDGE_DECLINED;
+	}
+	if (setjmp(png_jmpbuf(png))) {
 		png_destroy_read_struct(&png, &info, NULL);
 		work_free(w);
 		return IMGEDGE_DECLINED;
@@ -223,16 +233,10 @@ imgedge_png_reduce(const void *buf, size_t len,
 	}
 	res = reduce(png, w, stop);
 	png_destroy_read_struct(&png, &info, NULL);
-	if (res != IMGEDGE_REDUCED) {
-		work_free(w);
-		return res;
+	if (res == IMGEDGE_REDUCED) {
+		res = imgedge_reduced_image(w->pixels, out_w, out_h, bands, xres, yres, out);
+		w->pixels = NULL; // the image's now, or freed
 	}
-
-	VipsImage *im = imgedge_reduced_image(w->pixels, out_w, out_h, bands, xres, yres);
-	w->pixels = NULL; // the image's now, or freed
 	work_free(w);
-	if (!im)
-		return IMGEDGE_DECLINED;
-	*out = im;
-	return IMGEDGE_REDUCED;
+	return res;
 }

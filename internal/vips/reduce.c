@@ -30,13 +30,13 @@ table_init(void)
 	}
 }
 
-double
-imgedge_lanczos3(double x)
+// lanczos3 is the kernel at x; the table is built by then.
+static double
+lanczos3(double x)
 {
 	x = fabs(x);
 	if (x >= 3)
 		return 0;
-	pthread_once(&table_once, table_init);
 	double at = x * STEPS;
 	int i = (int) at;
 	return table[i] + (table[i + 1] - table[i]) * (at - i);
@@ -51,6 +51,7 @@ imgedge_kernel_points(double shrink)
 int
 imgedge_kernel_weights(int in, double shrink, double extra, int points, int taps, int i, double *tw)
 {
+	pthread_once(&table_once, table_init);
 	double c = (i + 0.5) * shrink - 0.5 - extra / 2;
 	int lo = shrink > 1 ? (int) floor(c - 3 * shrink) + 1 : (int) rint(c);
 	int f = lo + taps > in ? in - taps : lo;
@@ -59,7 +60,7 @@ imgedge_kernel_weights(int in, double shrink, double extra, int points, int taps
 	f = f < 0 ? 0 : f;
 	memset(tw, 0, sizeof(double) * taps);
 	for (int p = lo; p < lo + points; p++) {
-		double v = shrink > 1 ? imgedge_lanczos3((p - c) / shrink) : 1;
+		double v = shrink > 1 ? lanczos3((p - c) / shrink) : 1;
 		int at = p < 0 ? 0 : p >= in ? in - 1 : p; // edges repeat
 		tw[at - f] += v;
 		sum += v;

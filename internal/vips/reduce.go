@@ -52,8 +52,7 @@ var ErrDeclined = errors.New("not a plain downscale Reduce makes")
 // The image returned holds its pixels in memory: later steps and Save
 // work on it as on any other. ctx and o.Timeout stop it between rows.
 func Reduce(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Image, error) {
-	if len(buf) == 0 || h.Depth != 8 || h.HasICC || h.Orientation > 8 || h.Pages > 1 || h.ColourModel != "RGB" ||
-		h.Width > maxReduceWidth {
+	if len(buf) == 0 || h.Depth != 8 || h.HasICC || h.Orientation > 8 || h.Pages > 1 || h.Width > maxReduceWidth {
 		return nil, ErrDeclined
 	}
 	if h.Orientation >= 5 {
@@ -130,7 +129,6 @@ func reduceSize(inW, inH int, o ReduceOptions) (hs, vs float64, outW, outH int, 
 	if o.Resize == transform.ResizeDown {
 		hshrink, vshrink = max(1, hshrink), max(1, vshrink)
 	}
-	hshrink, vshrink = min(hshrink, float64(inW)), min(vshrink, float64(inH))
 	hs, outW, hok := reduceAxis(inW, 1/hshrink)
 	vs, outH, vok := reduceAxis(inH, 1/vshrink)
 	return hs, vs, outW, outH, hok && vok && outW*outH <= maxReducePixels

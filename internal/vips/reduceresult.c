@@ -6,18 +6,19 @@ free_pixels(VipsImage *image, void *pixels)
 	g_free(pixels);
 }
 
-VipsImage *
-imgedge_reduced_image(void *pixels, int w, int h, int bands, double xres, double yres)
+imgedge_reduce_result
+imgedge_reduced_image(void *pixels, int w, int h, int bands, double xres, double yres, VipsImage **out)
 {
 	VipsImage *im = vips_image_new_from_memory(pixels, (size_t) w * h * bands, w, h, bands, VIPS_FORMAT_UCHAR);
 
 	if (!im) {
 		g_free(pixels);
-		return NULL;
+		return IMGEDGE_DECLINED;
 	}
 	g_signal_connect(im, "postclose", G_CALLBACK(free_pixels), pixels);
 	im->Type = VIPS_INTERPRETATION_sRGB;
 	im->Xres = xres;
 	im->Yres = yres;
-	return im;
+	*out = im;
+	return IMGEDGE_REDUCED;
 }

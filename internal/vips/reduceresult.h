@@ -11,9 +11,11 @@ typedef enum {
 	IMGEDGE_STOPPED = -1, // stop's kill flag was set
 } imgedge_reduce_result;
 
-// imgedge_reduced_image makes an sRGB image of w x h 8-bit pixels of bands
-// bands, g_malloc'd, with resolution xres, yres; the image owns the
-// pixels and frees them when it goes. NULL (the pixels freed) on failure.
-VipsImage *imgedge_reduced_image(void *pixels, int w, int h, int bands, double xres, double yres);
+// imgedge_reduced_image makes *out, an sRGB image of w x h 8-bit pixels of
+// bands bands, g_malloc'd, with resolution xres, yres. The image owns the
+// pixels and frees them when it goes; they are freed at once on failure
+// (IMGEDGE_DECLINED).
+imgedge_reduce_result imgedge_reduced_image(void *pixels, int w, int h, int bands,
+	double xres, double yres, VipsImage **out);
 
 #endif

@@ -23,6 +23,8 @@ package vips
 
 /*
 #cgo pkg-config: vips libwebp
+#cgo CFLAGS: -O3
+#cgo LDFLAGS: -lm
 #include "shim.h"
 */
 import "C"
