@@ -8,10 +8,7 @@ import "github.com/imgedge/imgedge/transform"
 // frame).
 func (s *Source) Frames(o transform.Options, out transform.Format, cfg Config) int {
 	h := s.Header
-	if _, cut, _ := o.Region(h.OrientedSize()); cut {
-		return 1 // a region of the first frame
-	}
-	if h.Pages <= 1 || !out.CanAnimate() || !o.KeepsFrames() || int64(h.Width)*int64(h.Height)*int64(h.Pages) > cfg.MaxPixels {
+	if h.Pages <= 1 || !out.CanAnimate() || !o.KeepsFrames(h.OrientedSize()) || int64(h.Width)*int64(h.Height)*int64(h.Pages) > cfg.MaxPixels {
 		return 1
 	}
 	return h.Pages

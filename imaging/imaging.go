@@ -82,7 +82,8 @@ type Source struct {
 
 // Info is what format negotiation needs to know about the source.
 func (s *Source) Info() transform.Source {
-	return transform.Source{Format: s.Header.Format, HasAlpha: s.Header.HasAlpha, Animated: s.Header.Pages > 1}
+	w, h := s.Header.OrientedSize()
+	return transform.Source{Format: s.Header.Format, HasAlpha: s.Header.HasAlpha, Animated: s.Header.Pages > 1, Width: w, Height: h}
 }
 
 // Inspect reads the source's header and checks it against the limits

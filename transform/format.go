@@ -90,9 +90,10 @@ func (f Format) CanAlpha() bool { return f != JPEG }
 
 // Source describes an original, as far as choosing an output needs.
 type Source struct {
-	Format   Format
-	HasAlpha bool
-	Animated bool
+	Format        Format
+	HasAlpha      bool
+	Animated      bool
+	Width, Height int // of one frame, upright
 }
 
 // family is the writable format closest to the source: the source's own
@@ -131,7 +132,7 @@ func (s Source) universal() Format {
 // with a non-zero q, then the source's family among JPEG, PNG and GIF. Animated sources skip AVIF,
 // which libvips 8.14 writes as a still image.
 func OutputFormat(o Options, accept string, src Source) (Format, bool) {
-	src.Animated = src.Animated && o.KeepsFrames()
+	src.Animated = src.Animated && o.KeepsFrames(src.Width, src.Height)
 	switch o.Format {
 	case FormatAuto:
 		acc := parseAccept(accept)

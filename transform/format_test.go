@@ -18,6 +18,7 @@ var (
 	srcGIF       = Source{Format: GIF}
 	srcAnimGIF   = Source{Format: GIF, Animated: true}
 	srcAnimWebP  = Source{Format: WEBP, Animated: true}
+	srcAnimGIF40 = Source{Format: GIF, Animated: true, Width: 40, Height: 30}
 	srcWebP      = Source{Format: WEBP}
 	srcWebPAlpha = Source{Format: WEBP, HasAlpha: true}
 	srcAVIF      = Source{Format: AVIF}
@@ -67,6 +68,9 @@ func TestOutputFormat(t *testing.T) {
 		{"an animated GIF stays GIF for curl", "f=auto", acceptCurl, srcAnimGIF, GIF, true},
 		{"an animated GIF without WebP support stays GIF even with AVIF accepted", "f=auto", "image/avif,*/*", srcAnimGIF, GIF, true},
 		{"an animated WebP stays WebP in Firefox", "f=auto", acceptFirefox, srcAnimWebP, WEBP, true},
+		{"a region of an animation is one frame: AVIF is fine", "f=auto&rect=0,0,20,15", acceptChrome, srcAnimGIF40, AVIF, true},
+		{"a trimmed animation is one frame: AVIF is fine", "f=auto&trim=2%3B2%3B2%3B2", acceptChrome, srcAnimGIF40, AVIF, true},
+		{"a region that is the whole animation keeps its frames", "f=auto&rect=0,0,40,30", acceptChrome, srcAnimGIF40, WEBP, true},
 		{"a still GIF gets AVIF in Chrome", "f=auto", acceptChrome, srcGIF, AVIF, true},
 
 		{"a TIFF for old Safari becomes JPEG", "f=auto", acceptOldSafari, srcTIFF, JPEG, true},

@@ -235,10 +235,15 @@ func parseHints(v string) (map[string]bool, error) {
 	return set, nil
 }
 
-// KeepsFrames reports whether an animation can keep all its frames under
-// the options: not when only its first is asked for (anim=false), nor
-// when it is turned, flipped top-bottom or given a border, which act on
-// one frame. (Nor when it is cut to a region: see Region.)
-func (o Options) KeepsFrames() bool {
-	return !o.FirstFrame && o.Rotate == 0 && !o.FlipV && o.Border.Zero()
+// KeepsFrames reports whether an animation of srcW x srcH frames
+// (upright) can keep all its frames under the options: not when only its
+// first is asked for (anim=false), nor when it is turned, flipped
+// top-bottom, cut to a region or given a border, which act on one frame.
+// A region that is the whole frame cuts nothing.
+func (o Options) KeepsFrames(srcW, srcH int) bool {
+	if o.FirstFrame || o.Rotate != 0 || o.FlipV || !o.Border.Zero() {
+		return false
+	}
+	_, cut, err := o.Region(srcW, srcH)
+	return !cut && err == nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -101,6 +102,7 @@ func sourceInfoEntry(info transform.Source, expires time.Time, tags []string) *c
 			"Format":   {strconv.Itoa(int(info.Format))},
 			"Alpha":    {strconv.FormatBool(info.HasAlpha)},
 			"Animated": {strconv.FormatBool(info.Animated)},
+			"Size":     {strconv.Itoa(info.Width) + "x" + strconv.Itoa(info.Height)},
 		},
 		Tags:    tags,
 		Expires: expires,
@@ -109,9 +111,14 @@ func sourceInfoEntry(info transform.Source, expires time.Time, tags []string) *c
 
 func sourceInfoFrom(e *cache.Entry) transform.Source {
 	f, _ := strconv.Atoi(e.Header.Get("Format"))
+	w, h, _ := strings.Cut(e.Header.Get("Size"), "x")
+	width, _ := strconv.Atoi(w)
+	height, _ := strconv.Atoi(h)
 	return transform.Source{
 		Format:   transform.Format(f),
 		HasAlpha: e.Header.Get("Alpha") == "true",
 		Animated: e.Header.Get("Animated") == "true",
+		Width:    width,
+		Height:   height,
 	}
 }
