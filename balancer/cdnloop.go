@@ -8,16 +8,7 @@ import "strings"
 // Identifiers match case-insensitively, and parameters on either side are
 // ignored: "imgedge; zone=a" in the header matches the token "imgedge".
 func HasLoop(header, token string) bool {
-	id := cdnID(token)
-	if id == "" {
-		return false
-	}
-	for _, entry := range splitList(header) {
-		if strings.EqualFold(cdnID(entry), id) {
-			return true
-		}
-	}
-	return false
+	return len(LoopHops(header, token)) > 0
 }
 
 // Hop kinds, the hop parameter of imgedge's CDN-Loop entry: a request
@@ -33,9 +24,12 @@ const (
 // CDN-Loop header value, in order: "" for an entry without one.
 func LoopHops(header, token string) []string {
 	id := cdnID(token)
+	if id == "" {
+		return nil
+	}
 	var hops []string
 	for _, entry := range splitList(header) {
-		if id == "" || !strings.EqualFold(cdnID(entry), id) {
+		if !strings.EqualFold(cdnID(entry), id) {
 			continue
 		}
 		hop := ""

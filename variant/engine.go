@@ -159,11 +159,7 @@ func (r *Result) Release() { r.lease.Release() }
 // failed. It is for a request whose options are refused: only an image's
 // are.
 func (e *Engine) Probe(ctx context.Context, req *Request) (*Result, error) {
-	res := &Result{CacheStatus: e.Store.MissStatus()}
-	orig, err := e.original(ctx, req, res)
-	if err == nil && res.lease != nil {
-		res.SourceBytes = int64(len(orig.body)) // fetched for this request: billed
-	}
+	res, _, _, err := e.Original(ctx, req)
 	res.Release()
 	return res, err
 }

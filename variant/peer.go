@@ -128,7 +128,7 @@ func (e *Engine) Original(ctx context.Context, req *Request) (*Result, []byte, h
 		return res, nil, nil, err
 	}
 	if res.lease != nil {
-		res.SourceBytes = int64(len(orig.body))
+		res.SourceBytes = int64(len(orig.body)) // fetched for this request: billed
 	}
 	return res, orig.body, orig.header, nil
 }
