@@ -278,7 +278,6 @@ func (c *Cache) get(seg *segment, key string) (*Entry, bool) {
 	if !ok {
 		return nil, false
 	}
-	e.FromDisk = true
 	// Read from disk: into memory too, as the admission policy allows.
 	if ttl := e.Expires.Sub(now); ttl > 0 {
 		st := newStored(key, e, e.Expires)
@@ -291,6 +290,7 @@ func (c *Cache) get(seg *segment, key string) (*Entry, bool) {
 			return nil, false
 		}
 	}
+	e.FromDisk = true
 	return e, true
 }
 

@@ -77,7 +77,6 @@ var ErrDiskInUse = dirlock.ErrInUse
 // caches (Config.Disk), and Close it when none uses it any more.
 type Disk struct {
 	cfg     DiskConfig
-	now     func() time.Time
 	log     *zap.Logger
 	lock    *os.File
 	spaces  [2]*diskSpace // variants, originals
@@ -122,7 +121,6 @@ type diskWrite struct {
 // ErrDiskInUse is a configuration error; any other means the directory
 // cannot be used, and caches work from memory.
 func OpenDisk(cfg DiskConfig) (*Disk, error) {
-	now := time.Now
 	if cfg.MaxBytes <= 0 {
 		return nil, fmt.Errorf("cache: disk tier %s: a size is required", cfg.Dir)
 	}
@@ -139,7 +137,7 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache: disk tier: %w", err)
 	}
-	d := &Disk{cfg: cfg, now: now, log: cfg.Logger, lock: lock, writes: make(chan diskWrite, diskQueue),
+	d := &Disk{cfg: cfg, log: cfg.Logger, lock: lock, writes: make(chan diskWrite, diskQueue),
 		done: make(chan struct{}), purges: map[string]time.Time{}}
 	for i, name := range []string{"v", "o"} {
 		share := cfg.MaxBytes * 3 / 4
@@ -163,7 +161,7 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 // writes, loads the purge journal and proves the directory writable.
 func (d *Disk) prepare() error {
 	alive := filepath.Join(d.cfg.Dir, "alive")
-	if fi, err := os.Stat(alive); err == nil && d.now().Sub(fi.ModTime()) > d.cfg.MaxDowntime {
+	if fi, err := os.Stat(alive); err == nil && time.Now().Sub(fi.ModTime()) > d.cfg.MaxDowntime {
 		d.log.Warn("the disk cache was away longer than the fleet keeps its purges: starting it empty",
 			zap.String("dir", d.cfg.Dir), zap.Time("last_alive", fi.ModTime()))
 		// Out of the way at once, deleted in the background: a large tier
@@ -203,7 +201,7 @@ func (d *Disk) prepare() error {
 
 func (d *Disk) touchAlive() error {
 	path := filepath.Join(d.cfg.Dir, "alive")
-	now := d.now()
+	now := time.Now()
 	if err := os.Chtimes(path, now, now); err == nil {
 		return nil
 	}
@@ -244,7 +242,7 @@ func (d *Disk) loadJournal() error {
 			if err != nil {
 				continue
 			}
-			if t := time.Unix(0, n); t.After(d.purges[tag]) && d.now().Sub(t) < DefaultMaxTTL {
+			if t := time.Unix(0, n); t.After(d.purges[tag]) && time.Now().Sub(t) < DefaultMaxTTL {
 				d.purges[tag] = t
 			}
 		}
@@ -284,7 +282,7 @@ func (d *Disk) trimPurges() {
 	d.pmu.Lock()
 	defer d.pmu.Unlock()
 	for tag, t := range d.purges {
-		if d.now().Sub(t) > DefaultMaxTTL {
+		if time.Now().Sub(t) > DefaultMaxTTL {
 			delete(d.purges, tag)
 		}
 	}
@@ -318,7 +316,7 @@ func (d *Disk) get(s *diskSpace, key string) (*Entry, diskMeta, bool) {
 	case m.key != key:
 		d.misses.Add(1) // another key of the same hash: never served
 		return nil, diskMeta{}, false
-	case !d.now().Before(m.expires) || d.purged(m):
+	case !time.Now().Before(m.expires) || d.purged(m):
 		d.drop(s, key, path)
 	default:
 		s.touch(key, path, diskSize(int64(len(b))), m.tags)
@@ -393,9 +391,10 @@ func (d *Disk) writer() {
 
 func (d *Disk) write(w diskWrite) {
 	defer d.queued.Add(-int64(len(w.e.Body)))
+	path := w.space.pathOf(w.key)
 	b, err := encodeDiskEntry(w.key, w.e, w.written, w.expires)
 	if err == nil {
-		err = d.writeFile(w.space.pathOf(w.key), b)
+		err = d.writeFile(path, b)
 	}
 	if err != nil {
 		if n := d.writeErrors.Add(1); n == 1 || n%1000 == 0 {
@@ -405,7 +404,7 @@ func (d *Disk) write(w diskWrite) {
 		return
 	}
 	d.written.Add(1)
-	w.space.touch(w.key, w.space.pathOf(w.key), diskSize(int64(len(b))), w.e.Tags)
+	w.space.touch(w.key, path, diskSize(int64(len(b))), w.e.Tags)
 	d.evictions.Add(w.space.evict())
 }
 
@@ -442,7 +441,7 @@ func (d *Disk) purge(tag string, all bool) int {
 	if all {
 		tag = "*"
 	}
-	now := d.now()
+	now := time.Now()
 	d.pmu.Lock()
 	d.purges[tag] = now
 	d.pmu.Unlock()
@@ -500,7 +499,7 @@ func (d *Disk) scan() {
 			case !ok || s.pathOf(m.key) != path:
 				d.corrupt.Add(1)
 				_ = os.Remove(path)
-			case !d.now().Before(m.expires) || d.purged(m):
+			case !time.Now().Before(m.expires) || d.purged(m):
 				_ = os.Remove(path)
 			default:
 				s.add(m.key, path, onDisk(info), m.tags)
@@ -620,19 +619,15 @@ func (s *diskSpace) evict() uint64 {
 
 // DiskStats are the disk tier's figures.
 type DiskStats struct {
-	Up                                                              bool // the tier is in use (false: memory only)
 	Hits, Misses, Written, WriteErrors, Dropped, Evictions, Corrupt uint64
 	Bytes                                                           int64 // on disk, as indexed
 	Entries                                                         int
 	Indexed                                                         bool // the start-up scan is done
 }
 
-// Stats returns the tier's figures; a nil Disk is down.
+// Stats returns the tier's figures.
 func (d *Disk) Stats() DiskStats {
-	if d == nil {
-		return DiskStats{}
-	}
-	st := DiskStats{Up: true, Hits: d.hits.Load(), Misses: d.misses.Load(), Written: d.written.Load(),
+	st := DiskStats{Hits: d.hits.Load(), Misses: d.misses.Load(), Written: d.written.Load(),
 		WriteErrors: d.writeErrors.Load(), Dropped: d.dropped.Load(), Evictions: d.evictions.Load(),
 		Corrupt: d.corrupt.Load(), Indexed: d.scanned.Load()}
 	for _, s := range d.spaces {

@@ -39,6 +39,7 @@ func newStored(key string, e *Entry, expires time.Time) *stored {
 	s.entry.Header = e.Header.Clone()
 	s.entry.Tags = slices.Clone(e.Tags)
 	s.entry.Expires = expires
+	s.entry.FromDisk = false // memory's copy
 	s.cost = int64(len(e.Body)) + headerBytes(e.Header) + int64(len(key)) + entryOverhead
 	for _, t := range e.Tags {
 		s.cost += int64(len(t)) + 16
@@ -124,7 +125,6 @@ func (seg *segment) get(key string, now time.Time) (*Entry, bool) {
 	e := s.entry
 	e.Header = s.entry.Header.Clone()
 	e.Tags = slices.Clone(s.entry.Tags)
-	e.FromDisk = false
 	return &e, true
 }
 
@@ -155,10 +155,11 @@ func (seg *segment) purge(tag string, all bool) int {
 		for _, s := range seg.byKey {
 			victims = append(victims, s)
 		}
-	}
-	for key := range seg.byTag[tag] {
-		if s := seg.byKey[key]; s != nil && !all {
-			victims = append(victims, s)
+	} else {
+		for key := range seg.byTag[tag] {
+			if s := seg.byKey[key]; s != nil {
+				victims = append(victims, s)
+			}
 		}
 	}
 	for _, s := range victims {

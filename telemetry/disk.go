@@ -38,11 +38,7 @@ func (c *diskCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *diskCollector) Collect(ch chan<- prometheus.Metric) {
 	var sum cache.DiskStats
 	indexed := int64(1)
-	each := c.each
-	if each == nil {
-		each = func(func(cache.DiskStats)) {}
-	}
-	each(func(st cache.DiskStats) {
+	c.each(func(st cache.DiskStats) {
 		sum.Hits += st.Hits
 		sum.Misses += st.Misses
 		sum.Written += st.Written
