@@ -3,6 +3,7 @@ package imgedge
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -49,6 +50,11 @@ var diskTiers = caddy.NewUsagePool()
 // pool. A directory another process holds is an error; one that cannot be
 // used is logged, and the cache works from memory (key and tier empty).
 func loadDisk(dir string, size int64, logger *zap.Logger, unusable prometheus.Gauge) (string, *cache.Disk, error) {
+	// One directory, one key however it is written (/x/c, /x/c/, x/c):
+	// a second spelling would find the lock held by this very process.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
 	d, loaded, err := loadPooled(diskTiers, dir, func() (*cache.Disk, func() error, error) {
 		d, err := cache.OpenDisk(cache.DiskConfig{Dir: dir, MaxBytes: size, Logger: logger.Named("disk")})
 		if err != nil {
