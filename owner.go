@@ -129,9 +129,8 @@ var hotCopyHeaders = []string{"Content-Type", "ETag", "Cache-Control", "Vary", "
 // relay answers with the owner's answer, says so in Cache-Status and
 // Server-Timing, and keeps a copy of a variant once it is hot (unless a
 // purge ran since purges was read). The owner billed the request. A
-// variant small enough to keep is read whole first (its memory leased
-// from the process's budget for originals); anything else streams
-// through.
+// variant to keep is read whole first (its memory leased from the
+// process's budget for originals); anything else streams through.
 func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, resp *http.Response, took time.Duration, purges uint64) string {
 	defer resp.Body.Close()
 	info, isVariant := variant.ParseVariantInfo(resp.Header.Get(variantInfoHeader))
@@ -145,11 +144,15 @@ func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, resp *ht
 	h.Set("Cache-Status", strings.Join(append(resp.Header.Values("Cache-Status"),
 		fmt.Sprintf("imgedge; fwd=uri-miss; fwd-status=%d; detail=peer", resp.StatusCode)), ", "))
 	h.Set("Server-Timing", peerTiming(resp.Header, peer, took, time.Since(rq.start)))
+	var kept http.Header
 	if isVariant && resp.StatusCode == http.StatusOK && rq.r.Method == http.MethodGet &&
 		resp.ContentLength > 0 && resp.ContentLength <= maxHotCopy {
+		kept = rq.hotHeader(resp.Header)
+	}
+	if kept != nil && rq.ir.engine.WantHot(req, kept, info, purges) {
 		switch body, read := rq.readVariant(resp); read {
 		case readWhole:
-			rq.keepHot(req, body, resp.Header, info, purges)
+			rq.ir.engine.KeepHot(req, body, kept, info, purges)
 			rq.w.WriteHeader(resp.StatusCode)
 			if _, err := rq.w.Write(body); err != nil {
 				rq.ir.logger.Debug("writing the owner's answer", zap.Error(err))
@@ -195,8 +198,8 @@ func (rq *imageRequest) readVariant(resp *http.Response) ([]byte, int) {
 	return body, readWhole
 }
 
-// keepHot keeps a copy of an owner's variant, once it is hot.
-func (rq *imageRequest) keepHot(req *variant.Request, body []byte, header http.Header, info variant.VariantInfo, purges uint64) {
+// hotHeader is the part of an owner's answer header a hot copy keeps.
+func (rq *imageRequest) hotHeader(header http.Header) http.Header {
 	kept := http.Header{}
 	for _, name := range hotCopyHeaders {
 		if v := header.Values(name); len(v) > 0 {
@@ -210,7 +213,7 @@ func (rq *imageRequest) keepHot(req *variant.Request, body []byte, header http.H
 			kept.Set("Vary", strings.Join(rest, ", "))
 		}
 	}
-	rq.ir.engine.KeepHot(req, body, kept, info, purges)
+	return kept
 }
 
 // peerTiming is the Server-Timing of a relayed answer: the hop to the

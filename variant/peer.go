@@ -79,19 +79,17 @@ func (e *Engine) Cached(req *Request) (*Result, bool) {
 	return e.cached(req, e.canonical(req))
 }
 
-// KeepHot counts one more peer answer for req here and, once the variant
-// is hot (see cache.Heat), keeps a copy of it, unless a purge ran since
-// the caller read purges (Cache.Purges) before asking: body and header as the
-// owner answered, info as its Imgedge-Variant said. Only what may be
-// shared is kept (see cache.Shareable), for as long as its
-// Cache-Control allows. It tells whether a copy was kept.
-func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info VariantInfo, purges uint64) bool {
+// WantHot counts one more peer answer for req here and tells whether to
+// keep a copy of it (KeepHot): the variant is hot (see cache.Heat), may be
+// shared (see cache.Shareable), has a time to live in its Cache-Control,
+// and no purge ran since the caller read purges (Cache.Purges) before
+// asking. header is the owner's, info as its Imgedge-Variant said. The
+// caller reads the body only when it is wanted.
+func (e *Engine) WantHot(req *Request, header http.Header, info VariantInfo, purges uint64) bool {
 	c := e.Store.Cache
 	if c == nil || c.Purges() != purges {
 		return false // a purge ran while the owner answered: the answer may predate it
 	}
-	canonical := e.canonical(req)
-	key := variantKey(req.Site, req.Source, canonical, info.Format, info.Negotiated)
 	shared := header
 	if info.Negotiated {
 		// Its Vary: Accept is the key's own business (the format is part
@@ -99,7 +97,19 @@ func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info Var
 		shared = header.Clone()
 		shared.Set("Vary", strings.Join(cache.VaryFields(header, "Accept"), ", "))
 	}
-	if !e.Store.heat.Touch(key) || !cache.Shareable(hasCredentials(req.Header), shared) {
+	if !e.Store.heat.Touch(e.hotKey(req, info)) || !cache.Shareable(hasCredentials(req.Header), shared) {
+		return false
+	}
+	_, ok := c.TTL(header.Get("Cache-Control"))
+	return ok
+}
+
+// KeepHot keeps body as req's copy of the owner's variant, for as long as
+// its Cache-Control allows, unless a purge ran since purges was read (the
+// body was read after WantHot). It tells whether the copy was kept.
+func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info VariantInfo, purges uint64) bool {
+	c := e.Store.Cache
+	if c == nil || c.Purges() != purges {
 		return false
 	}
 	ttl, ok := c.TTL(header.Get("Cache-Control"))
@@ -107,7 +117,7 @@ func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info Var
 		return false
 	}
 	expires := time.Now().Add(ttl)
-	if !c.Set(key, &cache.Entry{Body: body, Header: header, Width: info.Width, Height: info.Height,
+	if !c.Set(e.hotKey(req, info), &cache.Entry{Body: body, Header: header, Width: info.Width, Height: info.Height,
 		Tags: req.Tags, Expires: expires, Parsed: hotCopy{}}) {
 		return false
 	}
@@ -115,6 +125,12 @@ func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info Var
 		c.Set(infoKey(req.Site, req.Source), sourceInfoEntry(info.Source, expires, req.Tags))
 	}
 	return true
+}
+
+// hotKey is the key of req's copy of an owner's variant: the key its own
+// variant would have.
+func (e *Engine) hotKey(req *Request, info VariantInfo) string {
+	return variantKey(req.Site, req.Source, e.canonical(req), info.Format, info.Negotiated)
 }
 
 // Original gives req's original as Get would get it: from the originals

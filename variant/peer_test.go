@@ -51,7 +51,9 @@ func (p *peers) request() *Request {
 // keep offers the owner's answer to here, asked for when the cache had
 // seen purges purges, and tells whether it was kept.
 func (p *peers) keep(purges uint64) bool {
-	return p.here.KeepHot(p.request(), p.made.Entry.Body, p.made.Entry.Header.Clone(), p.made.Variant, purges)
+	req, header := p.request(), p.made.Entry.Header.Clone()
+	return p.here.WantHot(req, header, p.made.Variant, purges) &&
+		p.here.KeepHot(req, p.made.Entry.Body, header, p.made.Variant, purges)
 }
 
 func (p *peers) purges() uint64 { return p.here.Store.Cache.Purges() }
