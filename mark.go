@@ -9,7 +9,6 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
-	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
 )
@@ -30,7 +29,7 @@ func (ir *ImageResize) markAllowed(path string) bool {
 func (rq *imageRequest) withMark(req *variant.Request, m *transform.Mark) error {
 	path := m.Path
 	if m.Host != "" {
-		if h, err := tenant.Canonical(m.Host); err != nil || h != rq.host() {
+		if !sameHost(m.Host, rq.r.Host) {
 			return &transform.Error{Param: "mark", Msg: "an absolute mark URL must be of this site's own host (" + rq.host() + ")"}
 		}
 	}

@@ -82,8 +82,8 @@ func (p *Prepared) imgixInfo() map[string]any {
 		"Content-Type":   h.Format.MIME(),
 		"Content-Length": strconv.Itoa(len(p.src.Bytes)),
 	}
-	if h.DPIX > 0 {
-		info["DPIWidth"], info["DPIHeight"] = h.DPIX, h.DPIY
+	if x, y := h.DPI(); x > 0 {
+		info["DPIWidth"], info["DPIHeight"] = x, y
 	}
 	if h.Pages > 1 {
 		info["Frames"] = h.Pages

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"fmt"
 	"math"
 	"strings"
 )
@@ -126,6 +125,3 @@ func (a Adjust) canonical() string {
 	}
 	return strings.Join(parts, ",")
 }
-
-// String describes the adjustment for errors and logs.
-func (a Adjust) String() string { return fmt.Sprintf("adjust(%s)", a.canonical()) }

@@ -72,7 +72,6 @@ type Header struct {
 	Bands       int     // colour and alpha bands
 	Depth       int     // bits per sample
 	ColourModel string  // RGB, Gray or CMYK
-	DPIX, DPIY  float64 // resolution in dots per inch; 0 when unknown
 	XRes, YRes  float64 // libvips' own: pixels per millimetre, 1 when unknown
 }
 
@@ -123,8 +122,6 @@ func ReadHeader(buf []byte) (Header, error) {
 		Bands:       int(h.bands),
 		Depth:       int(h.depth),
 		ColourModel: colourModel(int(h.interpretation), int(h.bands), h.has_alpha != 0),
-		DPIX:        dpi(float64(h.xres)),
-		DPIY:        dpi(float64(h.yres)),
 		XRes:        float64(h.xres),
 		YRes:        float64(h.yres),
 	}, nil
@@ -144,6 +141,10 @@ func colourModel(interpretation, bands int, alpha bool) string {
 	}
 	return "RGB"
 }
+
+// DPI is the resolution in dots per inch, rounded to a hundredth; 0 when
+// the file gives none.
+func (h Header) DPI() (x, y float64) { return dpi(h.XRes), dpi(h.YRes) }
 
 // dpi turns libvips' pixels per millimetre into dots per inch, rounded to
 // a hundredth; libvips' default of 1 px/mm (no resolution in the file) is
