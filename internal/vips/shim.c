@@ -312,42 +312,35 @@ imgedge_sharpen(VipsImage *in, VipsImage **out, double sigma)
 // imgedge_adjust makes a colour adjustment on the colour bands (alpha is
 // kept as it is): v*mul + add (add in fractions of full scale), then
 // v^(1/gamma), then the saturation (CSS's saturate() matrix). Neutral values
-// (1, 0, 1, 1) skip their step. The output keeps the input's format and
-// interpretation.
+// (1, 0, 1, 1) skip their step. The output keeps the input's format.
 int
 imgedge_adjust(VipsImage *in, VipsImage **out, double mul, double add, double gamma, double saturation)
 {
 	VipsImage *base = vips_image_new();
 	VipsImage **t = (VipsImage **) vips_object_local_array(VIPS_OBJECT(base), 8);
 	VipsBandFormat format = in->BandFmt;
-	VipsInterpretation interpretation = in->Type;
 	int alpha = vips_image_hasalpha(in);
 	int colour = alpha ? in->Bands - 1 : in->Bands;
 	double full = format == VIPS_FORMAT_USHORT ? 65535 : vips_band_format_isfloat(format) ? 1.0 : 255;
 	VipsImage *x = in;
+	int res = -1;
 
 	if (alpha) {
 		if (vips_extract_band(in, &t[0], 0, "n", colour, NULL) ||
-			vips_extract_band(in, &t[1], colour, NULL)) {
-			g_object_unref(base);
-			return -1;
-		}
+			vips_extract_band(in, &t[1], colour, NULL))
+			goto done;
 		x = t[0];
 	}
 	if (mul != 1 || add != 0) {
 		double a[1] = {mul}, b[1] = {add * full};
 		if (vips_linear(x, &t[2], a, b, 1, NULL) ||
-			vips_cast(t[2], &t[3], format, NULL)) {
-			g_object_unref(base);
-			return -1;
-		}
+			vips_cast(t[2], &t[3], format, NULL))
+			goto done;
 		x = t[3];
 	}
 	if (gamma != 1) {
-		if (vips_gamma(x, &t[4], "exponent", gamma, NULL)) {
-			g_object_unref(base);
-			return -1;
-		}
+		if (vips_gamma(x, &t[4], "exponent", gamma, NULL))
+			goto done;
 		x = t[4];
 	}
 	if (saturation != 1 && colour >= 3) {
@@ -359,32 +352,19 @@ imgedge_adjust(VipsImage *in, VipsImage **out, double mul, double add, double ga
 			r + (1 - r) * s, g - g * s, b - b * s,
 			r - r * s, g + (1 - g) * s, b - b * s,
 			r - r * s, g - g * s, b + (1 - b) * s);
-		if (vips_recomb(x, &t[6], t[5], NULL)) {
-			g_object_unref(base);
-			return -1;
-		}
+		if (vips_recomb(x, &t[6], t[5], NULL))
+			goto done;
 		x = t[6];
 	}
 	if (x->BandFmt != format) {
-		VipsImage *cast;
-		if (vips_cast(x, &cast, format, NULL)) {
-			g_object_unref(base);
-			return -1;
-		}
-		vips_object_local(base, cast);
-		x = cast;
+		if (vips_cast(x, &t[7], format, NULL))
+			goto done;
+		x = t[7];
 	}
-	if (alpha) {
-		if (vips_bandjoin2(x, t[1], out, NULL)) {
-			g_object_unref(base);
-			return -1;
-		}
-	} else {
-		*out = x;
-		g_object_ref(x);
-	}
+	res = alpha ? vips_bandjoin2(x, t[1], out, NULL) : vips_copy(x, out, NULL);
+done:
 	g_object_unref(base);
-	return 0;
+	return res;
 }
 
 // imgedge_composite lays mark over in at (x, y), its alpha times opacity
