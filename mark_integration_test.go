@@ -66,6 +66,11 @@ http://:{{PORT}} {
 	if other := get(t, c.Base+"/dark.png?w=400&f=png"); other.header.Get("ETag") == a.header.Get("ETag") {
 		t.Error("the variant with a mark has the ETag of the one without")
 	}
+	// A description from the header alone does not fetch the mark: one
+	// that is missing changes nothing.
+	if j := get(t, c.Base+"/dark.png?w=400&fm=json&mark=/missing.png"); j.status != 200 || !strings.Contains(string(j.body), `"PixelWidth"`) {
+		t.Errorf("fm=json with a mark: %d %s, want the source's description", j.status, j.body)
+	}
 
 	// Replacing the logo and purging it purges the variants it marks.
 	writeFiles(t, root, map[string][]byte{"logo.png": testimages.SolidPNG(50, 40, color.RGBA{255, 0, 0, 255})})

@@ -180,7 +180,9 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		return res, err
 	}
 	var mark *original
-	if req.Options.Mark != nil {
+	if f := req.Options.Format; req.Options.Mark != nil && (!f.Describes() || f.NeedsPixels()) {
+		// A description from the header alone (fm=json) has no use for
+		// the mark: it is neither fetched nor part of the ETag.
 		if req.Mark == nil {
 			return res, errors.New("variant: a watermark without its request")
 		}
