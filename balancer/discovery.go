@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/consul/api"
@@ -15,7 +16,7 @@ import (
 // queries, nearest to the agent first, and hands them to the table. While
 // Consul cannot be reached the table keeps the last known peers.
 func (b *Balancer) discover() {
-	b.watch("cannot reach Consul for discovery; keeping the last known peers", "discovery reaches Consul again",
+	b.watch("cannot reach Consul for discovery; keeping the last known peers", "discovery reaches Consul again", &b.discoveryErrors,
 		func(q *api.QueryOptions) (*api.QueryMeta, error) {
 			q.Near = "_agent"
 			entries, meta, err := b.client.Health().Service(b.cfg.Service, "", true, q)
@@ -33,9 +34,9 @@ func (b *Balancer) discover() {
 
 // watch runs query as a blocking query, again and again, until the
 // balancer closes: query handles each answer itself. A failure is
-// counted, logged once (down, then up when Consul answers again) and
-// retried with a growing pause.
-func (b *Balancer) watch(down, up string, query func(q *api.QueryOptions) (*api.QueryMeta, error)) {
+// counted in failures (when given), logged once (down, then up when
+// Consul answers again) and retried with a growing pause.
+func (b *Balancer) watch(down, up string, failures *atomic.Uint64, query func(q *api.QueryOptions) (*api.QueryMeta, error)) {
 	var index uint64
 	var pause time.Duration
 	failing := false
@@ -46,7 +47,9 @@ func (b *Balancer) watch(down, up string, query func(q *api.QueryOptions) (*api.
 			return
 		}
 		if err != nil {
-			b.discoveryErrors.Add(1)
+			if failures != nil {
+				failures.Add(1)
+			}
 			if !failing {
 				b.logger.Warn(down, zap.Error(err))
 			}

@@ -77,7 +77,7 @@ func (b *Balancer) watchPurges() {
 	var applied uint64
 	first := true
 	b.watch("cannot read the fleet's purges from Consul; will apply what was missed when it is back",
-		"the fleet's purges are read from Consul again",
+		"the fleet's purges are read from Consul again", nil, // logged; not a discovery error
 		func(q *api.QueryOptions) (*api.QueryMeta, error) {
 			pairs, meta, err := b.client.KV().List(b.purgePrefix(), q)
 			if err != nil {
