@@ -280,19 +280,7 @@ func (j *job) thumbnail() (err error) {
 	if j.src.Header.Format == transform.JPEG { // never animated: smart is p.SmartCrop
 		jpegShrink = p.JPEGShrink(srcW, srcH)
 	}
-	if !smart && j.region == nil && j.opts.Metadata == transform.MetadataNone {
-		// The common case without a libvips pipeline; it declines what
-		// it does not make exactly as Thumbnail would. The source's
-		// metadata is not carried: only with none kept.
-		j.img, err = vips.Reduce(j.ctx, j.src.Bytes, j.src.Header, vips.ReduceOptions{
-			Width: p.BoxW, Height: p.BoxH, Resize: p.Resize, JPEGShrink: jpegShrink, Timeout: j.timeLeft(),
-		})
-		if !errors.Is(err, vips.ErrDeclined) {
-			j.direct = err == nil
-			return err
-		}
-	}
-	j.img, err = vips.Thumbnail(j.src.Bytes, vips.ThumbnailOptions{
+	j.img, j.direct, err = j.resize(j.src, vips.ThumbnailOptions{
 		Width:      p.BoxW,
 		Height:     p.BoxH,
 		Resize:     p.Resize,
@@ -302,8 +290,25 @@ func (j *job) thumbnail() (err error) {
 		JPEGShrink: jpegShrink,
 		Region:     j.region,
 		Upright:    j.src.Header.Orientation <= 1,
-	})
+	}, j.opts.Metadata != transform.MetadataNone)
 	return err
+}
+
+// resize makes what vips.Thumbnail makes of src for o, without a libvips
+// pipeline where vips.Reduce can (a plain downscale, no smart crop, no
+// region, one frame, no metadata to keep: the image it makes carries
+// none); direct says it did.
+func (j *job) resize(src *Source, o vips.ThumbnailOptions, keepsMetadata bool) (img *vips.Image, direct bool, err error) {
+	if !o.Smart && o.Region == nil && !o.AllPages && !keepsMetadata {
+		img, err = vips.Reduce(j.ctx, src.Bytes, src.Header, vips.ReduceOptions{
+			Width: o.Width, Height: o.Height, Resize: o.Resize, JPEGShrink: o.JPEGShrink, Timeout: j.timeLeft(),
+		})
+		if !errors.Is(err, vips.ErrDeclined) {
+			return img, err == nil, err
+		}
+	}
+	img, err = vips.Thumbnail(src.Bytes, o)
+	return img, false, err
 }
 
 func (j *job) crop() (err error) {
@@ -429,8 +434,8 @@ func (j *job) watermark() error {
 	outW, outH := area.Dx(), area.Dy()
 	mw, mh := j.mark.Header.OrientedSize()
 	w, h := m.MarkSize(mw, mh, outW, outH)
-	img, err := vips.Thumbnail(j.mark.Bytes, vips.ThumbnailOptions{Width: w, Height: h, Resize: transform.ResizeForce,
-		ToSRGB: j.mark.Header.HasICC, Upright: j.mark.Header.Orientation <= 1})
+	img, _, err := j.resize(j.mark, vips.ThumbnailOptions{Width: w, Height: h, Resize: transform.ResizeForce,
+		ToSRGB: j.mark.Header.HasICC}, false)
 	if err != nil {
 		return err
 	}
