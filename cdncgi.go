@@ -17,11 +17,8 @@ import (
 func init() {
 	caddy.RegisterModule(CloudflareURLs{})
 	httpcaddyfile.RegisterHandlerDirective("cdn_cgi_image", func(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
-		h.Next()
-		if h.NextArg() || h.NextBlock(0) {
-			return nil, h.ArgErr()
-		}
-		return CloudflareURLs{}, nil
+		var c CloudflareURLs
+		return c, c.UnmarshalCaddyfile(h.Dispenser)
 	})
 	// With the rewrites: before basic_auth, forward_auth and every
 	// matcher after them, so that they see the source's path.
@@ -93,10 +90,10 @@ var (
 	_ caddyfile.Unmarshaler       = (*CloudflareURLs)(nil)
 )
 
-// UnmarshalCaddyfile takes no arguments: `cdn_cgi_image`.
+// UnmarshalCaddyfile takes no arguments and no block: `cdn_cgi_image`.
 func (*CloudflareURLs) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next()
-	if d.NextArg() {
+	if d.NextArg() || d.NextBlock(0) {
 		return d.ArgErr()
 	}
 	return nil
