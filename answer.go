@@ -12,6 +12,7 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
+	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/metering"
@@ -41,9 +42,6 @@ func (rq *imageRequest) answer(res *variant.Result) string {
 		h.Set("Vary", strings.Join(append(h.Values("Vary"), rq.hints...), ", "))
 	}
 	rq.setNodeHeaders()
-	if rq.asOwner {
-		h.Set(variantInfoHeader, res.Variant.String()) // for the asking node's hot copy
-	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Status", "imgedge; "+res.Status)
 	rq.setServerTiming()
@@ -54,11 +52,13 @@ func (rq *imageRequest) answer(res *variant.Result) string {
 	if res.NotModified {
 		h.Del("Content-Type")
 		rq.record(http.StatusNotModified, 0, 0)
+		rq.markForOwner(http.StatusNotModified, res)
 		rq.w.WriteHeader(http.StatusNotModified)
 		return outcomeNotModified
 	}
 	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
 	rq.record(http.StatusOK, len(e.Body), int64(e.Width)*int64(e.Height))
+	rq.markForOwner(http.StatusOK, res)
 	rq.w.WriteHeader(http.StatusOK)
 	if rq.r.Method != http.MethodHead {
 		if _, err := rq.w.Write(e.Body); err != nil {
@@ -67,6 +67,14 @@ func (rq *imageRequest) answer(res *variant.Result) string {
 	}
 	rq.ir.metrics.OutputBytes.Add(float64(len(e.Body)))
 	return outcome
+}
+
+// markForOwner marks the answer to a node that asks this one as the
+// owner, with the description of the variant for its hot copy.
+func (rq *imageRequest) markForOwner(status int, res *variant.Result) {
+	if rq.asOwner {
+		rq.ir.peering.MarkAnswer(rq.w.Header(), status, rq.nonce, balancer.HopOwner, res.Variant.String())
+	}
 }
 
 // setNodeHeaders names the node, and zone, that did the work.
@@ -88,7 +96,7 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 	switch {
 	case rq.asShield:
 		return // an original for another zone's node, which bills its request
-	case (rq.forwarded || rq.asOwner) && status >= 500:
+	case len(rq.hops) > 0 && status >= 500:
 		return // the asking node tries elsewhere or answers (and records) itself
 	}
 	if rq.r.Method == http.MethodHead {
@@ -106,7 +114,7 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 		Wall:         time.Since(rq.start),
 		Zone:         rq.ir.zone,
 		Node:         rq.ir.node,
-		Forwarded:    rq.forwarded,
+		Forwarded:    rq.hops.Forwarded(),
 	})
 }
 

@@ -2,6 +2,7 @@ package imgedge
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"os"
 	"time"
@@ -86,6 +87,15 @@ type App struct {
 	Secret string `json:"secret,omitempty"`
 	secret string // Secret with placeholders replaced
 
+	// PeerCA is a PEM file of the certificate authorities that sign the
+	// certificates of nodes advertising an https URL: the nodes then talk
+	// TLS to each other, and only to a peer whose certificate one of them
+	// signed for the advertised host. Default: the system's roots. With
+	// http advertise URLs, requests between nodes (and the originals a
+	// shield zone hands out) cross the network in clear; the secret
+	// proves who sent them, it does not hide them.
+	PeerCA string `json:"peer_ca,omitempty"`
+
 	// SourceBudget bounds the bytes of originals this process fetches and
 	// holds for processing at once, and MaxFetches how many originals are
 	// in flight at once. A request waits for room up to its handler's
@@ -99,6 +109,7 @@ type App struct {
 	meterKey    string
 	balancer    *balancer.Balancer
 	balancerKey string
+	peering     *balancer.Peering // with the balancer: signs and checks requests between nodes
 	logger      *zap.Logger
 }
 
@@ -282,6 +293,18 @@ func (a *App) provisionBalancer() error {
 		return fmt.Errorf("zones: %v", err)
 	}
 	a.balancer, a.balancerKey = b, key
+	var roots *x509.CertPool
+	if a.PeerCA != "" {
+		pem, err := os.ReadFile(a.PeerCA)
+		if err != nil {
+			return fmt.Errorf("peer_ca: %v", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("peer_ca %s: no PEM certificate in it", a.PeerCA)
+		}
+	}
+	a.peering = balancer.NewPeering(balancer.PeeringConfig{Secret: []byte(a.secret), Self: b.ID(), RootCAs: roots})
 	return nil
 }
 
@@ -324,6 +347,7 @@ func (a *App) Stop() error { return nil }
 
 // Cleanup lets go of the meter; the last config to do so closes it.
 func (a *App) Cleanup() error {
+	a.peering.Close()
 	return releasePooled([]pooledKey{{tenantStores, a.tenantsKey}, {balancers, a.balancerKey}, {meters, a.meterKey}})
 }
 

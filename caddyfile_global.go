@@ -18,6 +18,7 @@ import (
 //		cluster   on|off
 //		shield    <zone>
 //		secret    <shared secret, 32+ characters>
+//		peer_ca   <PEM file: the CAs of https advertise URLs>
 //		source_budget <bytes> [<fetches>]
 //		tenants_kv [<prefix>]
 //		metering {
@@ -38,7 +39,7 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 	words := map[string]*string{
 		"zone": &app.Zone, "node": &app.Node, "consul": &app.Consul, "consul_token": &app.ConsulToken,
 		"service": &app.Service, "advertise": &app.Advertise, "secret": &app.Secret,
-		"cluster": &app.Cluster, "shield": &app.Shield,
+		"peer_ca": &app.PeerCA, "cluster": &app.Cluster, "shield": &app.Shield,
 	}
 	err := options(d, nil, func(o *option) error {
 		if dst, ok := words[o.name]; ok {

@@ -1,7 +1,6 @@
 package imgedge
 
 import (
-	"context"
 	"time"
 
 	"go.uber.org/zap"
@@ -18,12 +17,16 @@ const forwardAttempts = 2
 // nothing written.
 func (rq *imageRequest) forward() bool {
 	ir := rq.ir
+	hops, ok := rq.hops.Then(balancer.HopForward)
+	if !ok {
+		return false // forwarded here already, or as far as a request goes
+	}
 	for i, peer := range ir.balancer.Pick() {
 		if i == forwardAttempts {
 			break
 		}
 		began := time.Now()
-		ok := rq.forwardTo(peer)
+		ok := rq.forwardTo(peer, hops)
 		ir.balancer.Report(peer, ok, time.Since(began))
 		if ok {
 			ir.metrics.Forwards.WithLabelValues("ok").Inc()
@@ -34,17 +37,25 @@ func (rq *imageRequest) forward() bool {
 	return false
 }
 
-// forwardTo tries one peer. A transport error or a 5xx is a failure, and
-// nothing has been written to the client then.
-func (rq *imageRequest) forwardTo(peer balancer.Peer) bool {
+// forwardTo tries one peer. A transport error, a peer that neither
+// answered nor took the request within fetch_timeout, or a 5xx is a
+// failure, and nothing has been written to the client then.
+func (rq *imageRequest) forwardTo(peer balancer.Peer, hops balancer.Hops) bool {
 	ir := rq.ir
-	ctx, cancel := context.WithTimeout(rq.r.Context(), time.Duration(ir.FetchTimeout))
-	defer cancel()
 	// The peer gets the request as the client sent it, before any rewrite
-	// (it applies the same config).
-	if err := balancer.Forward(ctx, peer, rq.client, ir.peerSecret, ir.node, rq.w); err != nil {
+	// (it applies the same config). It has fetch_timeout to answer or to
+	// say it took the request, then as long as its own limits say.
+	if err := ir.peering.Forward(rq.r.Context(), peer, rq.client, hops, ir.node, time.Duration(ir.FetchTimeout), rq.w); err != nil {
 		ir.logger.Debug("forwarding failed", zap.String("peer", peer.ID), zap.String("zone", peer.Zone), zap.Error(err))
 		return false
 	}
 	return true
+}
+
+// workBound is the longest this node may take over a request: asking the
+// owner of its source, and, the owner failing, waiting for a slot,
+// fetching the original and processing it itself. A node that forwarded
+// the request here waits that long once told (balancer.Accepted).
+func (ir *ImageResize) workBound() time.Duration {
+	return ir.askTimeout() + time.Duration(ir.QueueTimeout) + time.Duration(ir.FetchTimeout) + ir.pipeline.Timeout
 }

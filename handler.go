@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/tenant"
@@ -67,32 +68,43 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	rq := &imageRequest{ir: ir, w: w, r: r, client: client, source: source, next: next, start: time.Now(),
 		tenant: name, settings: settings, known: known, cloudflare: cloudflare,
 		res: variant.Result{CacheStatus: ir.engine.Store.MissStatus()}} // what a refusal before the engine bills
-	// Only a peer that proves it holds the cluster secret can mark a
-	// request as a hop: a client's CDN-Loop alone counts for nothing.
-	peer := balancer.PeerAuthenticated(client, ir.peerSecret, rq.start)
-	if peer {
-		rq.readHops(strings.Join(r.Header.Values("CDN-Loop"), ","))
+	// Only a peer that proves it holds the cluster secret, once, can make
+	// a request a hop; whatever else the request says, a client's copy of
+	// the hop header included, counts for nothing.
+	hops, nonce, err := ir.peering.Verify(client)
+	if err != nil {
+		ir.metrics.PeerProofsRefused.WithLabelValues(proofRefusal(err)).Inc()
+		ir.logger.Debug("a peer proof was not accepted: served as a client's request", zap.String("uri", r.URL.RequestURI()), zap.Error(err))
 	}
-	// Neither the proof nor a client's claims travel further: not to the
-	// origin, not to a peer.
-	balancer.StripHops(r.Header, peer)
+	rq.hops, rq.nonce = hops, nonce
+	rq.asOwner, rq.asShield = hops.Last() == balancer.HopOwner, hops.Last() == balancer.HopShield
+	// Neither the proof nor the hops travel further: not to the origin,
+	// and not to a peer but signed anew.
+	balancer.StripPeerHeaders(r.Header)
+	// RFC 8586: a request that has passed through imgedge more often than
+	// any chain of hops can is in a loop (through some other proxy).
+	if balancer.LoopCount(r.Header.Values("CDN-Loop"), balancer.LoopToken) > balancer.MaxHops {
+		return ir.refuseEarly(w, http.StatusLoopDetected, "the request has passed through imgedge too often (CDN-Loop): a forwarding loop", "")
+	}
+	if hops.Last() == balancer.HopForward {
+		// Taken: the forwarding node waits as long as this node's limits
+		// say, not as long as it would for a peer that might be dead.
+		balancer.Accepted(w, ir.workBound())
+	}
 	outcome := rq.serve(query)
 	ir.metrics.Requests.WithLabelValues(outcome).Inc()
 	return rq.err
 }
 
-// readHops reads the CDN-Loop entries a peer's request carries.
-func (rq *imageRequest) readHops(cdnLoop string) {
-	for _, hop := range balancer.LoopHops(cdnLoop, balancer.LoopToken) {
-		switch hop {
-		case balancer.HopOwner:
-			rq.asOwner = true
-		case balancer.HopShield:
-			rq.asShield = true
-		default: // another zone's overflow, or a hop this version does not know
-			rq.forwarded = true
-		}
+// proofRefusal is why a peer proof was refused, as the metric says it.
+func proofRefusal(err error) string {
+	switch {
+	case errors.Is(err, balancer.ErrProofExpired):
+		return "expired"
+	case errors.Is(err, balancer.ErrProofReplayed):
+		return "replayed"
 	}
+	return "invalid"
 }
 
 // passOn hands a request that is not image work to the rest of the route,
@@ -126,13 +138,14 @@ type imageRequest struct {
 
 	tenant     string
 	settings   tenant.Settings
-	known      bool     // the tenant has settings of its own
-	forwarded  bool     // another zone forwarded it: serve it here or refuse
-	asOwner    bool     // a node of this zone asks us as the owner: never ask another
-	asShield   bool     // a zone that shields through ours asks for the original
-	cloudflare bool     // a /cdn-cgi/image/ URL: image work whatever its source answers
-	hints      []string // the client hint headers the options were read from
-	ownerKey   string   // what the owner of the source is chosen by (see variantRequest)
+	known      bool           // the tenant has settings of its own
+	hops       balancer.Hops  // the hops a peer's request made to get here; nil for a client's
+	nonce      balancer.Nonce // the peer proof's nonce, which answers to a hop are marked with
+	asOwner    bool           // a node of this zone asks us as the owner: never ask another
+	asShield   bool           // a zone that shields through ours asks for the original
+	cloudflare bool           // a /cdn-cgi/image/ URL: image work whatever its source answers
+	hints      []string       // the client hint headers the options were read from
+	ownerKey   string         // what the owner of the source is chosen by (see variantRequest)
 	// redirectOnError is Cloudflare's onerror=redirect: a source that
 	// cannot be processed is answered with a redirect to it.
 	redirectOnError bool
@@ -194,7 +207,7 @@ func (rq *imageRequest) serve(query url.Values) string {
 	if errors.Is(err, variant.ErrNotImage) {
 		return rq.notImage()
 	}
-	if errors.Is(err, variant.ErrBusy) && !rq.forwarded {
+	if errors.Is(err, variant.ErrBusy) && !rq.hops.Forwarded() {
 		// Too busy here: the nearest healthy zone takes it, if any can.
 		if ir.balancer != nil && rq.forward() {
 			return outcomeForwarded

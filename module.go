@@ -206,7 +206,7 @@ type ImageResize struct {
 	meter      *metering.Meter // nil without metering
 	sources    *budget.Budget  // the process's originals in flight
 	sourcesKey string
-	peerSecret []byte // the cluster's shared secret; nil alone
+	peering    *balancer.Peering // signs and checks requests between nodes; nil alone
 }
 
 // CaddyModule returns the Caddy module information.
@@ -273,9 +273,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	app := appModule.(*App)
 	ir.zone, ir.meter, ir.balancer = app.Zone, app.meter, app.balancer
 	ir.clustered, ir.shield = app.clustered(), app.Shield
-	if app.secret != "" {
-		ir.peerSecret = []byte(app.secret)
-	}
+	ir.peering = app.peering
 	// Tenant names are canonical everywhere: the configured ones too.
 	tenants, err := ir.Tenants.Normalized(ir.Tenant == hostPlaceholder)
 	if err != nil {

@@ -32,10 +32,6 @@ import (
 // on one node. The price is that the misses of one very popular source all
 // land on its owner; hot copies spread its hits.
 
-// variantInfoHeader carries an owner's VariantInfo to the asking node; it
-// never reaches a client.
-const variantInfoHeader = "Imgedge-Variant"
-
 // ownerAttempts is how many nodes of the zone a request is asked of
 // before this node does the work itself.
 const ownerAttempts = 2
@@ -48,8 +44,9 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 	ir := rq.ir
 	self := ir.balancer.ID()
 	owners := ir.balancer.Owners(rq.ownerKey)
-	if len(owners) == 0 || owners[0].ID == self {
-		return false, "" // ours: the engine looks in the cache first
+	hops, canAsk := rq.hops.Then(balancer.HopOwner)
+	if len(owners) == 0 || owners[0].ID == self || !canAsk {
+		return false, "" // ours (the engine looks in the cache first), or as far as a request goes
 	}
 	if res, ok := ir.engine.Cached(req); ok {
 		if res.Hot {
@@ -68,9 +65,9 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 		}
 		asked++
 		began := time.Now()
-		resp, err := balancer.Ask(ctx, peer, rq.client, balancer.HopOwner, ir.peerSecret)
-		if err == nil && resp.StatusCode == http.StatusInternalServerError {
-			balancer.Discard(resp) // the owner's own failure: the next may do better
+		ans, err := ir.peering.Ask(ctx, peer, rq.client, hops)
+		if err == nil && ans.StatusCode == http.StatusInternalServerError {
+			balancer.Discard(ans.Response) // the owner's own failure: the next may do better
 			err = errors.New("the owner answered 500")
 		}
 		if err != nil {
@@ -88,11 +85,11 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 		// other zone could take it) or a 502/504 (the origin's trouble)
 		// included: asking another node would only repeat it.
 		ir.balancer.Report(peer, true, time.Since(began))
-		ir.metrics.PeerRequests.WithLabelValues(peerResult(resp)).Inc()
+		ir.metrics.PeerRequests.WithLabelValues(peerResult(ans)).Inc()
 		if asked > 1 {
 			ir.metrics.OwnerFallbacks.WithLabelValues("next").Inc()
 		}
-		return true, rq.relay(req, peer, resp, time.Since(began), purges)
+		return true, rq.relay(req, peer, ans, time.Since(began), purges)
 	}
 	if asked > 0 {
 		ir.metrics.OwnerFallbacks.WithLabelValues("self").Inc()
@@ -111,11 +108,13 @@ func (ir *ImageResize) askTimeout() time.Duration {
 const maxHotCopy = 8 << 20
 
 // peerResult is the owner's answer as the peer_requests metric counts it.
-func peerResult(resp *http.Response) string {
+func peerResult(ans *balancer.Answer) string {
 	switch {
-	case resp.StatusCode >= 400:
+	case ans.StatusCode >= 400:
 		return "refused"
-	case strings.HasPrefix(resp.Header.Get("Cache-Status"), "imgedge; hit"):
+	case !ans.Marked:
+		return "unmarked"
+	case strings.HasPrefix(ans.Header.Get("Cache-Status"), "imgedge; hit"):
 		return "hit"
 	}
 	return "miss"
@@ -128,13 +127,16 @@ var hotCopyHeaders = []string{"Content-Type", "ETag", "Cache-Control", "Vary", "
 
 // relay answers with the owner's answer, says so in Cache-Status and
 // Server-Timing, and keeps a copy of a variant once it is hot (unless a
-// purge ran since purges was read). The owner billed the request. A
-// variant to keep is read whole first (its memory leased from the
-// process's budget for originals); anything else streams through.
-func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, resp *http.Response, took time.Duration, purges uint64) string {
+// purge ran since purges was read). The owner billed the request. Only
+// an answer the owner marked as its variant is kept: a passthrough's
+// headers are the origin's, and name nothing. A variant to keep is read
+// whole first (its memory leased from the process's budget for
+// originals); anything else streams through.
+func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, ans *balancer.Answer, took time.Duration, purges uint64) string {
+	resp := ans.Response
 	defer resp.Body.Close()
-	info, isVariant := variant.ParseVariantInfo(resp.Header.Get(variantInfoHeader))
-	resp.Header.Del(variantInfoHeader)
+	info, isVariant := variant.ParseVariantInfo(ans.Variant)
+	isVariant = isVariant && ans.Marked
 	h := rq.w.Header()
 	for k, v := range resp.Header {
 		h[k] = v

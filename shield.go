@@ -33,7 +33,8 @@ const shieldAttempts = 2
 // answer that broke off midway is an error.
 func (rq *imageRequest) fromShield(ctx context.Context, fw *capture.Writer) (bool, error) {
 	ir := rq.ir
-	if ir.shield == "" || rq.asShield || ir.balancer == nil {
+	hops, canAsk := rq.hops.Then(balancer.HopShield)
+	if ir.shield == "" || rq.asShield || ir.balancer == nil || !canAsk {
 		return false, nil
 	}
 	// The original as the client's request names it: the shield applies
@@ -47,7 +48,7 @@ func (rq *imageRequest) fromShield(ctx context.Context, fw *capture.Writer) (boo
 		if i == shieldAttempts {
 			break
 		}
-		shielded, ok, err := rq.askShield(ctx, peer, req, fw)
+		shielded, ok, err := rq.askShield(ctx, peer, req, hops, fw)
 		switch {
 		case shielded:
 			return true, err
@@ -64,28 +65,36 @@ func (rq *imageRequest) fromShield(ctx context.Context, fw *capture.Writer) (boo
 // answer, or a 500) and the next may be asked. Any other answer is not
 // the node's failure: a refusal (a 4xx: not an image, too large...), the
 // origin's trouble (502, 504) or a busy node (503). The origin is then
-// asked directly, and answers for itself.
-func (rq *imageRequest) askShield(ctx context.Context, peer balancer.Peer, req *http.Request, fw *capture.Writer) (shielded, ok bool, err error) {
+// asked directly, and answers for itself. So it is for a 200 that does not
+// carry the shield's mark: whatever it is, it is not known to be the
+// original.
+func (rq *imageRequest) askShield(ctx context.Context, peer balancer.Peer, req *http.Request, hops balancer.Hops, fw *capture.Writer) (shielded, ok bool, err error) {
 	ir := rq.ir
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
 	defer cancel()
 	began := time.Now()
-	resp, err := balancer.Ask(ctx, peer, req.WithContext(ctx), balancer.HopShield, ir.peerSecret)
-	if err != nil || resp.StatusCode == http.StatusInternalServerError {
-		if resp != nil {
-			balancer.Discard(resp)
+	ans, err := ir.peering.Ask(ctx, peer, req.WithContext(ctx), hops)
+	if err != nil || ans.StatusCode == http.StatusInternalServerError {
+		if ans != nil {
+			balancer.Discard(ans.Response)
 		}
 		ir.balancer.Report(peer, false, time.Since(began))
 		ir.metrics.ShieldFetches.WithLabelValues("failed").Inc()
 		ir.logger.Debug("the shield could not answer", zap.String("peer", peer.ID), zap.Error(err))
 		return false, false, nil
 	}
-	if resp.StatusCode != http.StatusOK {
-		balancer.Discard(resp)
+	if ans.StatusCode != http.StatusOK || !ans.Marked {
+		balancer.Discard(ans.Response)
 		ir.balancer.Report(peer, true, time.Since(began))
-		ir.metrics.ShieldFetches.WithLabelValues("refused").Inc()
+		result := "refused"
+		if ans.StatusCode == http.StatusOK {
+			result = "unmarked"
+			ir.logger.Debug("the shield answered without its mark: asking the origin", zap.String("peer", peer.ID))
+		}
+		ir.metrics.ShieldFetches.WithLabelValues(result).Inc()
 		return false, true, nil
 	}
+	resp := ans.Response
 	defer resp.Body.Close()
 	for k, v := range resp.Header {
 		fw.Header()[k] = v
@@ -121,6 +130,7 @@ func (rq *imageRequest) serveOriginal(req *variant.Request) string {
 		h[k] = append([]string(nil), v...) // the cached original's own stay untouched
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
+	rq.ir.peering.MarkAnswer(h, http.StatusOK, rq.nonce, balancer.HopShield, "")
 	rq.w.WriteHeader(http.StatusOK)
 	if _, err := rq.w.Write(body); err != nil {
 		rq.ir.logger.Debug("writing an original to a zone it shields", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))

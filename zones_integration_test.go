@@ -83,6 +83,16 @@ type burstResult struct {
 }
 
 func burst(t *testing.T, base string, n, conc int, onDone func(done int)) *burstResult {
+	return burstOf(t, base, n, conc, 0, onDone)
+}
+
+// burstFrom is burst with widths from 600+offset, distinct from an
+// earlier burst's.
+func burstFrom(t *testing.T, base string, n, conc, offset int) *burstResult {
+	return burstOf(t, base, n, conc, offset, nil)
+}
+
+func burstOf(t *testing.T, base string, n, conc, offset int, onDone func(done int)) *burstResult {
 	res := &burstResult{byZone: map[string]int{}, firstAt: map[string]time.Time{}}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -92,7 +102,7 @@ func burst(t *testing.T, base string, n, conc int, onDone func(done int)) *burst
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				a := get(t, fmt.Sprintf("%s/big.jpg?w=%d&blur=3", base, 600+i))
+				a := get(t, fmt.Sprintf("%s/big.jpg?w=%d&blur=3", base, 600+offset+i))
 				res.mu.Lock()
 				if a.status == 200 {
 					z := a.header.Get("Imgedge-Zone")
@@ -241,4 +251,37 @@ func TestAPeerThatTimesOutIsEjected(t *testing.T) {
 		t.Errorf("imgedge_zone_ejections_total %v: want b ejected after timing out", v)
 	}
 	t.Logf("served by zone %v", res.byZone)
+}
+
+// A zone's death costs no request while another zone has room: the
+// requests a busy node forwards go to the survivor and wait there for a
+// slot as its queue allows.
+func TestAKilledZoneCostsNoRequestsWhileAnotherHasRoom(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	root := t.TempDir()
+	writeFiles(t, root, map[string][]byte{"big.jpg": noisyJPEG(t, 5200, 3464)}) // 18 MP, as large as a camera's
+	const roomy = "concurrency 2\n\t\tqueue 32 10s"
+	bravo := zoneNode(t, consul, "bravo", root, roomy, "", 0, "")
+	charlie := zoneNode(t, consul, "charlie", root, roomy, "", 0, "")
+	alpha := zoneNode(t, consul, "alpha", root, "concurrency 1\n\t\tqueue 1 20ms\n\t\tfetch_timeout 2s", "bravo charlie", 0, "")
+	waitForPeers(t, alpha, "bravo", "charlie")
+
+	began := time.Now()
+	first := burstFrom(t, alpha.Base, 16, 16, 2400)
+	bravo.Kill()
+	killed := time.Now()
+	second := burstFrom(t, alpha.Base, 16, 16, 2500)
+	t.Logf("first burst %v, second %v", killed.Sub(began).Round(time.Millisecond), time.Since(killed).Round(time.Millisecond))
+	for name, res := range map[string]*burstResult{"before the kill": first, "after the kill": second} {
+		for _, f := range res.failures {
+			if !strings.HasPrefix(f, "503 ") {
+				t.Errorf("%s: a failure other than 503: %s", name, f)
+			}
+		}
+	}
+	if ok := 16 - len(second.failures); ok < 15 {
+		t.Errorf("after zone bravo died, %d of 16 requests were answered 200 (want 15 at least) while zone charlie had room: %v", ok, second.failures)
+	}
+	t.Logf("before the kill served by zone %v; after, by %v with %d refused; charlie's outcomes: canceled %v",
+		first.byZone, second.byZone, len(second.failures), metric(t, charlie, `imgedge_requests_total{outcome="canceled"}`))
 }

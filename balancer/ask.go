@@ -11,27 +11,39 @@ import (
 // ErrAnswerTooLarge is a peer's answer longer than the caller allows.
 var ErrAnswerTooLarge = errors.New("the peer's answer is larger than allowed")
 
+// Answer is a peer's answer to a hop. Marked says the peer marked it as
+// its answer to this very request (see MarkAnswer); only then may the
+// asking node take it for an original, or keep it as a variant. Variant
+// is the owner's description of the variant, set only with the mark.
+type Answer struct {
+	*http.Response
+	Marked  bool
+	Variant string
+}
+
 // Ask sends in (the request as the client sent it, before any rewrite) to
-// peer as a hop of kind hop (HopOwner, HopShield), signed with secret,
-// asking for an unencoded answer, and returns the peer's answer with its
-// body still to read (the caller closes it), its header reduced to the
-// end-to-end fields. An error means the peer could not be reached: the
-// caller tries the next rank, or does the work itself.
-func Ask(ctx context.Context, peer Peer, in *http.Request, hop string, secret []byte) (*http.Response, error) {
-	req, err := peerRequest(ctx, peer, in, secret, LoopToken+"; hop="+hop)
+// peer as the hop chain hops (its last the kind of this hop: HopOwner,
+// HopShield), signed, asking for an unencoded answer, and returns the
+// peer's answer with its body still to read (the caller closes it), its
+// header reduced to the end-to-end fields, the mark and the variant
+// description taken out. An error means the peer could not be reached:
+// the caller tries the next rank, or does the work itself.
+func (p *Peering) Ask(ctx context.Context, peer Peer, in *http.Request, hops Hops) (*Answer, error) {
+	req, err := peerRequest(ctx, peer, in)
 	if err != nil {
 		return nil, err
 	}
 	// The hop's bytes are kept and relayed as they are: no gzip on the
-	// way (Caddy's encode may sit in front of image_resize). The proof
-	// does not cover this header.
+	// way (Caddy's encode may sit in front of image_resize).
 	req.Header.Set("Accept-Encoding", "identity")
-	resp, err := forwardClient.Do(req)
+	n := p.sign(req, peer.ID, hops)
+	resp, err := p.client.Do(req)
 	if err != nil {
 		return nil, err
 	}
 	resp.Header = endToEnd(resp.Header)
-	return resp, nil
+	marked, variant := p.answerMarked(resp, n, hops.Last())
+	return &Answer{Response: resp, Marked: marked, Variant: variant}, nil
 }
 
 // ReadAnswer reads a peer's answer in full, at most max bytes, and closes

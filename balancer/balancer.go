@@ -25,8 +25,10 @@
 // restores it; a zone whose peers are all ejected is never dropped but goes last,
 // so a zone is never emptied by outlier detection alone.
 //
-// Loop prevention uses the CDN-Loop header of RFC 8586: see HasLoop and
-// AppendLoop.
+// Requests between nodes carry their chain of hops (HopHeader) under a
+// proof only nodes can make (Peering): a forwarded request is never
+// forwarded again, and no chain grows past MaxHops. Each node also appends
+// itself to CDN-Loop (RFC 8586), for loops through other proxies.
 //
 // A nil *Balancer is a valid single-node balancer: Pick returns nothing and
 // every other method does nothing.

@@ -2,60 +2,30 @@ package balancer
 
 import "strings"
 
-// HasLoop tells whether the CDN-Loop header value (RFC 8586) already holds
-// an entry for token, that is whether the request has passed through us.
-// Values of several CDN-Loop header lines may be joined with commas first.
-// Identifiers match case-insensitively, and parameters on either side are
-// ignored: "imgedge; zone=a" in the header matches the token "imgedge".
-func HasLoop(header, token string) bool {
-	return len(LoopHops(header, token)) > 0
-}
+// CDN-Loop (RFC 8586) is kept for what the RFC makes it: loop detection
+// across CDNs. Every node that sends a request on appends its own entry
+// (LoopToken) on a header line of its own; a client's entries are kept and
+// passed on, but nothing a node decides rests on them. What kind of hop a
+// request is travels in HopHeader, which only a node can set (see
+// Peering).
 
-// Hop kinds, the hop parameter of imgedge's CDN-Loop entry: a request
-// one node of a zone asks the key's owner (HopOwner), or a zone asks its
-// shield zone for an original (HopShield). A zone's overflow to another
-// zone carries the entry without a hop parameter.
-const (
-	HopOwner  = "owner"
-	HopShield = "shield"
-)
+// LoopToken is imgedge's cdn-id in CDN-Loop.
+const LoopToken = "imgedge"
 
-// LoopHops returns the hop parameter of every entry for token in the
-// CDN-Loop header value, in order: "" for an entry without one.
-func LoopHops(header, token string) []string {
-	id := cdnID(token)
-	if id == "" {
-		return nil
-	}
-	var hops []string
-	for _, entry := range splitList(header) {
-		if !strings.EqualFold(cdnID(entry), id) {
-			continue
-		}
-		hop := ""
-		params := strings.Split(entry, ";")[1:]
-		for _, p := range params {
-			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.EqualFold(k, "hop") {
-				hop = strings.ToLower(strings.Trim(v, `"`))
+// LoopCount is how many entries of the CDN-Loop header lines name token
+// (case-insensitively, parameters ignored). Each line is read on its own,
+// so a malformed line cannot hide the lines after it; within a line, an
+// entry that does not parse ends at the next comma (see splitList).
+func LoopCount(lines []string, token string) int {
+	n := 0
+	for _, line := range lines {
+		for _, entry := range splitList(line) {
+			if strings.EqualFold(cdnID(entry), token) {
+				n++
 			}
 		}
-		hops = append(hops, hop)
 	}
-	return hops
-}
-
-// AppendLoop returns the CDN-Loop header value with token, an identifier
-// with optional parameters such as "imgedge; zone=a", added at the end.
-func AppendLoop(header, token string) string {
-	header = strings.TrimRight(strings.TrimSpace(header), ",")
-	token = strings.TrimSpace(token)
-	switch {
-	case token == "":
-		return header
-	case header == "":
-		return token
-	}
-	return header + ", " + token
+	return n
 }
 
 // cdnID returns the cdn-id of one cdn-info: the part before any
@@ -67,24 +37,46 @@ func cdnID(info string) string {
 	return strings.TrimSpace(info)
 }
 
-// splitList splits a comma-separated header value into its elements,
-// leaving commas inside quoted strings (parameter values) alone.
+// splitList splits one comma-separated header line into its non-empty
+// elements, leaving commas inside quoted strings (parameter values) alone.
+// A quote that is never closed, or whose closing quote is escaped away by
+// a backslash, does not open a quoted string: it is taken as a plain
+// character, so the element it stands in ends at the next comma instead of
+// swallowing every element after it.
 func splitList(v string) []string {
 	var out []string
-	start, quoted, escaped := 0, false, false
+	add := func(e string) {
+		if e = strings.TrimSpace(e); e != "" {
+			out = append(out, e)
+		}
+	}
+	start := 0
 	for i := 0; i < len(v); i++ {
-		c := v[i]
-		switch {
-		case escaped:
-			escaped = false
-		case quoted && c == '\\':
-			escaped = true
-		case c == '"':
-			quoted = !quoted
-		case c == ',' && !quoted:
-			out = append(out, v[start:i])
+		switch v[i] {
+		case '"':
+			if end := closingQuote(v, i); end > 0 {
+				i = end
+			}
+		case ',':
+			add(v[start:i])
 			start = i + 1
 		}
 	}
-	return append(out, v[start:])
+	add(v[start:])
+	return out
+}
+
+// closingQuote returns the index of the quote that closes the quoted
+// string opened at v[open], honouring backslash escapes, or -1 when the
+// line ends first.
+func closingQuote(v string, open int) int {
+	for j := open + 1; j < len(v); j++ {
+		switch v[j] {
+		case '\\':
+			j++ // the escaped character, whatever it is
+		case '"':
+			return j
+		}
+	}
+	return -1
 }

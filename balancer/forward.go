@@ -7,46 +7,69 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// LoopToken is imgedge's CDN-Loop entry (RFC 8586). A request that carries
-// it, authenticated by a peer, was forwarded and is never forwarded again.
-const LoopToken = "imgedge"
-
 // hopByHop are the headers that belong to one connection (RFC 9110 7.6.1).
 var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer", "Transfer-Encoding", "Upgrade"}
-
-// forwardClient talks to peer nodes.
-var forwardClient = &http.Client{
-	Transport: &http.Transport{
-		Proxy: nil,
-		// A peer that does not answer the connection is skipped soon; the
-		// work itself is bounded by the caller's context.
-		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 32,
-		IdleConnTimeout:     90 * time.Second,
-	},
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
 
 // ErrPeerFailed is a peer's 5xx answer: nothing was written to the client.
 var ErrPeerFailed = errors.New("the peer answered with a server error")
 
+// WorkBoundHeader rides on the 102 Processing a node sends as soon as it
+// takes a request forwarded to it (see Accepted): the longest, in
+// seconds, it may take over the request (waiting for a slot, fetching,
+// processing), as its own limits say.
+const WorkBoundHeader = "Imgedge-Work-Bound"
+
+// maxWorkBound caps the time a peer's 102 may ask for.
+const maxWorkBound = 5 * time.Minute
+
+// Accepted tells the node that forwarded a request that this node has
+// taken it and may take up to bound over it: a 102 Processing, so that
+// the request may wait here for a slot as long as this node's queue
+// allows, instead of as long as the forwarding node would wait for an
+// answer from a peer that might be dead.
+func Accepted(w http.ResponseWriter, bound time.Duration) {
+	h := w.Header()
+	h.Set(WorkBoundHeader, strconv.FormatFloat(bound.Seconds(), 'f', 3, 64))
+	w.WriteHeader(http.StatusProcessing)
+	h.Del(WorkBoundHeader)
+}
+
 // Forward sends in (the request as the client sent it, before any rewrite)
-// to peer, signed with secret, and streams the peer's answer to w, with
-// header Imgedge-Forwarded-By: node. The peer gets the client's method,
-// path, query and end-to-end headers, and the same Host; the address is the
-// peer's own (see PeerURL). It returns an error, with nothing written to
-// w, when the peer could not be reached or answered 5xx.
-func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, node string, w http.ResponseWriter) error {
-	req, err := peerRequest(ctx, peer, in, secret, LoopToken)
+// to peer as the hop chain hops (its last HopForward), signed, and streams
+// the peer's answer to w, with header Imgedge-Forwarded-By: node. The peer
+// gets the client's method, path, query and end-to-end headers, and the
+// same Host; the address is the peer's own (see PeerURL). The peer has
+// within to answer, or to say that it took the request (see Accepted),
+// after which it has what it said it may take. It returns an error, with
+// nothing written to w, when the peer could not be reached, did not
+// answer in time or answered 5xx.
+func (p *Peering) Forward(ctx context.Context, peer Peer, in *http.Request, hops Hops, node string, within time.Duration, w http.ResponseWriter) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	deadline := time.AfterFunc(within, cancel)
+	defer deadline.Stop()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+			if bound, err := strconv.ParseFloat(h.Get(WorkBoundHeader), 64); code == http.StatusProcessing && err == nil && bound > 0 {
+				deadline.Reset(min(time.Duration(bound*float64(time.Second)), maxWorkBound))
+			}
+			return nil
+		},
+	})
+	req, err := peerRequest(ctx, peer, in)
 	if err != nil {
 		return err
 	}
-	resp, err := forwardClient.Do(req)
+	p.sign(req, peer.ID, hops)
+	resp, err := p.client.Do(req)
 	if err != nil {
 		return err
 	}
@@ -59,6 +82,8 @@ func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, no
 	for k, v := range endToEnd(resp.Header) {
 		h[k] = v
 	}
+	h.Del(AnswerHeader)
+	h.Del(VariantHeader)
 	h.Set("Imgedge-Forwarded-By", node)
 	w.WriteHeader(resp.StatusCode)
 	_, _ = io.Copy(w, resp.Body) // the client may go away; the answer was ours to give
@@ -66,15 +91,16 @@ func Forward(ctx context.Context, peer Peer, in *http.Request, secret []byte, no
 }
 
 // peerRequest is in (the request as the client sent it) addressed to
-// peer, its CDN-Loop extended with loop, signed with secret.
-func peerRequest(ctx context.Context, peer Peer, in *http.Request, secret []byte, loop string) (*http.Request, error) {
+// peer, with this node's CDN-Loop entry on a line of its own after the
+// client's, to be signed.
+func peerRequest(ctx context.Context, peer Peer, in *http.Request) (*http.Request, error) {
 	target, err := PeerURL(peer.URL, in.URL)
 	if err != nil {
 		return nil, err
 	}
 	req := (&http.Request{Method: in.Method, URL: target, Host: in.Host, Header: endToEnd(in.Header)}).WithContext(ctx)
-	req.Header.Set("CDN-Loop", AppendLoop(strings.Join(in.Header.Values("CDN-Loop"), ","), loop))
-	SignPeerRequest(req, secret, time.Now())
+	StripPeerHeaders(req.Header)
+	req.Header.Add("CDN-Loop", LoopToken)
 	if ip, _, err := net.SplitHostPort(in.RemoteAddr); err == nil {
 		if prior := strings.Join(in.Header.Values("X-Forwarded-For"), ", "); prior != "" {
 			ip = prior + ", " + ip

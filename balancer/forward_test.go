@@ -42,40 +42,6 @@ func FuzzPeerURL(f *testing.F) {
 	})
 }
 
-func TestPeerAuthentication(t *testing.T) {
-	secret := []byte("0123456789abcdef0123456789abcdef")
-	now := time.Unix(1_800_000_000, 0)
-	signedReq := func() *http.Request {
-		r, _ := http.NewRequest("GET", "http://10.0.0.2:8080/p.jpg?w=100", nil)
-		r.Host = "img.example.com"
-		SignPeerRequest(r, secret, now)
-		// As the receiving server sees it.
-		in, _ := http.ReadRequest(bufio.NewReader(strings.NewReader("GET /p.jpg?w=100 HTTP/1.1\r\nHost: img.example.com\r\n" +
-			PeerAuthHeader + ": " + r.Header.Get(PeerAuthHeader) + "\r\n\r\n")))
-		return in
-	}
-	if !PeerAuthenticated(signedReq(), secret, now.Add(time.Second)) {
-		t.Fatal("a peer's request is not authenticated")
-	}
-	tests := map[string]func(r *http.Request) ([]byte, time.Time){
-		"another secret":          func(r *http.Request) ([]byte, time.Time) { return []byte("another-secret-another-secret-xx"), now },
-		"no secret configured":    func(r *http.Request) ([]byte, time.Time) { return nil, now },
-		"too old":                 func(r *http.Request) ([]byte, time.Time) { return secret, now.Add(2 * time.Minute) },
-		"another path":            func(r *http.Request) ([]byte, time.Time) { r.URL.Path = "/q.jpg"; return secret, now },
-		"another query":           func(r *http.Request) ([]byte, time.Time) { r.URL.RawQuery = "w=2000"; return secret, now },
-		"another host":            func(r *http.Request) ([]byte, time.Time) { r.Host = "other.example.com"; return secret, now },
-		"no header":               func(r *http.Request) ([]byte, time.Time) { r.Header.Del(PeerAuthHeader); return secret, now },
-		"a header without a time": func(r *http.Request) ([]byte, time.Time) { r.Header.Set(PeerAuthHeader, "sig=abc"); return secret, now },
-	}
-	for name, change := range tests {
-		r := signedReq()
-		s, at := change(r)
-		if PeerAuthenticated(r, s, at) {
-			t.Errorf("%s: authenticated", name)
-		}
-	}
-}
-
 func TestForwardPassesEndToEndHeadersOnly(t *testing.T) {
 	var got http.Header
 	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -84,6 +50,8 @@ func TestForwardPassesEndToEndHeadersOnly(t *testing.T) {
 		w.Header().Set("X-Peer-Private", "secret")
 		w.Header().Set("Keep-Alive", "timeout=5")
 		w.Header().Set("Content-Type", "image/webp")
+		w.Header().Set(VariantHeader, "set by an origin")
+		w.Header().Set(AnswerHeader, "set by an origin")
 		w.Write([]byte("webp bytes"))
 	}))
 	defer peer.Close()
@@ -91,14 +59,17 @@ func TestForwardPassesEndToEndHeadersOnly(t *testing.T) {
 		"Connection: X-Client-Private\r\nX-Client-Private: 1\r\nAccept: image/webp\r\n\r\n")))
 	in.RemoteAddr = "192.0.2.1:1234"
 	rec := httptest.NewRecorder()
-	if err := Forward(t.Context(), Peer{URL: peer.URL}, in, []byte("0123456789abcdef0123456789abcdef"), "node-a", rec); err != nil {
+	p := NewPeering(PeeringConfig{Secret: []byte("0123456789abcdef0123456789abcdef"), Self: "node-a"})
+	if err := p.Forward(t.Context(), Peer{ID: "node-b", URL: peer.URL}, in, Hops{HopForward}, "node-a", time.Second, rec); err != nil {
 		t.Fatal(err)
 	}
-	if got.Get("X-Client-Private") != "" || got.Get("Accept") != "image/webp" || got.Get(PeerAuthHeader) == "" || got.Get("X-Forwarded-For") != "192.0.2.1" {
+	if got.Get("X-Client-Private") != "" || got.Get("Accept") != "image/webp" || got.Get(PeerAuthHeader) == "" ||
+		got.Get(HopHeader) != "forward" || got.Get("X-Forwarded-For") != "192.0.2.1" {
 		t.Errorf("the peer got %v", got)
 	}
 	h := rec.Header()
-	if h.Get("X-Peer-Private") != "" || h.Get("Keep-Alive") != "" || h.Get("Connection") != "" {
+	if h.Get("X-Peer-Private") != "" || h.Get("Keep-Alive") != "" || h.Get("Connection") != "" ||
+		h.Get(VariantHeader) != "" || h.Get(AnswerHeader) != "" {
 		t.Errorf("hop-by-hop headers of the peer's answer reached the client: %v", h)
 	}
 	if h.Get("Imgedge-Forwarded-By") != "node-a" || rec.Body.String() != "webp bytes" {
@@ -119,10 +90,11 @@ func TestAPeers5xxWritesNothingAndKeepsTheConnection(t *testing.T) {
 	}
 	peer.Start()
 	defer peer.Close()
+	p := NewPeering(PeeringConfig{})
 	for range 3 {
 		in, _ := http.ReadRequest(bufio.NewReader(strings.NewReader("GET /p.jpg?w=100 HTTP/1.1\r\nHost: img.example.com\r\n\r\n")))
 		rec := httptest.NewRecorder()
-		err := Forward(t.Context(), Peer{URL: peer.URL}, in, nil, "node-a", rec)
+		err := p.Forward(t.Context(), Peer{URL: peer.URL}, in, Hops{HopForward}, "node-a", time.Second, rec)
 		if !errors.Is(err, ErrPeerFailed) || rec.Body.Len() != 0 || len(rec.Header()) != 0 {
 			t.Fatalf("err %v, wrote %d bytes and %v", err, rec.Body.Len(), rec.Header())
 		}
@@ -130,5 +102,42 @@ func TestAPeers5xxWritesNothingAndKeepsTheConnection(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	if conns != 1 {
 		t.Errorf("three forwards that got a 5xx opened %d connections, want 1 (drained and reused)", conns)
+	}
+}
+
+func TestAForwardWaitsAsLongAsThePeerThatTookItSays(t *testing.T) {
+	const within = 200 * time.Millisecond
+	for _, c := range []struct {
+		name   string
+		accept time.Duration // the bound the peer's 102 states; 0: no 102
+		wantOK bool
+	}{
+		{"a peer that took the request and answers after the wait for a first answer", 2 * time.Second, true},
+		{"a peer that says nothing for longer than the wait for a first answer", 0, false},
+		{"a peer that takes longer than it said", 300 * time.Millisecond, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if c.accept > 0 {
+					Accepted(w, c.accept)
+				}
+				select {
+				case <-time.After(3 * within):
+				case <-r.Context().Done():
+					return
+				}
+				if w.Header().Get(WorkBoundHeader) != "" {
+					t.Error("the work bound stays on the final answer")
+				}
+				w.Write([]byte("done"))
+			}))
+			defer peer.Close()
+			in := httptest.NewRequest("GET", "/p.jpg?w=100", nil)
+			rec := httptest.NewRecorder()
+			err := NewPeering(PeeringConfig{}).Forward(t.Context(), Peer{URL: peer.URL}, in, Hops{HopForward}, "node-a", within, rec)
+			if ok := err == nil && rec.Body.String() == "done"; ok != c.wantOK {
+				t.Errorf("err %v, body %q; want answered %v", err, rec.Body.String(), c.wantOK)
+			}
+		})
 	}
 }

@@ -2,89 +2,259 @@ package balancer
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
+	"errors"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 )
 
+// The trust between nodes. A node proves that it sent a request to a peer
+// with PeerAuthHeader: a MAC under the cluster's shared secret over
+// everything that makes the peer's answer what it is (method, host,
+// target, the headers in signedHeaders, the credentials' hash), the hop
+// chain (HopHeader), the node it is meant for, its time and a random
+// nonce. The peer accepts it once (Verify): from another node, after the
+// skew window or a second time it counts for nothing, and the request is
+// a client's like any other. The peer marks the answers it gives as an
+// owner or a shield (MarkAnswer), bound to the request's nonce, and the
+// asking node keeps or uses an answer as a peer's only with a valid mark
+// (Ask). The secret proves who sent what; it hides nothing: advertise an
+// https URL for that (PeeringConfig.RootCAs).
+
 // PeerAuthHeader carries a node's proof that it, a member of the cluster,
-// sent the request: "t=<unix seconds>, sig=<base64url HMAC-SHA256>", the
-// MAC taken under the cluster's shared secret (the imgedge option's
-// secret) over the method, host, request target, CDN-Loop and time. Only a request
-// that carries a valid one counts as forwarded by a peer (its CDN-Loop
-// marker is trusted, it is never forwarded again); a client cannot mint
-// one.
+// sent the request: "t=<unix seconds>, n=<nonce>, sig=<base64url
+// HMAC-SHA256>".
 const PeerAuthHeader = "Imgedge-Peer-Auth"
+
+// AnswerHeader carries a node's mark on an answer it gives as an owner or
+// a shield: the MAC of the answer's kind, status, type, length, ETag and
+// variant description, bound to the request's nonce.
+const AnswerHeader = "Imgedge-Peer-Answer"
+
+// VariantHeader carries an owner's description of the variant it answers
+// (variant.VariantInfo), for the asking node's hot copy. It is set with
+// the mark (MarkAnswer) and read, and dropped, with it (Ask): a relayed
+// answer never passes one on.
+const VariantHeader = "Imgedge-Variant"
 
 // peerAuthSkew is how far a peer's clock, and the request's time in
 // flight, may be off.
 const peerAuthSkew = 60 * time.Second
 
-// peerMAC is the MAC of one inter-node request.
-func peerMAC(secret []byte, method, host, target, cdnLoop string, t int64) string {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte("imgedge-peer-v2\n" + method + "\n" + strings.ToLower(host) + "\n" + target + "\n" + cdnLoop + "\n" + strconv.FormatInt(t, 10)))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+// signedHeaders are the request headers that change a node's answer,
+// covered by the proof: a proof seen on the wire cannot be replayed with
+// other ones. Authorization and Cookie are covered by their hash (see
+// credentialsHash).
+var signedHeaders = []string{"Accept", "If-None-Match", "If-Modified-Since", "Range",
+	"Sec-CH-DPR", "DPR", "Sec-CH-Width", "Width", "Sec-CH-Viewport-Width", "Viewport-Width", "Save-Data"}
+
+// Why a proof was not accepted, as the imgedge_peer_proofs_refused_total
+// metric counts it.
+var (
+	ErrProofInvalid  = errors.New("the peer proof does not verify")
+	ErrProofExpired  = errors.New("the peer proof is outside the clock skew window")
+	ErrProofReplayed = errors.New("the peer proof was used before")
+)
+
+// PeeringConfig configures how a node talks to its peers.
+type PeeringConfig struct {
+	// Secret is the cluster's shared secret. Without one no request is a
+	// peer's, and the requests this node sends carry no proof.
+	Secret []byte
+
+	// Self is this node's ID (Balancer.ID): a proof is accepted only by
+	// the node it names.
+	Self string
+
+	// RootCAs verifies the certificates of peers that advertise an https
+	// URL. Nil: the system's roots.
+	RootCAs *x509.CertPool
 }
 
-// SignPeerRequest sets the peer authentication header on a request this
-// node sends to another.
-func SignPeerRequest(req *http.Request, secret []byte, now time.Time) {
-	t := now.Unix()
-	req.Header.Set(PeerAuthHeader, "t="+strconv.FormatInt(t, 10)+", sig="+peerMAC(secret, req.Method, req.Host, req.URL.RequestURI(), cdnLoop(req.Header), t))
+// Peering signs the requests this node sends its peers and checks those
+// it gets from them. A nil *Peering signs nothing and accepts nothing.
+type Peering struct {
+	secret []byte
+	self   string
+	client *http.Client
+	nonces *nonceSet
+	now    func() time.Time
 }
 
-// PeerAuthenticated reports whether r was sent by a node holding secret.
-// Without a secret nothing is.
-func PeerAuthenticated(r *http.Request, secret []byte, now time.Time) bool {
+// NewPeering returns the peering of this node.
+func NewPeering(cfg PeeringConfig) *Peering {
+	transport := &http.Transport{
+		Proxy: nil,
+		// A peer that does not answer the connection is skipped soon; the
+		// work itself is bounded by the caller's context.
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 2 * time.Second,
+		TLSClientConfig:     &tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2:   true,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	return &Peering{
+		secret: cfg.Secret,
+		self:   cfg.Self,
+		client: &http.Client{
+			Transport:     transport,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		},
+		nonces: usedNonces,
+		now:    time.Now,
+	}
+}
+
+// Close lets go of the connections to peers.
+func (p *Peering) Close() {
+	if p != nil {
+		p.client.CloseIdleConnections()
+	}
+}
+
+// sign sets the hop chain and the proof on a request this node sends to
+// the node to, and returns the proof's nonce.
+func (p *Peering) sign(req *http.Request, to string, hops Hops) Nonce {
+	var n Nonce
+	_, _ = rand.Read(n[:]) // never fails (crypto/rand)
+	req.Header.Set(HopHeader, hops.String())
+	if len(p.secret) == 0 {
+		return n
+	}
+	t := p.now().Unix()
+	req.Header.Set(PeerAuthHeader, "t="+strconv.FormatInt(t, 10)+", n="+base64.RawURLEncoding.EncodeToString(n[:])+
+		", sig="+p.requestMAC(req, to, t, n))
+	return n
+}
+
+// Verify reads the proof and the hop chain of a request. A request
+// without a proof is a client's: no hops and no error. A proof that
+// fails, one outside the skew window and one used before are errors, and
+// the request is a client's too. The nonce is what MarkAnswer binds the
+// answer to.
+func (p *Peering) Verify(r *http.Request) (Hops, Nonce, error) {
 	v := r.Header.Get(PeerAuthHeader)
-	if len(secret) == 0 || v == "" {
-		return false
+	if v == "" {
+		return nil, Nonce{}, nil
+	}
+	if p == nil || len(p.secret) == 0 {
+		return nil, Nonce{}, ErrProofInvalid
 	}
 	var t int64
+	var n Nonce
 	var sig string
+	var haveNonce bool
 	for part := range strings.SplitSeq(v, ",") {
 		k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
 		switch k {
 		case "t":
 			t, _ = strconv.ParseInt(val, 10, 64)
+		case "n":
+			b, err := base64.RawURLEncoding.DecodeString(val)
+			haveNonce = err == nil && len(b) == len(n)
+			copy(n[:], b)
 		case "sig":
 			sig = val
 		}
 	}
-	if t == 0 || sig == "" {
-		return false
+	hops, ok := parseHops(r.Header.Get(HopHeader))
+	if t == 0 || !haveNonce || sig == "" || !ok {
+		return nil, Nonce{}, ErrProofInvalid
 	}
+	if !hmac.Equal([]byte(sig), []byte(p.requestMAC(r, p.self, t, n))) {
+		return nil, Nonce{}, ErrProofInvalid
+	}
+	now := p.now()
 	if d := now.Sub(time.Unix(t, 0)); d > peerAuthSkew || d < -peerAuthSkew {
-		return false
+		return nil, Nonce{}, ErrProofExpired
 	}
-	want := peerMAC(secret, r.Method, r.Host, r.URL.RequestURI(), cdnLoop(r.Header), t)
-	return hmac.Equal([]byte(sig), []byte(want))
+	// Only a proof that verified is remembered: junk cannot fill the set.
+	switch p.nonces.use(n, now) {
+	case nonceReplayed:
+		return nil, Nonce{}, ErrProofReplayed
+	case nonceFull:
+		return nil, Nonce{}, ErrProofReplayed // cannot tell: refused as one
+	}
+	return hops, n, nil
 }
 
-// cdnLoop is a request's CDN-Loop, its header lines joined.
-func cdnLoop(h http.Header) string { return strings.Join(h.Values("CDN-Loop"), ",") }
-
-// StripHops removes what only a peer may send from a request's header:
-// the peer authentication, and, unless keepLoop, imgedge's entries in
-// CDN-Loop (a client's own claims to be a hop, which a node must neither
-// trust nor pass on to its peers, where they would be signed).
-func StripHops(h http.Header, keepLoop bool) {
-	h.Del(PeerAuthHeader)
-	if keepLoop {
-		return
+// requestMAC is the MAC of one request between nodes, meant for node to.
+func (p *Peering) requestMAC(r *http.Request, to string, t int64, n Nonce) string {
+	m := hmac.New(sha256.New, p.secret)
+	field := func(s string) {
+		m.Write([]byte(strconv.Itoa(len(s)) + ":" + s + "\n"))
 	}
-	var kept []string
-	for _, entry := range splitList(cdnLoop(h)) {
-		if entry = strings.TrimSpace(entry); entry != "" && !strings.EqualFold(cdnID(entry), LoopToken) {
-			kept = append(kept, entry)
+	field("imgedge-peer-v3")
+	field(r.Method)
+	field(strings.ToLower(r.Host))
+	field(r.URL.RequestURI())
+	field(to)
+	field(r.Header.Get(HopHeader))
+	field(strconv.FormatInt(t, 10))
+	field(string(n[:]))
+	for _, name := range signedHeaders {
+		field(strings.Join(r.Header.Values(name), "\n"))
+	}
+	field(credentialsHash(r.Header))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// credentialsHash stands for a request's Authorization and Cookie in the
+// proof.
+func credentialsHash(h http.Header) string {
+	sum := sha256.New()
+	for _, name := range []string{"Authorization", "Cookie"} {
+		for _, v := range h.Values(name) {
+			sum.Write([]byte(name + "\x00" + v + "\x00"))
 		}
 	}
-	h.Del("CDN-Loop")
-	if len(kept) > 0 {
-		h.Set("CDN-Loop", strings.Join(kept, ", "))
+	return string(sum.Sum(nil))
+}
+
+// MarkAnswer marks the answer a node gives, as a hop of kind, to the peer
+// request with nonce n: h is the answer's header, complete but for the
+// mark, status its status. variant, for an owner's answer, describes the
+// variant for the asking node's hot copy.
+func (p *Peering) MarkAnswer(h http.Header, status int, n Nonce, kind, variant string) {
+	if p == nil || len(p.secret) == 0 {
+		return
 	}
+	if variant != "" {
+		h.Set(VariantHeader, variant)
+	}
+	h.Set(AnswerHeader, p.answerMAC(h, status, n, kind))
+}
+
+// answerMAC is the MAC of a peer's answer.
+func (p *Peering) answerMAC(h http.Header, status int, n Nonce, kind string) string {
+	m := hmac.New(sha256.New, p.secret)
+	for _, s := range []string{"imgedge-answer-v1", string(n[:]), kind, strconv.Itoa(status),
+		h.Get("Content-Type"), h.Get("Content-Length"), h.Get("ETag"), h.Get(VariantHeader)} {
+		m.Write([]byte(strconv.Itoa(len(s)) + ":" + s + "\n"))
+	}
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// answerMarked checks a peer's answer to the request with nonce n, made as
+// a hop of kind, and drops the mark and the variant description from its
+// header; it returns the description when the mark holds.
+func (p *Peering) answerMarked(resp *http.Response, n Nonce, kind string) (marked bool, variant string) {
+	h := resp.Header
+	sig, variant := h.Get(AnswerHeader), h.Get(VariantHeader)
+	marked = p != nil && len(p.secret) > 0 && sig != "" &&
+		hmac.Equal([]byte(sig), []byte(p.answerMAC(h, resp.StatusCode, n, kind)))
+	h.Del(AnswerHeader)
+	h.Del(VariantHeader)
+	if !marked {
+		return false, ""
+	}
+	return true, variant
 }

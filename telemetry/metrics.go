@@ -36,6 +36,10 @@ type Metrics struct {
 	OwnerFallbacks *prometheus.CounterVec
 	ShieldFetches  *prometheus.CounterVec
 	PurgeLag       prometheus.Histogram
+	// PeerProofsRefused counts requests that carried a peer proof this
+	// node did not accept (by reason: invalid, expired, replayed); they
+	// were served as a client's.
+	PeerProofsRefused *prometheus.CounterVec
 	// DiskUnusable is 1 while a configured disk tier could not be opened
 	// (the cache serves from memory).
 	DiskUnusable prometheus.Gauge
@@ -104,7 +108,7 @@ func New(sources Sources) *Metrics {
 	}
 	m.PeerRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "peer_requests_total",
-		Help: "Requests asked of the key's owner in this zone, by result: hit and miss (the owner's cache), refused (a 4xx), failed (skipped to the next rank).",
+		Help: "Requests asked of the key's owner in this zone, by result: hit and miss (the owner's cache), refused (a 4xx), unmarked (relayed, never kept: no valid owner mark), failed (skipped to the next rank).",
 	}, []string{"result"})
 	m.HotHits = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: ns, Name: "hot_copy_hits_total",
@@ -116,18 +120,22 @@ func New(sources Sources) *Metrics {
 	}, []string{"to"})
 	m.ShieldFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: ns, Name: "shield_fetches_total",
-		Help: "Originals asked of the shield zone, by result: ok; failed or refused (then fetched from the origin).",
+		Help: "Originals asked of the shield zone, by result: ok; failed, refused or unmarked (an answer without the shield's valid mark; each then fetched from the origin).",
 	}, []string{"result"})
 	m.PurgeLag = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: ns, Name: "purge_lag_seconds",
 		Help:    "Time from a fleet purge being asked for to this node applying it.",
 		Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2, 5, 15, 60, 300},
 	})
+	m.PeerProofsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: ns, Name: "peer_proofs_refused_total",
+		Help: "Requests whose peer proof was not accepted (invalid, expired or replayed), served as a client's: a wrong secret, a clock off by over a minute, or a replay.",
+	}, []string{"reason"})
 	m.DiskUnusable = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: ns, Name: "disk_unusable",
 		Help: "1 while a configured disk cache directory cannot be used: the cache serves from memory only.",
 	})
-	m.collectors = []prometheus.Collector{m.PeerRequests, m.HotHits, m.OwnerFallbacks, m.ShieldFetches, m.PurgeLag, m.Requests, m.ResizeDuration, m.FetchDuration, m.QueueDepth, m.Jobs, m.SourceBytes, m.OutputBytes, m.Resizes, m.DirectDecodes, m.Forwards, m.BudgetRefusals,
+	m.collectors = []prometheus.Collector{m.PeerRequests, m.HotHits, m.OwnerFallbacks, m.ShieldFetches, m.PurgeLag, m.Requests, m.ResizeDuration, m.FetchDuration, m.QueueDepth, m.Jobs, m.SourceBytes, m.OutputBytes, m.Resizes, m.DirectDecodes, m.Forwards, m.BudgetRefusals, m.PeerProofsRefused,
 		newCacheCollector(sources.Caches), newBudgetCollector(sources.Budgets), newZonesCollector(sources.Zones),
 		newDiskCollector(sources.Disks), m.DiskUnusable}
 	return m
