@@ -73,7 +73,7 @@ func (rq *imageRequest) answer(res *variant.Result) string {
 // owner, with the description of the variant for its hot copy.
 func (rq *imageRequest) markForOwner(status int, res *variant.Result) {
 	if rq.asOwner {
-		rq.ir.peering.MarkAnswer(rq.w.Header(), status, rq.nonce, balancer.HopOwner, res.Variant.String())
+		rq.ir.peering.MarkAnswer(rq.w.Header(), status, rq.nonce, balancer.HopOwner, res.Variant.String(), res.Entry.Body)
 	}
 }
 

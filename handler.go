@@ -19,6 +19,7 @@ import (
 
 // ServeHTTP answers image requests; everything else goes to next untouched.
 func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
+	hops, nonce := ir.readHops(r)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		// A protected tenant's originals are not to be had by another
 		// method either.
@@ -65,35 +66,57 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	if err := checkTarget(source); err != nil {
 		return ir.refuseEarly(w, http.StatusBadRequest, err.Error(), "")
 	}
+	// Image work: what the client names for this connection alone (a
+	// client hint in Connection) is not acted on, as a peer never gets it.
+	balancer.DropConnectionFields(r.Header)
 	rq := &imageRequest{ir: ir, w: w, r: r, client: client, source: source, next: next, start: time.Now(),
-		tenant: name, settings: settings, known: known, cloudflare: cloudflare,
-		res: variant.Result{CacheStatus: ir.engine.Store.MissStatus()}} // what a refusal before the engine bills
-	// Only a peer that proves it holds the cluster secret, once, can make
-	// a request a hop; whatever else the request says, a client's copy of
-	// the hop header included, counts for nothing.
-	hops, nonce, err := ir.peering.Verify(client)
-	if err != nil {
-		ir.metrics.PeerProofsRefused.WithLabelValues(proofRefusal(err)).Inc()
-		ir.logger.Debug("a peer proof was not accepted: served as a client's request", zap.String("uri", r.URL.RequestURI()), zap.Error(err))
-	}
-	rq.hops, rq.nonce = hops, nonce
-	rq.asOwner, rq.asShield = hops.Last() == balancer.HopOwner, hops.Last() == balancer.HopShield
-	// Neither the proof nor the hops travel further: not to the origin,
-	// and not to a peer but signed anew.
-	balancer.StripPeerHeaders(r.Header)
+		tenant: name, settings: settings, known: known, cloudflare: cloudflare, hops: hops, nonce: nonce,
+		asOwner: hops.Last() == balancer.HopOwner, asShield: hops.Last() == balancer.HopShield,
+		loops: balancer.LoopCount(r.Header.Values("CDN-Loop"), balancer.LoopToken),
+		res:   variant.Result{CacheStatus: ir.engine.Store.MissStatus()}} // what a refusal before the engine bills
 	// RFC 8586: a request that has passed through imgedge more often than
 	// any chain of hops can is in a loop (through some other proxy).
-	if balancer.LoopCount(r.Header.Values("CDN-Loop"), balancer.LoopToken) > balancer.MaxHops {
+	if rq.loops > balancer.MaxHops {
 		return ir.refuseEarly(w, http.StatusLoopDetected, "the request has passed through imgedge too often (CDN-Loop): a forwarding loop", "")
 	}
-	if hops.Last() == balancer.HopForward {
-		// Taken: the forwarding node waits as long as this node's limits
-		// say, not as long as it would for a peer that might be dead.
+	if len(hops) > 0 {
+		// Taken: the node that sent it waits as long as this node's
+		// limits say, not as long as it would for a peer that might be
+		// dead.
 		balancer.Accepted(w, ir.workBound())
 	}
 	outcome := rq.serve(query)
 	ir.metrics.Requests.WithLabelValues(outcome).Inc()
 	return rq.err
+}
+
+// readHops reads the hops a peer's request made. Only a peer that proves
+// it holds the cluster secret, once, can make a request a hop; whatever
+// else the request says, a client's copy of the hop header included,
+// counts for nothing (a request whose proof fails is served as a
+// client's). Neither the proof nor the hops travel further, whatever the
+// request turns out to be: not to the origin, and not to a peer but
+// signed anew.
+func (ir *ImageResize) readHops(r *http.Request) (balancer.Hops, balancer.Nonce) {
+	hops, nonce, err := ir.peering.Verify(clientRequest(r))
+	if err != nil {
+		ir.metrics.PeerProofsRefused.WithLabelValues(proofRefusal(err)).Inc()
+		ir.logger.Debug("a peer proof was not accepted: served as a client's request", zap.String("uri", r.URL.RequestURI()), zap.Error(err))
+	}
+	balancer.StripPeerHeaders(r.Header)
+	return hops, nonce
+}
+
+// nextHops is the hop chain of this request sent on as a hop of kind, and
+// false when that hop is not to be made: a forwarded request is never
+// forwarded again, and no request is sent on past MaxHops, counted by its
+// hops or by its CDN-Loop (a client's entries included: a peer would
+// refuse it as a loop).
+func (rq *imageRequest) nextHops(kind string) (balancer.Hops, bool) {
+	if rq.loops >= balancer.MaxHops {
+		return nil, false
+	}
+	return rq.hops.Then(kind)
 }
 
 // proofRefusal is why a peer proof was refused, as the metric says it.
@@ -140,6 +163,7 @@ type imageRequest struct {
 	settings   tenant.Settings
 	known      bool           // the tenant has settings of its own
 	hops       balancer.Hops  // the hops a peer's request made to get here; nil for a client's
+	loops      int            // imgedge's entries in CDN-Loop
 	nonce      balancer.Nonce // the peer proof's nonce, which answers to a hop are marked with
 	asOwner    bool           // a node of this zone asks us as the owner: never ask another
 	asShield   bool           // a zone that shields through ours asks for the original

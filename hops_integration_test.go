@@ -284,3 +284,56 @@ func TestAClientsHeadersCannotMakeBusyZonesForwardARequestTwice(t *testing.T) {
 	}
 	t.Logf("answers by status %v; forwards by a %v, by b %v", statuses, fwdA, fwdB)
 }
+
+func TestAHeaderTheClientKeepsFromPeersCannotPoisonHotCopies(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	origin := newVersionedOrigin(t) // 1600x1000 photos
+	a1 := hopNode(t, consul, "a", "a1", origin.URL, "", "")
+	a2 := hopNode(t, consul, "a", "a2", origin.URL, "", "")
+	for _, n := range []*testenv.Caddy{a1, a2} {
+		waitForZonePeers(t, n, "a", 1)
+	}
+	// A client hint the client names in Connection is for that hop alone:
+	// the owner never gets it, so the node it reaches must not act on it
+	// either, or it would keep the owner's answer for other options.
+	for _, src := range []string{"/p0.jpg", "/p1.jpg", "/p2.jpg", "/p3.jpg"} {
+		for i, n := range []*testenv.Caddy{a1, a2} {
+			for range 5 {
+				get(t, n.Base+src+"?w=auto", "Sec-CH-Width", "100", "Connection", "Sec-CH-Width")
+			}
+			v := get(t, n.Base+src+"?w=100")
+			if d := decode(t, v.body); v.status != 200 || d.width != 100 {
+				t.Errorf("a%d %s?w=100 after the attack: %d, %d px wide (Cache-Status %q): want 100", i+1, src, v.status, d.width, v.header.Get("Cache-Status"))
+			}
+		}
+	}
+}
+
+func TestAClientsCDNLoopEntriesDoNotMakeABusyNodeEjectAHealthyZone(t *testing.T) {
+	consul := testenv.StartConsul(t)
+	root := zoneSite(t)
+	a := zoneNode(t, consul, "a", root, busyNode, "b", 0, "")
+	b := zoneNode(t, consul, "b", root, "", "", 0, "")
+	waitForPeers(t, a, "b")
+
+	res := burstWith(t, a.Base, 24, 6, []string{"CDN-Loop", "imgedge, imgedge, imgedge, imgedge"})
+	for _, f := range res.failures {
+		if !strings.HasPrefix(f, "503 ") {
+			t.Errorf("unexpected failure %s", f)
+		}
+	}
+	if n := metric(t, a, "imgedge_zone_ejections_total"); n != 0 {
+		t.Errorf("zone b was ejected %v times for requests that could not be forwarded", n)
+	}
+	if n := metric(t, a, `imgedge_forwards_total{result="failed"}`); n != 0 {
+		t.Errorf("%v forwards failed: a request already through imgedge four times was sent on", n)
+	}
+	if n := metric(t, b, `imgedge_requests_total{outcome="bad_request"}`); n != 0 {
+		t.Errorf("zone b refused %v requests", n)
+	}
+	// Three entries leave room for one hop: those are forwarded.
+	res = burstWith(t, a.Base, 24, 6, []string{"CDN-Loop", "other, imgedge, imgedge, imgedge"})
+	if res.byZone["b"] == 0 {
+		t.Errorf("served by zone %v: want zone b to take some", res.byZone)
+	}
+}

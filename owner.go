@@ -44,7 +44,7 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 	ir := rq.ir
 	self := ir.balancer.ID()
 	owners := ir.balancer.Owners(rq.ownerKey)
-	hops, canAsk := rq.hops.Then(balancer.HopOwner)
+	hops, canAsk := rq.nextHops(balancer.HopOwner)
 	if len(owners) == 0 || owners[0].ID == self || !canAsk {
 		return false, "" // ours (the engine looks in the cache first), or as far as a request goes
 	}
@@ -55,8 +55,7 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 		rq.res = *res
 		return true, rq.answer(res)
 	}
-	ctx, cancel := context.WithTimeout(rq.r.Context(), ir.askTimeout())
-	defer cancel()
+	ctx := rq.r.Context()
 	purges := ir.engine.Store.Cache.Purges() // an answer from before a purge is not kept
 	asked := 0
 	for _, peer := range owners {
@@ -65,7 +64,7 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 		}
 		asked++
 		began := time.Now()
-		ans, err := ir.peering.Ask(ctx, peer, rq.client, hops)
+		ans, err := ir.peering.Ask(ctx, peer, rq.client, hops, time.Duration(ir.FetchTimeout), rq.relayAccepted)
 		if err == nil && ans.StatusCode == http.StatusInternalServerError {
 			balancer.Discard(ans.Response) // the owner's own failure: the next may do better
 			err = errors.New("the owner answered 500")
@@ -77,7 +76,7 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 			ir.metrics.PeerRequests.WithLabelValues("failed").Inc()
 			ir.logger.Debug("the owner could not answer; trying the next", zap.String("peer", peer.ID), zap.Error(err))
 			if ctx.Err() != nil {
-				break // the time to ask is spent: the next would fail for it, not for itself
+				break // the client went away
 			}
 			continue
 		}
@@ -95,12 +94,6 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 		ir.metrics.OwnerFallbacks.WithLabelValues("self").Inc()
 	}
 	return false, ""
-}
-
-// askTimeout bounds a request to the owner: it may wait for a fetch
-// and a slot as this node would, then fetch and resize.
-func (ir *ImageResize) askTimeout() time.Duration {
-	return 2*time.Duration(ir.QueueTimeout) + time.Duration(ir.FetchTimeout) + ir.pipeline.Timeout + 5*time.Second
 }
 
 // maxHotCopy is the largest answer kept as a hot copy; larger ones are
@@ -152,15 +145,20 @@ func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, ans *bal
 		kept = rq.hotHeader(resp.Header)
 	}
 	if kept != nil && rq.ir.engine.WantHot(req, kept, info, purges) {
-		switch body, read := rq.readVariant(resp); read {
-		case readWhole:
+		switch body, read := rq.readVariant(resp); {
+		case read == readWhole && !ans.Intact(body):
+			// Changed on the way: not the variant the owner marked.
+			clear(h)
+			writeProblem(rq.w, http.StatusBadGateway, "the owner's answer is not the variant it marked", "")
+			return outcomeOriginError
+		case read == readWhole:
 			rq.ir.engine.KeepHot(req, body, kept, info, purges)
 			rq.w.WriteHeader(resp.StatusCode)
 			if _, err := rq.w.Write(body); err != nil {
 				rq.ir.logger.Debug("writing the owner's answer", zap.Error(err))
 			}
 			return outcomePeer
-		case readBroken:
+		case read == readBroken:
 			// The owner billed an answer this node cannot give: say so,
 			// unbilled here.
 			clear(h)

@@ -33,7 +33,7 @@ const shieldAttempts = 2
 // answer that broke off midway is an error.
 func (rq *imageRequest) fromShield(ctx context.Context, fw *capture.Writer) (bool, error) {
 	ir := rq.ir
-	hops, canAsk := rq.hops.Then(balancer.HopShield)
+	hops, canAsk := rq.nextHops(balancer.HopShield)
 	if ir.shield == "" || rq.asShield || ir.balancer == nil || !canAsk {
 		return false, nil
 	}
@@ -70,10 +70,10 @@ func (rq *imageRequest) fromShield(ctx context.Context, fw *capture.Writer) (boo
 // original.
 func (rq *imageRequest) askShield(ctx context.Context, peer balancer.Peer, req *http.Request, hops balancer.Hops, fw *capture.Writer) (shielded, ok bool, err error) {
 	ir := rq.ir
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
-	defer cancel()
 	began := time.Now()
-	ans, err := ir.peering.Ask(ctx, peer, req.WithContext(ctx), hops)
+	// The shield's 102 is not relayed: the fetch may be shared by other
+	// requests, and this node's own bound counts the shield in.
+	ans, err := ir.peering.Ask(ctx, peer, req.WithContext(ctx), hops, time.Duration(ir.FetchTimeout), nil)
 	if err != nil || ans.StatusCode == http.StatusInternalServerError {
 		if ans != nil {
 			balancer.Discard(ans.Response)
@@ -100,12 +100,19 @@ func (rq *imageRequest) askShield(ctx context.Context, peer balancer.Peer, req *
 		fw.Header()[k] = v
 	}
 	fw.WriteHeader(http.StatusOK)
-	_, err = io.Copy(fw, resp.Body)
+	body, intact := ans.Checked()
+	_, err = io.Copy(fw, body)
 	if err != nil && fw.Mode() == capture.Buffering {
 		// The shield's stream broke, not the capture's limits.
 		ir.balancer.Report(peer, false, time.Since(began))
 		ir.metrics.ShieldFetches.WithLabelValues("failed").Inc()
 		return true, false, errors.New("the shield's answer broke off")
+	}
+	if err == nil && !intact() {
+		// Changed on the way: not the original the shield marked.
+		ir.balancer.Report(peer, false, time.Since(began))
+		ir.metrics.ShieldFetches.WithLabelValues("unmarked").Inc()
+		return true, false, errors.New("the shield's answer is not the body it marked")
 	}
 	ir.balancer.Report(peer, true, time.Since(began))
 	ir.metrics.ShieldFetches.WithLabelValues("ok").Inc()
@@ -130,7 +137,7 @@ func (rq *imageRequest) serveOriginal(req *variant.Request) string {
 		h[k] = append([]string(nil), v...) // the cached original's own stay untouched
 	}
 	h.Set("Content-Length", strconv.Itoa(len(body)))
-	rq.ir.peering.MarkAnswer(h, http.StatusOK, rq.nonce, balancer.HopShield, "")
+	rq.ir.peering.MarkAnswer(h, http.StatusOK, rq.nonce, balancer.HopShield, "", body)
 	rq.w.WriteHeader(http.StatusOK)
 	if _, err := rq.w.Write(body); err != nil {
 		rq.ir.logger.Debug("writing an original to a zone it shields", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))

@@ -83,16 +83,21 @@ type burstResult struct {
 }
 
 func burst(t *testing.T, base string, n, conc int, onDone func(done int)) *burstResult {
-	return burstOf(t, base, n, conc, 0, onDone)
+	return burstOf(t, base, n, conc, 0, nil, onDone)
+}
+
+// burstWith is burst with header (name, value pairs) on every request.
+func burstWith(t *testing.T, base string, n, conc int, header []string) *burstResult {
+	return burstOf(t, base, n, conc, 0, header, nil)
 }
 
 // burstFrom is burst with widths from 600+offset, distinct from an
 // earlier burst's.
 func burstFrom(t *testing.T, base string, n, conc, offset int) *burstResult {
-	return burstOf(t, base, n, conc, offset, nil)
+	return burstOf(t, base, n, conc, offset, nil, nil)
 }
 
-func burstOf(t *testing.T, base string, n, conc, offset int, onDone func(done int)) *burstResult {
+func burstOf(t *testing.T, base string, n, conc, offset int, header []string, onDone func(done int)) *burstResult {
 	res := &burstResult{byZone: map[string]int{}, firstAt: map[string]time.Time{}}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
@@ -102,7 +107,7 @@ func burstOf(t *testing.T, base string, n, conc, offset int, onDone func(done in
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				a := get(t, fmt.Sprintf("%s/big.jpg?w=%d&blur=3", base, 600+offset+i))
+				a := get(t, fmt.Sprintf("%s/big.jpg?w=%d&blur=3", base, 600+offset+i), header...)
 				res.mu.Lock()
 				if a.status == 200 {
 					z := a.header.Get("Imgedge-Zone")

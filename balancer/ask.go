@@ -1,11 +1,14 @@
 package balancer
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // ErrAnswerTooLarge is a peer's answer longer than the caller allows.
@@ -19,6 +22,20 @@ type Answer struct {
 	*http.Response
 	Marked  bool
 	Variant string
+	digest  []byte // the SHA-256 of the body the peer marked
+}
+
+// Intact tells whether body, read whole, is the body the peer marked.
+func (a *Answer) Intact(body []byte) bool {
+	sum := sha256.Sum256(body)
+	return a.Marked && bytes.Equal(sum[:], a.digest)
+}
+
+// Checked is the answer's body as it is read, and a check, once it is
+// read to its end, that it was the body the peer marked.
+func (a *Answer) Checked() (io.Reader, func() bool) {
+	h := sha256.New()
+	return io.TeeReader(a.Body, h), func() bool { return a.Marked && bytes.Equal(h.Sum(nil), a.digest) }
 }
 
 // Ask sends in (the request as the client sent it, before any rewrite) to
@@ -26,9 +43,11 @@ type Answer struct {
 // HopShield), signed, asking for an unencoded answer, and returns the
 // peer's answer with its body still to read (the caller closes it), its
 // header reduced to the end-to-end fields, the mark and the variant
-// description taken out. An error means the peer could not be reached:
-// the caller tries the next rank, or does the work itself.
-func (p *Peering) Ask(ctx context.Context, peer Peer, in *http.Request, hops Hops) (*Answer, error) {
+// description taken out. The peer has within to answer or say it took
+// the request, then what it said it may take (see send); accepted hears
+// of that. An error means the peer could not be reached or did not answer
+// in time: the caller tries the next rank, or does the work itself.
+func (p *Peering) Ask(ctx context.Context, peer Peer, in *http.Request, hops Hops, within time.Duration, accepted func(time.Duration)) (*Answer, error) {
 	req, err := peerRequest(ctx, peer, in)
 	if err != nil {
 		return nil, err
@@ -37,13 +56,14 @@ func (p *Peering) Ask(ctx context.Context, peer Peer, in *http.Request, hops Hop
 	// way (Caddy's encode may sit in front of image_resize).
 	req.Header.Set("Accept-Encoding", "identity")
 	n := p.sign(req, peer.ID, hops)
-	resp, err := p.client.Do(req)
+	resp, err := p.send(req, within, accepted)
 	if err != nil {
 		return nil, err
 	}
 	resp.Header = endToEnd(resp.Header)
-	marked, variant := p.answerMarked(resp, n, hops.Last())
-	return &Answer{Response: resp, Marked: marked, Variant: variant}, nil
+	ans := &Answer{Response: resp}
+	ans.Marked, ans.Variant, ans.digest = p.answerMarked(resp, n, hops.Last())
+	return ans, nil
 }
 
 // ReadAnswer reads a peer's answer in full, at most max bytes, and closes

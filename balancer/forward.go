@@ -7,10 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptrace"
-	"net/textproto"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -21,60 +18,29 @@ var hopByHop = []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-A
 // ErrPeerFailed is a peer's 5xx answer: nothing was written to the client.
 var ErrPeerFailed = errors.New("the peer answered with a server error")
 
-// WorkBoundHeader rides on the 102 Processing a node sends as soon as it
-// takes a request forwarded to it (see Accepted): the longest, in
-// seconds, it may take over the request (waiting for a slot, fetching,
-// processing), as its own limits say.
-const WorkBoundHeader = "Imgedge-Work-Bound"
-
-// maxWorkBound caps the time a peer's 102 may ask for.
-const maxWorkBound = 5 * time.Minute
-
-// Accepted tells the node that forwarded a request that this node has
-// taken it and may take up to bound over it: a 102 Processing, so that
-// the request may wait here for a slot as long as this node's queue
-// allows, instead of as long as the forwarding node would wait for an
-// answer from a peer that might be dead.
-func Accepted(w http.ResponseWriter, bound time.Duration) {
-	h := w.Header()
-	h.Set(WorkBoundHeader, strconv.FormatFloat(bound.Seconds(), 'f', 3, 64))
-	w.WriteHeader(http.StatusProcessing)
-	h.Del(WorkBoundHeader)
-}
-
 // Forward sends in (the request as the client sent it, before any rewrite)
 // to peer as the hop chain hops (its last HopForward), signed, and streams
 // the peer's answer to w, with header Imgedge-Forwarded-By: node. The peer
 // gets the client's method, path, query and end-to-end headers, and the
 // same Host; the address is the peer's own (see PeerURL). The peer has
-// within to answer, or to say that it took the request (see Accepted),
-// after which it has what it said it may take. It returns an error, with
+// within to answer or to say it took the request, then what it said it
+// may take (see send); accepted hears of that. It returns an error, with
 // nothing written to w, when the peer could not be reached, did not
 // answer in time or answered 5xx.
-func (p *Peering) Forward(ctx context.Context, peer Peer, in *http.Request, hops Hops, node string, within time.Duration, w http.ResponseWriter) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	deadline := time.AfterFunc(within, cancel)
-	defer deadline.Stop()
-	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
-			if bound, err := strconv.ParseFloat(h.Get(WorkBoundHeader), 64); code == http.StatusProcessing && err == nil && bound > 0 {
-				deadline.Reset(min(time.Duration(bound*float64(time.Second)), maxWorkBound))
-			}
-			return nil
-		},
-	})
+func (p *Peering) Forward(ctx context.Context, peer Peer, in *http.Request, hops Hops, node string, within time.Duration, accepted func(time.Duration), w http.ResponseWriter) error {
 	req, err := peerRequest(ctx, peer, in)
 	if err != nil {
 		return err
 	}
 	p.sign(req, peer.ID, hops)
-	resp, err := p.client.Do(req)
+	resp, err := p.send(req, within, accepted)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode >= 500 {
+	// 508 is the peer's answer, not its failure: the request is in a loop
+	// (through some other proxy), and no other peer would answer better.
+	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusLoopDetected {
 		drain(resp)
 		return fmt.Errorf("%w: %d", ErrPeerFailed, resp.StatusCode)
 	}
@@ -114,6 +80,20 @@ func peerRequest(ctx context.Context, peer Peer, in *http.Request) (*http.Reques
 // connection goes back to the pool.
 func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+}
+
+// DropConnectionFields removes from a request's header the fields its
+// Connection header names: they are for this hop alone (RFC 9110 7.6.1),
+// and a node that acted on them would answer what its peers, which never
+// get them, do not.
+func DropConnectionFields(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for name := range strings.SplitSeq(v, ",") {
+			if name = strings.TrimSpace(name); name != "" && !strings.EqualFold(name, "Connection") {
+				h.Del(name)
+			}
+		}
+	}
 }
 
 // endToEnd is a copy of h without its hop-by-hop headers: the fixed list

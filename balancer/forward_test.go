@@ -60,7 +60,7 @@ func TestForwardPassesEndToEndHeadersOnly(t *testing.T) {
 	in.RemoteAddr = "192.0.2.1:1234"
 	rec := httptest.NewRecorder()
 	p := NewPeering(PeeringConfig{Secret: []byte("0123456789abcdef0123456789abcdef"), Self: "node-a"})
-	if err := p.Forward(t.Context(), Peer{ID: "node-b", URL: peer.URL}, in, Hops{HopForward}, "node-a", time.Second, rec); err != nil {
+	if err := p.Forward(t.Context(), Peer{ID: "node-b", URL: peer.URL}, in, Hops{HopForward}, "node-a", time.Second, nil, rec); err != nil {
 		t.Fatal(err)
 	}
 	if got.Get("X-Client-Private") != "" || got.Get("Accept") != "image/webp" || got.Get(PeerAuthHeader) == "" ||
@@ -94,7 +94,7 @@ func TestAPeers5xxWritesNothingAndKeepsTheConnection(t *testing.T) {
 	for range 3 {
 		in, _ := http.ReadRequest(bufio.NewReader(strings.NewReader("GET /p.jpg?w=100 HTTP/1.1\r\nHost: img.example.com\r\n\r\n")))
 		rec := httptest.NewRecorder()
-		err := p.Forward(t.Context(), Peer{URL: peer.URL}, in, Hops{HopForward}, "node-a", time.Second, rec)
+		err := p.Forward(t.Context(), Peer{URL: peer.URL}, in, Hops{HopForward}, "node-a", time.Second, nil, rec)
 		if !errors.Is(err, ErrPeerFailed) || rec.Body.Len() != 0 || len(rec.Header()) != 0 {
 			t.Fatalf("err %v, wrote %d bytes and %v", err, rec.Body.Len(), rec.Header())
 		}
@@ -134,10 +134,61 @@ func TestAForwardWaitsAsLongAsThePeerThatTookItSays(t *testing.T) {
 			defer peer.Close()
 			in := httptest.NewRequest("GET", "/p.jpg?w=100", nil)
 			rec := httptest.NewRecorder()
-			err := NewPeering(PeeringConfig{}).Forward(t.Context(), Peer{URL: peer.URL}, in, Hops{HopForward}, "node-a", within, rec)
+			accepted := 0
+			err := NewPeering(PeeringConfig{}).Forward(t.Context(), Peer{URL: peer.URL}, in, Hops{HopForward}, "node-a", within, func(time.Duration) { accepted++ }, rec)
 			if ok := err == nil && rec.Body.String() == "done"; ok != c.wantOK {
 				t.Errorf("err %v, body %q; want answered %v", err, rec.Body.String(), c.wantOK)
 			}
+			if want := min(1, int(c.accept)); accepted != want {
+				t.Errorf("the peer's 102 was relayed %d times, want %d", accepted, want)
+			}
 		})
+	}
+}
+
+func TestAWorkBoundPastTheCapIsCapped(t *testing.T) {
+	for _, bound := range []string{"Inf", "1e300", "-5", "NaN", "x"} {
+		t.Run(bound, func(t *testing.T) {
+			peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set(WorkBoundHeader, bound)
+				w.WriteHeader(http.StatusProcessing)
+				w.Header().Del(WorkBoundHeader)
+				time.Sleep(100 * time.Millisecond)
+				w.Write([]byte("done"))
+			}))
+			defer peer.Close()
+			in := httptest.NewRequest("GET", "/p.jpg", nil)
+			rec := httptest.NewRecorder()
+			// A bound that is no bound leaves the first deadline; a huge
+			// one is capped, never negative.
+			err := NewPeering(PeeringConfig{}).Forward(t.Context(), Peer{URL: peer.URL}, in, Hops{HopForward}, "a", time.Second, nil, rec)
+			if err != nil || rec.Body.String() != "done" {
+				t.Errorf("err %v, body %q", err, rec.Body.String())
+			}
+		})
+	}
+}
+
+func TestFieldsTheConnectionHeaderNamesAreDropped(t *testing.T) {
+	h := http.Header{}
+	h.Set("Connection", "Sec-CH-Width, keep-alive, DPR")
+	h.Set("Sec-CH-Width", "100")
+	h.Set("DPR", "2")
+	h.Set("Accept", "image/avif")
+	DropConnectionFields(h)
+	if h.Get("Sec-CH-Width") != "" || h.Get("DPR") != "" || h.Get("Accept") != "image/avif" {
+		t.Errorf("after: %v", h)
+	}
+}
+
+func TestALoopDetectedIsThePeersAnswerNotItsFailure(t *testing.T) {
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusLoopDetected)
+	}))
+	defer peer.Close()
+	rec := httptest.NewRecorder()
+	err := NewPeering(PeeringConfig{}).Forward(t.Context(), Peer{URL: peer.URL}, httptest.NewRequest("GET", "/p.jpg", nil), Hops{HopForward}, "a", time.Second, nil, rec)
+	if err != nil || rec.Code != http.StatusLoopDetected {
+		t.Errorf("err %v, status %d; want the 508 relayed", err, rec.Code)
 	}
 }

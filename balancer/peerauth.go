@@ -221,40 +221,64 @@ func credentialsHash(h http.Header) string {
 
 // MarkAnswer marks the answer a node gives, as a hop of kind, to the peer
 // request with nonce n: h is the answer's header, complete but for the
-// mark, status its status. variant, for an owner's answer, describes the
-// variant for the asking node's hot copy.
-func (p *Peering) MarkAnswer(h http.Header, status int, n Nonce, kind, variant string) {
+// mark, status its status, body its body (whole: a HEAD's too, though it
+// is not sent). variant, for an owner's answer, describes the variant for
+// the asking node's hot copy.
+func (p *Peering) MarkAnswer(h http.Header, status int, n Nonce, kind, variant string, body []byte) {
 	if p == nil || len(p.secret) == 0 {
 		return
 	}
+	h.Del(VariantHeader)
 	if variant != "" {
 		h.Set(VariantHeader, variant)
 	}
-	h.Set(AnswerHeader, p.answerMAC(h, status, n, kind))
+	sum := sha256.Sum256(body)
+	d := base64.RawURLEncoding.EncodeToString(sum[:])
+	h.Set(AnswerHeader, "d="+d+", sig="+p.answerMAC(h, status, n, kind, d))
 }
 
-// answerMAC is the MAC of a peer's answer.
-func (p *Peering) answerMAC(h http.Header, status int, n Nonce, kind string) string {
+// markedFields are the answer's header fields the mark covers.
+var markedFields = []string{"Content-Type", "Content-Length", "Content-Encoding", "ETag", "Cache-Control", "Vary", VariantHeader}
+
+// answerMAC is the MAC of a peer's answer whose body has digest d.
+func (p *Peering) answerMAC(h http.Header, status int, n Nonce, kind, d string) string {
 	m := hmac.New(sha256.New, p.secret)
-	for _, s := range []string{"imgedge-answer-v1", string(n[:]), kind, strconv.Itoa(status),
-		h.Get("Content-Type"), h.Get("Content-Length"), h.Get("ETag"), h.Get(VariantHeader)} {
+	field := func(s string) {
 		m.Write([]byte(strconv.Itoa(len(s)) + ":" + s + "\n"))
+	}
+	for _, s := range []string{"imgedge-answer-v2", string(n[:]), kind, strconv.Itoa(status), d} {
+		field(s)
+	}
+	for _, name := range markedFields {
+		field(strings.Join(h.Values(name), "\n"))
 	}
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // answerMarked checks a peer's answer to the request with nonce n, made as
 // a hop of kind, and drops the mark and the variant description from its
-// header; it returns the description when the mark holds.
-func (p *Peering) answerMarked(resp *http.Response, n Nonce, kind string) (marked bool, variant string) {
+// header; when the mark holds, it returns the description and the digest
+// of the body.
+func (p *Peering) answerMarked(resp *http.Response, n Nonce, kind string) (marked bool, variant string, digest []byte) {
 	h := resp.Header
-	sig, variant := h.Get(AnswerHeader), h.Get(VariantHeader)
-	marked = p != nil && len(p.secret) > 0 && sig != "" &&
-		hmac.Equal([]byte(sig), []byte(p.answerMAC(h, resp.StatusCode, n, kind)))
+	mark, variant := h.Get(AnswerHeader), h.Get(VariantHeader)
+	var d, sig string
+	for part := range strings.SplitSeq(mark, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "d":
+			d = v
+		case "sig":
+			sig = v
+		}
+	}
+	digest, err := base64.RawURLEncoding.DecodeString(d)
+	marked = p != nil && len(p.secret) > 0 && sig != "" && err == nil && len(digest) == sha256.Size &&
+		hmac.Equal([]byte(sig), []byte(p.answerMAC(h, resp.StatusCode, n, kind, d)))
 	h.Del(AnswerHeader)
 	h.Del(VariantHeader)
 	if !marked {
-		return false, ""
+		return false, "", nil
 	}
-	return true, variant
+	return true, variant, digest
 }

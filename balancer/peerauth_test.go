@@ -3,6 +3,7 @@ package balancer
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -218,22 +219,36 @@ func TestAnAnswerCountsAsAPeersOnlyWithItsMark(t *testing.T) {
 		answer func(w http.ResponseWriter, n Nonce)
 		kind   string
 		marked bool
+		intact bool // the body, read whole, is what was marked
 	}{
-		{"marked by the owner", func(w http.ResponseWriter, n Nonce) { markAs(b, w, n, HopOwner, "v1") }, HopOwner, true},
-		{"marked for another kind of hop", func(w http.ResponseWriter, n Nonce) { markAs(b, w, n, HopOwner, "") }, HopShield, false},
+		{"marked by the owner", func(w http.ResponseWriter, n Nonce) { markAs(b, w, n, HopOwner, "v1") }, HopOwner, true, true},
+		{"marked for another kind of hop", func(w http.ResponseWriter, n Nonce) { markAs(b, w, n, HopOwner, "") }, HopShield, false, false},
 		{"marked under another secret", func(w http.ResponseWriter, n Nonce) {
 			markAs(testPeering([]byte("another-secret-another-secret-xx"), "node-b", &now), w, n, HopOwner, "v1")
-		}, HopOwner, false},
+		}, HopOwner, false, false},
 		{"a variant header an origin set", func(w http.ResponseWriter, _ Nonce) {
 			w.Header().Set(VariantHeader, "v1")
 			w.Write([]byte("pixels"))
-		}, HopOwner, false},
+		}, HopOwner, false, false},
+		{"a body changed on the way", func(w http.ResponseWriter, n Nonce) {
+			w.Header().Set("Content-Type", "image/jpeg")
+			w.Header().Set("Content-Length", "6")
+			b.MarkAnswer(w.Header(), http.StatusOK, n, HopOwner, "v1", []byte("pixels"))
+			w.Write([]byte("PIXELS"))
+		}, HopOwner, true, false},
+		{"a longer Cache-Control set on the way", func(w http.ResponseWriter, n Nonce) {
+			w.Header().Set("Content-Type", "image/jpeg")
+			w.Header().Set("Cache-Control", "max-age=60")
+			b.MarkAnswer(w.Header(), http.StatusOK, n, HopOwner, "v1", []byte("pixels"))
+			w.Header().Set("Cache-Control", "max-age=31536000")
+			w.Write([]byte("pixels"))
+		}, HopOwner, false, false},
 		{"a mark made for another request", func(w http.ResponseWriter, _ Nonce) {
 			w.Header().Set("Content-Type", "image/jpeg")
 			w.Header().Set("Content-Length", "6")
-			b.MarkAnswer(w.Header(), 200, Nonce{7}, HopOwner, "v1")
+			b.MarkAnswer(w.Header(), 200, Nonce{7}, HopOwner, "v1", []byte("pixels"))
 			w.Write([]byte("pixels"))
-		}, HopOwner, false},
+		}, HopOwner, false, false},
 	}
 	for _, c := range tests {
 		t.Run(c.name, func(t *testing.T) {
@@ -246,7 +261,7 @@ func TestAnAnswerCountsAsAPeersOnlyWithItsMark(t *testing.T) {
 			}))
 			defer srv.Close()
 			in := httptest.NewRequest("GET", "/p.jpg?w=100", nil)
-			ans, err := a.Ask(t.Context(), Peer{ID: "node-b", URL: srv.URL}, in, Hops{c.kind})
+			ans, err := a.Ask(t.Context(), Peer{ID: "node-b", URL: srv.URL}, in, Hops{c.kind}, time.Second, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -263,6 +278,10 @@ func TestAnAnswerCountsAsAPeersOnlyWithItsMark(t *testing.T) {
 			if ans.Header.Get(VariantHeader) != "" || ans.Header.Get(AnswerHeader) != "" {
 				t.Errorf("the mark headers stay on the answer: %v", ans.Header)
 			}
+			body, _ := io.ReadAll(ans.Body)
+			if ans.Intact(body) != c.intact {
+				t.Errorf("the body read whole is intact: %v, want %v", ans.Intact(body), c.intact)
+			}
 		})
 	}
 }
@@ -271,6 +290,6 @@ func TestAnAnswerCountsAsAPeersOnlyWithItsMark(t *testing.T) {
 func markAs(p *Peering, w http.ResponseWriter, n Nonce, kind, variant string) {
 	w.Header().Set("Content-Type", "image/jpeg")
 	w.Header().Set("Content-Length", "6")
-	p.MarkAnswer(w.Header(), http.StatusOK, n, kind, variant)
+	p.MarkAnswer(w.Header(), http.StatusOK, n, kind, variant, []byte("pixels"))
 	w.Write([]byte("pixels"))
 }

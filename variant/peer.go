@@ -2,6 +2,8 @@ package variant
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -26,6 +28,17 @@ type VariantInfo struct {
 	Negotiated    bool             // chosen from Accept (f=auto)
 	Source        transform.Source // what choosing a format needs of the source
 	Width, Height int
+	// Key is a digest of the options the owner made the variant for (as
+	// canonical keys them): a node keeps a copy only of an answer to the
+	// options it asked for, whatever made the two nodes read one request
+	// differently.
+	Key string
+}
+
+// keyDigest is VariantInfo.Key for canonical options.
+func keyDigest(canonical string) string {
+	sum := sha256.Sum256([]byte(canonical))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
 }
 
 // String encodes the info for the Imgedge-Variant header of an owner's
@@ -36,6 +49,7 @@ func (v VariantInfo) String() string {
 	q.Set("src", strconv.Itoa(int(v.Source.Format)))
 	q.Set("w", strconv.Itoa(v.Width))
 	q.Set("h", strconv.Itoa(v.Height))
+	q.Set("k", v.Key)
 	for name, b := range map[string]bool{"auto": v.Negotiated, "alpha": v.Source.HasAlpha, "anim": v.Source.Animated} {
 		if b {
 			q.Set(name, "1")
@@ -67,6 +81,7 @@ func ParseVariantInfo(s string) (VariantInfo, bool) {
 		return VariantInfo{}, false
 	}
 	v.Negotiated, v.Source.HasAlpha, v.Source.Animated = q.Get("auto") == "1", q.Get("alpha") == "1", q.Get("anim") == "1"
+	v.Key = q.Get("k")
 	return v, true
 }
 
@@ -90,6 +105,9 @@ func (e *Engine) WantHot(req *Request, header http.Header, info VariantInfo, pur
 	if c == nil || c.Purges() != purges {
 		return false // a purge ran while the owner answered: the answer may predate it
 	}
+	if info.Key != keyDigest(e.canonical(req)) {
+		return false // made for other options than this node's
+	}
 	shared := header
 	if info.Negotiated {
 		// Its Vary: Accept is the key's own business (the format is part
@@ -109,7 +127,7 @@ func (e *Engine) WantHot(req *Request, header http.Header, info VariantInfo, pur
 // body was read after WantHot). It tells whether the copy was kept.
 func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info VariantInfo, purges uint64) bool {
 	c := e.Store.Cache
-	if c == nil || c.Purges() != purges {
+	if c == nil || c.Purges() != purges || info.Key != keyDigest(e.canonical(req)) {
 		return false
 	}
 	ttl, ok := c.TTL(header.Get("Cache-Control"))
