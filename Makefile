@@ -76,10 +76,13 @@ test: build consul clientlibs fmt-check vet
 
 ## fuzz: the parameter parser, the whole decode-resize-encode pipeline, the
 ## forwarding address and the request-target check, each for FUZZTIME (make fuzz FUZZTIME=10m for a longer run). Crashers are
-## kept under */testdata/fuzz/ and replayed by every go test.
+## kept under */testdata/fuzz/ and replayed by every go test. The pipeline
+## runs under AddressSanitizer (-asan: imgedge's own C, the decoders it
+## drives), seeded with the hostile corpus of internal/testimages; leak
+## reports are off, as libvips keeps its caches until the process ends.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./transform/
-	$(GO) test -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) ./imaging/
+	ASAN_OPTIONS=detect_leaks=0 $(GO) test -asan -run '^$$' -fuzz '^FuzzPipeline$$' -fuzztime $(FUZZTIME) ./imaging/
 	$(GO) test -run '^$$' -fuzz '^FuzzPeerURL$$' -fuzztime $(FUZZTIME) ./balancer/
 	$(GO) test -run '^$$' -fuzz '^FuzzCheckTarget$$' -fuzztime $(FUZZTIME) .
 

@@ -84,6 +84,15 @@ func FuzzPipeline(f *testing.F) {
 		testimages.BombPNG(20000, 20000),
 		testimages.Garbage(256),
 		{},
+		// The hostile corpus, small: scans past the cap and within it, a
+		// warning in the last rows, text chunks past the metadata cap and
+		// within it, a strip past the side cap.
+		testimages.EndlessScansJPEG(64, 48, imaging.MaxJPEGScans),
+		testimages.EndlessScansJPEG(64, 48, 6),
+		testimages.LateWarningJPEG(testimages.Gradient(64, 48)),
+		testimages.TextBombPNG(16, 16, 2, imaging.MaxPNGMetadata),
+		testimages.TextBombPNG(16, 16, 2, 1<<10),
+		testimages.StripPNG(2, imaging.MaxSide+1),
 	}
 	for i, s := range seeds {
 		f.Add(s, uint16(i*37))

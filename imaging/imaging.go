@@ -89,6 +89,9 @@ func (s *Source) Info() transform.Source {
 // Inspect reads the source's header and checks it against the limits
 // without decoding any pixels.
 func Inspect(buf []byte, cfg Config) (*Source, error) {
+	if err := checkStructure(buf); err != nil {
+		return nil, err
+	}
 	h, err := vips.ReadHeader(buf)
 	if errors.Is(err, vips.ErrUnsupported) {
 		return nil, &Error{Kind: Unsupported, Msg: "source is not a supported image format (JPEG, PNG, WebP, GIF, AVIF, HEIF, TIFF, SVG)"}
@@ -101,6 +104,9 @@ func Inspect(buf []byte, cfg Config) (*Source, error) {
 	}
 	if h.Format == transform.SVG && hasEntities(buf) {
 		return nil, &Error{Kind: Undecodable, Msg: "SVG sources with DOCTYPE or entity declarations are refused"}
+	}
+	if err := checkSides(h); err != nil {
+		return nil, err
 	}
 	if px := int64(h.Width) * int64(h.Height); px > cfg.MaxPixels {
 		return nil, &Error{Kind: TooLarge, Msg: fmt.Sprintf("source is %dx%d, over the limit of %d pixels", h.Width, h.Height, cfg.MaxPixels)}

@@ -8,26 +8,72 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 
-// Any error, and any warning (a truncated or corrupt stream among them),
-// abandons the decode: libvips then decodes the file itself and decides,
-// under its own fail_on rules, whether it is usable.
+// How a decode ends early, as the value longjmp carries to setjmp.
+enum { ABANDON_DECLINE = 1, ABANDON_REFUSE, ABANDON_STOP };
+
+// A decode follows libvips' jpegload rules with fail_on=truncated in
+// place, without starting again: an error before the first row declines
+// (libvips decides), one after it refuses; a warning is counted and the
+// decode goes on, but the end of the data before the end of the image
+// (truncated) and a hundredth warning refuse. A progress monitor, called
+// by libjpeg between the rows of every scan it reads (all the scans of a
+// progressive JPEG are read before its first row), stops the decode on
+// the kill flag, and refuses a JPEG of more than IMGEDGE_MAX_SCANS scans.
 typedef struct {
 	struct jpeg_error_mgr pub;
+	struct jpeg_progress_mgr progress;
 	jmp_buf abandon;
+	int started; // jpeg_start_decompress was called
+	VipsImage *stop;
 } errors;
+
+// refuse puts why, or libjpeg's message, in libvips' error buffer and
+// refuses the decode.
+static void
+refuse(j_common_ptr cinfo, const char *why)
+{
+	char msg[JMSG_LENGTH_MAX];
+
+	if (!why) {
+		(*cinfo->err->format_message)(cinfo, msg);
+		why = msg;
+	}
+	vips_error("jpegreduce", "%s", why);
+	longjmp(((errors *) cinfo->err)->abandon, ABANDON_REFUSE);
+}
 
 static void
 on_error(j_common_ptr cinfo)
 {
-	longjmp(((errors *) cinfo->err)->abandon, 1);
+	errors *err = (errors *) cinfo->err;
+
+	if (err->started)
+		refuse(cinfo, NULL);
+	longjmp(err->abandon, ABANDON_DECLINE);
 }
 
 static void
 on_message(j_common_ptr cinfo, int level)
 {
-	if (level < 0)
-		longjmp(((errors *) cinfo->err)->abandon, 1);
+	if (level >= 0)
+		return; // a trace
+	if (cinfo->err->msg_code == JWRN_JPEG_EOF)
+		refuse(cinfo, "the JPEG is truncated");
+	if (++cinfo->err->num_warnings >= 100)
+		refuse(cinfo, "the JPEG is corrupt: 100 warnings");
+}
+
+static void
+on_progress(j_common_ptr cinfo)
+{
+	errors *err = (errors *) cinfo->err;
+
+	if (g_atomic_int_get(&err->stop->kill))
+		longjmp(err->abandon, ABANDON_STOP);
+	if (((j_decompress_ptr) cinfo)->input_scan_number > IMGEDGE_MAX_SCANS)
+		refuse(cinfo, "the JPEG has too many scans");
 }
 
 static void
@@ -109,12 +155,27 @@ imgedge_jpeg_reduce(const void *buf, size_t len, int shrink,
 	err.pub.error_exit = on_error;
 	err.pub.emit_message = on_message;
 	err.pub.output_message = no_output;
-	if (setjmp(err.abandon)) {
+	err.progress.progress_monitor = on_progress;
+	err.started = 0;
+	err.stop = stop;
+	switch (setjmp(err.abandon)) {
+	case 0:
+		break;
+	case ABANDON_STOP:
+		res = IMGEDGE_STOPPED;
+		goto abandoned;
+	case ABANDON_REFUSE:
+		res = IMGEDGE_REFUSED;
+		goto abandoned;
+	default:
+		res = IMGEDGE_DECLINED;
+	abandoned:
 		jpeg_destroy_decompress(&d);
 		work_free(w);
-		return IMGEDGE_DECLINED;
+		return res;
 	}
 	jpeg_create_decompress(&d);
+	d.progress = &err.progress;
 	jpeg_mem_src(&d, (const unsigned char *) buf, len);
 	jpeg_read_header(&d, TRUE);
 	d.scale_num = 1;
@@ -135,6 +196,7 @@ imgedge_jpeg_reduce(const void *buf, size_t len, int shrink,
 		work_free(w);
 		return IMGEDGE_DECLINED;
 	}
+	err.started = 1;
 	jpeg_start_decompress(&d);
 	res = reduce(&d, w, stop);
 	jpeg_destroy_decompress(&d);

@@ -23,18 +23,25 @@ read_bytes(png_structp png, png_bytep to, png_size_t n)
 	r->at += n;
 }
 
-// Any error, and any warning, abandons the decode: libvips then decodes
-// the file itself and decides, under its own rules, whether it is usable.
+// A decode follows libvips' pngload rules in place, without starting
+// again: a warning is only a warning; an error before the first row
+// declines (libvips decides), one after it (a truncated or corrupt
+// stream) refuses, its message in libvips' error buffer.
 static void
 on_error(png_structp png, png_const_charp msg)
 {
+	int *started = png_get_error_ptr(png);
+
+	if (*started) {
+		vips_error("pngreduce", "%s", msg);
+		png_longjmp(png, 2);
+	}
 	png_longjmp(png, 1);
 }
 
 static void
 on_warning(png_structp png, png_const_charp msg)
 {
-	png_longjmp(png, 1);
 }
 
 // The pieces a reduce holds, freed together whatever happened; on the
@@ -184,7 +191,10 @@ imgedge_png_reduce(const void *buf, size_t len,
 
 	if (!w)
 		return IMGEDGE_DECLINED;
-	if (!(png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, on_error, on_warning))) {
+	static const png_byte text[] = "tEXt\0zTXt\0iTXt";
+	int started = 0;
+
+	if (!(png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &started, on_error, on_warning))) {
 		free(w);
 		return IMGEDGE_DECLINED;
 	}
@@ -193,7 +203,14 @@ imgedge_png_reduce(const void *buf, size_t len,
 		work_free(w);
 		return IMGEDGE_DECLINED;
 	}
-	if (setjmp(png_jmpbuf(png))) {
+	switch (setjmp(png_jmpbuf(png))) {
+	case 0:
+		break;
+	case 2:
+		png_destroy_read_struct(&png, &info, NULL);
+		work_free(w);
+		return IMGEDGE_REFUSED;
+	default:
 		png_destroy_read_struct(&png, &info, NULL);
 		work_free(w);
 		return IMGEDGE_DECLINED;
@@ -204,6 +221,8 @@ imgedge_png_reduce(const void *buf, size_t len,
 	png_set_option(png, PNG_IGNORE_ADLER32, PNG_OPTION_ON);
 	png_set_chunk_malloc_max(png, 50 * 1024 * 1024);
 	png_set_chunk_cache_max(png, 100);
+	// Text is metadata, and the reduce keeps none: it is not inflated.
+	png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, text, 3);
 	png_set_read_fn(png, &r, read_bytes);
 	png_read_info(png, info);
 
@@ -231,6 +250,7 @@ imgedge_png_reduce(const void *buf, size_t len,
 		work_free(w);
 		return IMGEDGE_DECLINED;
 	}
+	started = 1;
 	res = reduce(png, w, stop);
 	png_destroy_read_struct(&png, &info, NULL);
 	if (res == IMGEDGE_REDUCED) {

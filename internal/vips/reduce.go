@@ -45,12 +45,18 @@ var ErrDeclined = errors.New("not a plain downscale Reduce makes")
 // buffers; bench scenario 8 measures the difference. A source stored
 // turned (EXIF orientation) is reduced as stored and turned upright after,
 // as vips_thumbnail does. Everything else is declined (ErrDeclined): other
-// formats and layouts, colour profiles, animations, enlargements, and any
-// source the decoder warns about, which libvips then decodes under its own
-// rules.
+// formats and layouts, colour profiles, animations, enlargements, and a
+// source the decoder fails on before its first row, which libvips then
+// decodes under its own rules. Past the first row, the decoder follows
+// those rules itself (fail_on=truncated: warnings are counted, the end of
+// the data before the end of the image is refused), and a source it
+// refuses is an *Error: decoding it again would cost as much to fail the
+// same way.
 //
 // The image returned holds its pixels in memory: later steps and Save
-// work on it as on any other. ctx and o.Timeout stop it between rows.
+// work on it as on any other. ctx and o.Timeout stop it between rows, and
+// between the rows of every scan of a progressive JPEG, which is refused
+// past IMGEDGE_MAX_SCANS scans.
 func Reduce(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Image, error) {
 	if len(buf) == 0 || h.Depth != 8 || h.HasICC || h.Orientation > 8 || h.Pages > 1 || h.Width > maxReduceWidth {
 		return nil, ErrDeclined
@@ -104,6 +110,8 @@ func (o ReduceOptions) run(ctx context.Context, what string, call func(stop *C.V
 			C.g_object_unref(C.gpointer(out))
 		}
 		return nil, err
+	case res == C.IMGEDGE_REFUSED:
+		return nil, lastError(what)
 	case res != C.IMGEDGE_REDUCED:
 		return nil, ErrDeclined
 	}

@@ -11,6 +11,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,11 +194,9 @@ func TestReduceDeclinesWhatItDoesNotMake(t *testing.T) {
 	}{
 		{"an enlargement", plain, vips.ReduceOptions{Width: 1600, Height: transform.Unbounded, Resize: transform.ResizeBoth}},
 		{"a reduce libvips starts with a box shrink", plain, vips.ReduceOptions{Width: 100, Height: transform.Unbounded, JPEGShrink: 1}},
-		{"a truncated source", testimages.Truncated(plain, 0.6), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
 		{"a source wider than the reduce holds", photoPNG(t, "cups.jpg", 16385, 2, false), vips.ReduceOptions{Width: 1000, Height: transform.Unbounded}},
 		{"an output larger than the reduce holds", testimages.JPEG(testimages.Gradient(4200, 4000)), vips.ReduceOptions{Width: 4199, Height: transform.Unbounded}},
 		{"a greyscale source", grey.Bytes(), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
-		{"a truncated PNG", testimages.Truncated(photoPNG(t, "cups.jpg", 400, 300, true), 0.6), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
 		{"a palette PNG", palette(t), vips.ReduceOptions{Width: 100, Height: transform.Unbounded}},
 		{"an alpha PNG shrunk on one axis only", photoPNG(t, "cups.jpg", 400, 300, true), vips.ReduceOptions{Width: 200, Height: 300, Resize: transform.ResizeForce}},
 		{"a GIF", testimages.AnimatedGIF(200, 100, 1), vips.ReduceOptions{Width: 100, Height: transform.Unbounded}},
@@ -214,6 +213,80 @@ func TestReduceDeclinesWhatItDoesNotMake(t *testing.T) {
 				t.Fatalf("got %v, want ErrDeclined", err)
 			}
 		})
+	}
+}
+
+// A source the decoder fails on past its first row is refused, as
+// libvips (fail_on=truncated) would refuse it, without a second decode;
+// one that only warns is made, as libvips would make it.
+func TestReduceFollowsLibvipsRulesWithoutDecodingTwice(t *testing.T) {
+	plain := photo(t, "kite.jpg", 800, 500)
+	alpha := photoPNG(t, "cups.jpg", 400, 300, true)
+	box := vips.ReduceOptions{Width: 300, Height: transform.Unbounded}
+	for _, c := range []struct {
+		name    string
+		buf     []byte
+		refused string // a word of the refusal; "": made
+	}{
+		{"a truncated JPEG", testimages.Truncated(plain, 0.6), "truncated"},
+		{"a truncated PNG", testimages.Truncated(alpha, 0.6), "truncated"},
+		{"a JPEG that warns near its end", testimages.LateWarningJPEG(testimages.Gradient(800, 500)), ""},
+		{"a JPEG of 101 scans", testimages.EndlessScansJPEG(640, 480, 100), "scans"},
+		{"a JPEG of 100 scans", testimages.EndlessScansJPEG(640, 480, 99), ""},
+		{"a PNG with text chunks, not inflated", testimages.TextBombPNG(640, 480, 2, 1<<20), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h, err := vips.ReadHeader(c.buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := vips.Reduce(context.Background(), c.buf, h, box)
+			if c.refused == "" {
+				if err != nil {
+					t.Fatalf("got %v, want the image made", err)
+				}
+				if img.Width() != 300 {
+					t.Errorf("%d px wide, want 300", img.Width())
+				}
+				img.Close()
+				return
+			}
+			var verr *vips.Error
+			if !errors.As(err, &verr) || !strings.Contains(verr.Error(), c.refused) {
+				img.Close()
+				t.Fatalf("got %v, want a refusal naming %q", err, c.refused)
+			}
+		})
+	}
+}
+
+// A progressive JPEG's scans are all read before its first row: the kill
+// flag stops the decode among them.
+func TestReduceStopsAmongTheScansOfAProgressiveJPEG(t *testing.T) {
+	buf := testimages.EndlessScansJPEG(16384, 3051, 99)
+	h, err := vips.ReadHeader(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := vips.ReduceOptions{Width: 5000, Height: transform.Unbounded}
+	began := time.Now()
+	img, err := vips.Reduce(context.Background(), buf, h, o)
+	if err != nil {
+		t.Fatalf("the whole decode: %v", err)
+	}
+	img.Close()
+	whole := time.Since(began)
+	o.Timeout = whole / 20
+	began = time.Now()
+	_, err = vips.Reduce(context.Background(), buf, h, o)
+	stopped := time.Since(began)
+	if !errors.Is(err, vips.ErrTimeout) {
+		t.Fatalf("got %v, want ErrTimeout", err)
+	}
+	t.Logf("the whole decode %v; stopped after %v with a timeout of %v", whole, stopped, o.Timeout)
+	// Between rows only, it would stop after every scan was read.
+	if stopped > whole/2 {
+		t.Errorf("stopped after %v, over half the whole decode (%v): the kill flag was not read among the scans", stopped, whole)
 	}
 }
 
