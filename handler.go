@@ -300,6 +300,8 @@ func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome str
 			msg = "this tenant requires signed URLs: the s parameter is missing"
 		case errors.Is(err, tenant.ErrExpired):
 			msg = "the signed URL has expired"
+		case errors.Is(err, tenant.ErrUnsignableQuery):
+			msg = err.Error() + " (write a ';' as %3B and a '%' as %25)"
 		}
 		return true, rq.refuse(&refusal{http.StatusForbidden, outcomeForbidden, msg}, "s")
 	}

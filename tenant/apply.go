@@ -3,7 +3,6 @@ package tenant
 import (
 	"fmt"
 	"maps"
-	"math"
 	"net/url"
 	"slices"
 	"strconv"
@@ -27,11 +26,10 @@ import (
 //   - the parameters are parsed against lim, so out-of-range values are
 //     refused here as transform.Parse would refuse them;
 //   - f (or auto=format) must be one of Formats;
-//   - with AllowedWidths, a requested (not preset) output width in device
-//     pixels is rounded up
-//     to an allowed width (the largest when above all of them), the height
-//     scaled to match, and the result written back as w and h with dpr
-//     folded in.
+//   - with AllowedWidths, the width the output will have is rounded to an
+//     allowed width whenever the request's own parameters take part in it
+//     (w, dpr, max-w, ar, rect...), and what would take it from the
+//     source's shape is refused: see roundWidth.
 //
 // Refusals are *transform.Error naming the parameter, like Parse's (400).
 func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, error) {
@@ -42,8 +40,7 @@ func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, erro
 	if s.RequireSignature {
 		del(q, ExpiresParam)
 	}
-	preset, err := s.expandPreset(q)
-	if err != nil {
+	if err := s.expandPreset(q); err != nil {
 		return nil, err
 	}
 	if s.Watermark != "" {
@@ -68,19 +65,8 @@ func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, erro
 	if err := s.checkFormat(q, opts.Format); err != nil {
 		return nil, err
 	}
-	// A preset's width is the operator's own choice: only widths a request
-	// asks for itself are rounded to the allow-list.
-	if len(s.AllowedWidths) > 0 && opts.Width > 0 && !preset {
-		w := roundUp(opts.Width, s.AllowedWidths, lim.MaxWidth)
-		h := opts.Height
-		if h > 0 {
-			h = min(lim.MaxHeight, max(1, int(math.Round(float64(h)*float64(w)/float64(opts.Width)))))
-		}
-		del(q, "w", "h", "dpr")
-		q.Set("w", strconv.Itoa(w))
-		if h > 0 {
-			q.Set("h", strconv.Itoa(h))
-		}
+	if err := s.roundWidth(q, query, opts, lim); err != nil {
+		return nil, err
 	}
 	return q, nil
 }
@@ -88,9 +74,9 @@ func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, erro
 // expandPreset replaces preset=name in q with the preset's parameters and
 // enforces PresetsOnly. A tenant without presets leaves preset alone: it
 // is then no image parameter (and goes to the origin).
-func (s Settings) expandPreset(q url.Values) (expanded bool, err error) {
+func (s Settings) expandPreset(q url.Values) error {
 	if len(s.Presets) == 0 {
-		return false, nil
+		return nil
 	}
 	var names []string
 	for _, k := range sortedKeys(q) {
@@ -100,39 +86,39 @@ func (s Settings) expandPreset(q url.Values) (expanded bool, err error) {
 		}
 	}
 	if len(names) > 1 {
-		return false, &transform.Error{Param: PresetParam, Msg: "given more than once"}
+		return &transform.Error{Param: PresetParam, Msg: "given more than once"}
 	}
 	if s.PresetsOnly {
 		for _, k := range sortedKeys(q) {
 			if !isParam(k, SignatureParam) {
-				return false, &transform.Error{Param: k, Msg: "not allowed here: only preset=name is"}
+				return &transform.Error{Param: k, Msg: "not allowed here: only preset=name is"}
 			}
 		}
 		if len(names) == 0 {
-			return false, &transform.Error{Param: PresetParam, Msg: "required here: name one of " + strings.Join(slices.Sorted(maps.Keys(s.Presets)), ", ")}
+			return &transform.Error{Param: PresetParam, Msg: "required here: name one of " + strings.Join(slices.Sorted(maps.Keys(s.Presets)), ", ")}
 		}
 	}
 	if len(names) == 0 {
-		return false, nil
+		return nil
 	}
 	name := strings.TrimSpace(names[0])
 	raw, ok := s.Presets[name]
 	if !ok {
-		return false, &transform.Error{Param: PresetParam, Msg: fmt.Sprintf("%q is not a preset here", name)}
+		return &transform.Error{Param: PresetParam, Msg: fmt.Sprintf("%q is not a preset here", name)}
 	}
 	pq, err := url.ParseQuery(raw)
 	if err != nil {
-		return false, &transform.Error{Param: PresetParam, Msg: fmt.Sprintf("preset %q is misconfigured", name)}
+		return &transform.Error{Param: PresetParam, Msg: fmt.Sprintf("preset %q is misconfigured", name)}
 	}
 	for _, k := range sortedKeys(q) {
 		if has(pq, k) {
-			return false, &transform.Error{Param: k, Msg: fmt.Sprintf("already set by preset %q", name)}
+			return &transform.Error{Param: k, Msg: fmt.Sprintf("already set by preset %q", name)}
 		}
 	}
 	for k, v := range pq {
 		q[k] = v
 	}
-	return true, nil
+	return nil
 }
 
 // checkFormat refuses an output format outside s.Formats.
@@ -157,29 +143,6 @@ func (s Settings) checkFormat(q url.Values, f transform.Format) error {
 		name = "auto"
 	}
 	return &transform.Error{Param: param, Msg: fmt.Sprintf("format %s is not allowed here (allowed: %s)", name, strings.Join(s.Formats, ", "))}
-}
-
-// roundUp is the smallest allowed width at least w, or the largest allowed
-// width when w is above them all. Widths over maxWidth do not count; when
-// none is left, maxWidth is the only choice.
-func roundUp(w int, allowed []int, maxWidth int) int {
-	best, largest := 0, 0
-	for _, a := range allowed {
-		if a > maxWidth {
-			continue
-		}
-		largest = max(largest, a)
-		if a >= w && (best == 0 || a < best) {
-			best = a
-		}
-	}
-	switch {
-	case best > 0:
-		return best
-	case largest > 0:
-		return largest
-	}
-	return maxWidth
 }
 
 // has reports whether q has a key that is one of names, under any alias.

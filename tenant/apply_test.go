@@ -32,7 +32,6 @@ func TestApply(t *testing.T) {
 		{"the width alias is rounded too", widths, "width=641", "w=1280"},
 		{"dpr is folded into the width before rounding", widths, "w=400&dpr=2", "w=1280"},
 		{"the height keeps the box's aspect ratio", widths, "w=400&h=300&fit=cover", "fit=cover&h=480&w=640"},
-		{"a height alone is left as it is", widths, "h=333&dpr=2", "dpr=2&h=333"},
 		{"allowed widths above the limit do not count", Settings{AllowedWidths: []int{320, 640, 8000}}, "w=3000", "w=640"},
 		{"other parameters and the origin's pass unchanged", widths, "w=500&q=70&v=2", "q=70&v=2&w=640"},
 		{"a preset expands to its parameters", Settings{Presets: presets}, "preset=thumb&v=1", "fit=cover&h=200&v=1&w=200"},

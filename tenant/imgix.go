@@ -14,9 +14,18 @@ import (
 // 32 hex digits, the MD5 of token + path + "?" + the query without s, the
 // query exactly as the client spelt it (rawQuery), as imgix's libraries
 // sign it. path is the request path as the URL spells it.
+//
+// A rawQuery that url.ParseQuery cannot read in full (a raw ';', a
+// malformed %-escape) is refused with ErrUnsignableQuery before any
+// signature is looked at: query, which the signature covers, lacks the
+// pairs it could not read, while the route behind gets the query as sent.
+// So the route never receives a pair the signature did not cover.
 func VerifyRequest(s Settings, path, rawQuery string, query url.Values) error {
 	if !s.RequireSignature {
 		return nil
+	}
+	if _, err := url.ParseQuery(rawQuery); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnsignableQuery, err)
 	}
 	if s.ImgixToken != "" {
 		if sigs := paramValues(query, SignatureParam); len(sigs) == 1 && !strings.Contains(sigs[0], ".") {

@@ -50,3 +50,29 @@ func TestImgixSignatures(t *testing.T) {
 		t.Errorf("an HMAC signature beside an imgix token: %v", err)
 	}
 }
+
+// A pair url.ParseQuery drops would reach the route without being signed:
+// such a query is refused, whatever the signature, HMAC or imgix.
+func TestVerifyRequestRefusesPairsTheSignatureCannotCover(t *testing.T) {
+	key := Key{ID: "k1", Secret: []byte("0123456789abcdef")}
+	s := Settings{RequireSignature: true, SigningKeys: []Key{key}, ImgixToken: "tok"}
+	q := url.Values{"id": {"7"}}
+	q.Set("s", Sign(key, "/api/item", q))
+	hmacQuery := q.Encode()
+	imgixQuery := "id=7&s=" + SignImgix("tok", "/api/item", "id=7")
+	for _, signed := range []string{hmacQuery, imgixQuery} {
+		if err := VerifyRequest(s, "/api/item", signed, mustQuery(t, signed)); err != nil {
+			t.Fatalf("the signed query %q: %v", signed, err)
+		}
+		for _, extra := range []string{"&x;role=admin", "&id=8%zz", "&%zz=8", ";role=admin", "&role=admin;"} {
+			raw := signed + extra
+			read, _ := url.ParseQuery(raw) // what a signature would be checked on: the signed pairs alone
+			if err := VerifyRequest(s, "/api/item", raw, read); !errors.Is(err, ErrUnsignableQuery) {
+				t.Errorf("%q: %v, want ErrUnsignableQuery", raw, err)
+			}
+		}
+	}
+	if err := VerifyRequest(Settings{}, "/api/item", "x;role=admin", url.Values{}); err != nil {
+		t.Errorf("a tenant that does not sign: %v, want nil (not its concern)", err)
+	}
+}

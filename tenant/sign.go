@@ -32,6 +32,11 @@ var (
 	// ErrExpired: the signature matches, but the URL's expires time has
 	// passed.
 	ErrExpired = errors.New("the signed URL has expired")
+	// ErrUnsignableQuery: the query has a pair url.ParseQuery cannot read
+	// (a raw ';', a malformed %-escape). A signature covers the pairs that
+	// are read, and the route would get the others too: VerifyRequest
+	// refuses such a query whatever its signature.
+	ErrUnsignableQuery = errors.New("the query has a pair a signature cannot cover")
 )
 
 // now is the clock Verify checks expires against.

@@ -12,7 +12,7 @@
 //	name, err := Normalize(host, true)                // 400
 //	settings, listed := store.Get(name)               // unlisted: the "*" settings
 //	ok, wait := limiter.Allow(bucket, settings.RateLimit) // 429 + Retry-After
-//	err := Verify(settings, path, query)              // 403 (every request when settings.Protects())
+//	err := VerifyRequest(settings, path, rawQuery, query) // 403 (every request when settings.Protects())
 //	lim := settings.Limits(handlerLimits)
 //	query, err = Apply(settings, query, lim)          // 400, naming the parameter
 //	opts, err := transform.Parse(query, lim)          // 400
@@ -54,12 +54,19 @@ type Settings struct {
 	ImgixToken string `json:"imgix_token,omitempty"`
 
 	// AllowedWidths, when set, bounds the output widths a request can
-	// produce: the requested width in device pixels (w times dpr) is
-	// rounded up to the nearest allowed width, and a width above the
-	// largest becomes the largest. A requested height is scaled by the same
-	// factor, so the box keeps its aspect ratio. Heights alone, quality and
-	// effects are not bounded by it; PresetsOnly bounds everything.
-	// Default: any width up to the maximum.
+	// produce, whatever parameters make the width: the box's width in
+	// device pixels (w times dpr, within max-w and min-w, or made by ar
+	// from h) is rounded up to the nearest allowed width, and a width above
+	// the largest becomes the largest; a requested height is scaled by the
+	// same factor, so the box keeps its aspect ratio. rect without w takes
+	// the region's width, rounded down (a region is not enlarged). What
+	// would take the width from the source's shape is refused (400 naming
+	// the parameter): h or max-h without w, ar without w or h, a height or
+	// region that would narrow an image fitted inside its box, trim unless
+	// the output fills a box, padding on the sides. A preset's geometry
+	// stays as the operator wrote it until the request sets a width
+	// parameter. Heights, quality and effects are not bounded by it;
+	// PresetsOnly bounds everything. Default: any width up to the maximum.
 	AllowedWidths []int `json:"allowed_widths,omitempty"`
 
 	// Presets name parameter sets a request selects with `preset=name`.
@@ -92,7 +99,10 @@ type Settings struct {
 	// Watermark, when set, is laid over every variant of the tenant: imgix
 	// mark parameters as a query string, such as
 	// "mark=/logo.png&mark-align=bottom,right&mark-alpha=60&mark-scale=20".
-	// It replaces any mark parameters a request gives. Default: none.
+	// It replaces any mark parameters a request gives. Every GET of an
+	// image is marked, one without image parameters included, and methods
+	// other than GET, HEAD and OPTIONS are refused (405), so the original
+	// is not to be had unmarked. Default: none.
 	Watermark string `json:"watermark,omitempty"`
 
 	// RateLimit bounds the tenant's image requests on each node.
@@ -361,8 +371,12 @@ func (s Settings) WantsImage(q url.Values) bool {
 // those that WantsImage: with RequireSignature or PresetsOnly, a request
 // without image parameters (the original, or the origin's own query
 // parameters) must pass Verify and Apply too, or a client could fetch
-// unsigned originals and vary the query to bust the cache.
-func (s Settings) Protects() bool { return s.RequireSignature || s.PresetsOnly }
+// unsigned originals and vary the query to bust the cache. With a
+// Watermark every GET is image work already (WantsImage), and a request
+// by any method but GET, HEAD and OPTIONS must not reach the route
+// either, or an origin that answers it would hand out the unmarked
+// original.
+func (s Settings) Protects() bool { return s.RequireSignature || s.PresetsOnly || s.Watermark != "" }
 
 // isParam reports whether query key k is one of names, ignoring case as
 // transform.Parse does.

@@ -216,6 +216,7 @@ func TestProtects(t *testing.T) {
 		{Settings{AllowedWidths: []int{100}, Presets: presets}, false},
 		{Settings{RequireSignature: true, SigningKeys: []Key{newKey}}, true},
 		{Settings{Presets: presets, PresetsOnly: true}, true},
+		{Settings{Watermark: "mark=/logo.png"}, true},
 	} {
 		if got := tt.s.Protects(); got != tt.want {
 			t.Errorf("%+v.Protects() = %v, want %v", tt.s, got, tt.want)
