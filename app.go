@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/balancer"
+	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/tenant"
 )
@@ -103,6 +105,17 @@ type App struct {
 	SourceBudget int64 `json:"source_budget,omitempty"`
 	MaxFetches   int   `json:"max_fetches,omitempty"`
 
+	// Memory is the memory this node may use, in bytes. The defaults that
+	// hold memory derive from it: each variant cache 1/8 of it (between
+	// 64 MiB and 1 GiB) and its originals a quarter of that, the source
+	// budget 1/8 (between 32 and 256 MiB), and Go's soft memory limit half
+	// of it (unless GOMEMLIMIT is set), which keeps the collector from
+	// letting the heap grow to twice what is live. See the README's memory
+	// envelope. Default: the memory available to the process, the lower
+	// of MemTotal and its cgroup limit.
+	Memory int64 `json:"memory,omitempty"`
+	memory int64 // Memory, or what was found
+
 	tenants     *tenant.Watched
 	tenantsKey  string
 	meter       *metering.Meter
@@ -186,9 +199,10 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if a.Shield != "" && (a.Consul == "" || a.Shield == a.Zone) {
 		return fmt.Errorf("shield %q: needs consul, and another zone than this node's own (%q)", a.Shield, a.Zone)
 	}
-	if a.SourceBudget < 0 || a.MaxFetches < 0 {
-		return fmt.Errorf("source_budget and max_fetches must not be negative")
+	if a.SourceBudget < 0 || a.MaxFetches < 0 || a.Memory < 0 {
+		return fmt.Errorf("source_budget, max_fetches and memory must not be negative")
 	}
+	a.provisionMemory()
 	if err := a.provisionBalancer(); err != nil {
 		return err
 	}
@@ -256,6 +270,30 @@ func nodeName(names ...string) (string, error) {
 		return "", fmt.Errorf("naming this node: %v (set node explicitly)", err)
 	}
 	return host, nil
+}
+
+// provisionMemory works out the node's memory and sets Go's soft memory
+// limit to half of it, unless GOMEMLIMIT is set: the Go heap holds the
+// caches and the originals in flight, and without a limit the collector
+// lets it reach twice what is live (Caddy's own default limit is 90% of
+// the machine, which leaves no room for libvips).
+func (a *App) provisionMemory() {
+	a.memory = a.Memory
+	if a.memory == 0 {
+		a.memory = cache.AvailableMemory()
+	}
+	if a.memory > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(a.memory / 2)
+	}
+}
+
+// defaultSourceBudget is the source budget of a node of memory bytes: an
+// eighth of it, between 32 and 256 MiB.
+func defaultSourceBudget(memory int64) int64 {
+	if memory <= 0 {
+		return maxDefaultSourceBudget
+	}
+	return min(max(memory/8, 32<<20), maxDefaultSourceBudget)
 }
 
 // minSecretLen is the shortest cluster secret accepted.

@@ -20,6 +20,7 @@ import (
 //		secret    <shared secret, 32+ characters>
 //		peer_ca   <PEM file: the CAs of https advertise URLs>
 //		source_budget <bytes> [<fetches>]
+//		memory    <bytes>
 //		tenants_kv [<prefix>]
 //		metering {
 //			collector <url>
@@ -50,6 +51,8 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 		case "tenants_kv":
 			app.TenantsKV = "imgedge/tenants/"
 			o.want(0, 1).str(0, &app.TenantsKV)
+		case "memory": // memory <bytes>
+			o.want(1, 1).bytes(0, "", &app.Memory)
 		case "source_budget": // source_budget <bytes> [<fetches>]
 			o.want(1, 2).bytes(0, "", &app.SourceBudget).ints(1, "source_budget fetches", 1, 0, &app.MaxFetches)
 		case "prefer":

@@ -1,6 +1,7 @@
 package imgedge
 
 import (
+	"cmp"
 	"fmt"
 	"time"
 
@@ -71,7 +72,7 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	}
 	var store *variant.Store
 	ir.storeKey, store, err = loadVariantStore(cache.Config{
-		MaxBytes:          ir.CacheBytes,
+		MaxBytes:          cmp.Or(ir.CacheBytes, cache.DefaultMaxBytesFor(ir.memory)),
 		OriginalsMaxBytes: ir.OriginalsBytes,
 		MinTTL:            time.Duration(ir.CacheMinTTL),
 		MaxTTL:            time.Duration(ir.CacheMaxTTL),

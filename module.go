@@ -131,8 +131,9 @@ type ImageResize struct {
 
 	// CacheBytes is the memory budget of the variant cache, shared by
 	// every image_resize handler with the same budget and kept across
-	// config reloads. Default: 1/8 of the memory available to the
-	// process, between 64 MiB and 1 GiB.
+	// config reloads. Default: 1/8 of the node's memory (the imgedge
+	// option's memory, by default the memory available to the process),
+	// between 64 MiB and 1 GiB.
 	CacheBytes int64 `json:"cache_bytes,omitempty"`
 
 	// CacheOff disables the cache: every request fetches and resizes.
@@ -207,6 +208,7 @@ type ImageResize struct {
 	sources    *budget.Budget  // the process's originals in flight
 	sourcesKey string
 	peering    *balancer.Peering // signs and checks requests between nodes; nil alone
+	memory     int64             // the node's memory, which the cache's default derives from
 }
 
 // CaddyModule returns the Caddy module information.
@@ -273,7 +275,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	app := appModule.(*App)
 	ir.zone, ir.meter, ir.balancer = app.Zone, app.meter, app.balancer
 	ir.clustered, ir.shield = app.clustered(), app.Shield
-	ir.peering = app.peering
+	ir.peering, ir.memory = app.peering, app.memory
 	// Tenant names are canonical everywhere: the configured ones too.
 	tenants, err := ir.Tenants.Normalized(ir.Tenant == hostPlaceholder)
 	if err != nil {
@@ -283,7 +285,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if app.tenants != nil {
 		ir.tenants = tenant.Layered{app.tenants, tenants}
 	}
-	if ir.sources, ir.sourcesKey, err = loadSourceBudget(app.SourceBudget, app.MaxFetches); err != nil {
+	if ir.sources, ir.sourcesKey, err = loadSourceBudget(app.SourceBudget, app.MaxFetches, app.memory); err != nil {
 		return err
 	}
 	if ir.MaxSourceBytes > ir.sources.Limit() {

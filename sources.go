@@ -11,8 +11,8 @@ import (
 
 // Defaults of the process's budget for originals in flight.
 const (
-	defaultSourceBudget = 256 << 20 // bytes of originals fetched or held for processing
-	fetchesPerCore      = 16        // concurrent fetches per core
+	maxDefaultSourceBudget = 256 << 20 // bytes of originals fetched or held for processing (see defaultSourceBudget)
+	fetchesPerCore         = 16        // concurrent fetches per core
 )
 
 // sourceBudgets holds the process's budget for originals in flight, kept
@@ -21,9 +21,9 @@ var sourceBudgets = caddy.NewUsagePool()
 
 // loadSourceBudget returns the process's budget of limit bytes and n
 // fetches (defaults for zero values), and the key to release it by.
-func loadSourceBudget(limit int64, n int) (*budget.Budget, string, error) {
+func loadSourceBudget(limit int64, n int, memory int64) (*budget.Budget, string, error) {
 	if limit == 0 {
-		limit = defaultSourceBudget
+		limit = defaultSourceBudget(memory)
 	}
 	if n == 0 {
 		n = fetchesPerCore * runtime.NumCPU()

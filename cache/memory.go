@@ -32,11 +32,22 @@ func DefaultMaxBytes() int64 {
 }
 
 func defaultMaxBytes(readFile func(string) ([]byte, error)) int64 {
-	avail := availableMemory(readFile)
-	if avail <= 0 {
+	return DefaultMaxBytesFor(availableMemory(readFile))
+}
+
+// DefaultMaxBytesFor is DefaultMaxBytes on a node of memory bytes (0:
+// unknown).
+func DefaultMaxBytesFor(memory int64) int64 {
+	if memory <= 0 {
 		return MinDefaultMaxBytes
 	}
-	return min(max(avail/8, MinDefaultMaxBytes), MaxDefaultMaxBytes)
+	return min(max(memory/8, MinDefaultMaxBytes), MaxDefaultMaxBytes)
+}
+
+// AvailableMemory is the memory available to the process, as
+// DefaultMaxBytes reads it; 0 when it cannot be read.
+func AvailableMemory() int64 {
+	return availableMemory(os.ReadFile)
 }
 
 // availableMemory returns the lower of MemTotal and the cgroup limit, or 0
