@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/imgedge/imgedge/internal/durable"
 	"io"
 	"io/fs"
+	"math"
 	"os"
-	"path/filepath"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,8 +35,10 @@ import (
 // own compaction, for an index imgedge can rebuild from the files.
 //
 // Crash safety: an entry is written to <dir>/tmp, then renamed into place,
-// and carries its length and checksum (diskfile.go): a crash leaves the
-// whole entry or one that fails its check and is dropped, never served.
+// and carries its length and MAC (diskfile.go): a crash leaves the whole
+// entry or one that fails its check and is dropped, never served. The
+// directory is the node's own, and nothing in it is trusted that the
+// tier did not write (diskdir.go).
 // Purges are journalled (<dir>/purges, fsynced) as tag and time, and an
 // entry written before a purge of one of its tags is dead: a purge
 // survives a restart even for entries the index has not found yet. A
@@ -49,7 +51,10 @@ import (
 
 // DiskConfig configures the disk tier of a Cache.
 type DiskConfig struct {
-	// Dir is the tier's directory; one process holds it (dir/LOCK).
+	// Dir is the tier's directory; one process holds it (dir/LOCK). It
+	// must be the process's own: made 0700 when missing, refused
+	// (ErrDiskUntrusted) when another user owns it or group or others may
+	// write it.
 	Dir string
 	// MaxBytes bounds the tier on disk, file-system blocks counted:
 	// three quarters for variants, a quarter for originals.
@@ -79,6 +84,9 @@ type Disk struct {
 	cfg     DiskConfig
 	log     *zap.Logger
 	lock    *os.File
+	root    *os.Root // every file of the tier is reached through it
+	secret  []byte   // signs the entries (diskfile.go)
+	temps   atomic.Uint64
 	spaces  [2]*diskSpace // variants, originals
 	writes  chan diskWrite
 	done    chan struct{}
@@ -96,12 +104,14 @@ type Disk struct {
 }
 
 type diskSpace struct {
-	dir   string
-	max   int64
-	mu    sync.Mutex
-	items map[string]*list.Element // key -> *diskItem
-	lru   *list.List               // most recently used first
-	bytes int64
+	root      *os.Root
+	dir       string // in root
+	originals bool   // whose Content-Types it serves (see servable)
+	max       int64
+	mu        sync.Mutex
+	items     map[string]*list.Element // key -> *diskItem
+	lru       *list.List               // most recently used first
+	bytes     int64
 }
 
 type diskItem struct {
@@ -119,7 +129,8 @@ type diskWrite struct {
 
 // OpenDisk opens (or creates) the tier in cfg.Dir. An error wrapping
 // ErrDiskInUse is a configuration error; any other means the directory
-// cannot be used, and caches work from memory.
+// cannot be used (ErrDiskUntrusted: it is not the process's own), and
+// caches work from memory.
 func OpenDisk(cfg DiskConfig) (*Disk, error) {
 	if cfg.MaxBytes <= 0 {
 		return nil, fmt.Errorf("cache: disk tier %s: a size is required", cfg.Dir)
@@ -130,25 +141,35 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cache: disk tier: %w", err)
+	}
+	root, err := os.OpenRoot(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("cache: disk tier: %w", err)
+	}
+	if err := checkOwnDir(root, cfg.Dir); err != nil {
+		root.Close()
 		return nil, fmt.Errorf("cache: disk tier: %w", err)
 	}
 	lock, err := dirlock.Lock(cfg.Dir, "a disk cache")
 	if err != nil {
+		root.Close()
 		return nil, fmt.Errorf("cache: disk tier: %w", err)
 	}
-	d := &Disk{cfg: cfg, log: cfg.Logger, lock: lock, writes: make(chan diskWrite, diskQueue),
+	d := &Disk{cfg: cfg, log: cfg.Logger, lock: lock, root: root, writes: make(chan diskWrite, diskQueue),
 		done: make(chan struct{}), purges: map[string]time.Time{}}
 	for i, name := range []string{"v", "o"} {
 		share := cfg.MaxBytes * 3 / 4
 		if i == 1 {
 			share = cfg.MaxBytes - share
 		}
-		d.spaces[i] = &diskSpace{dir: filepath.Join(cfg.Dir, name), max: share, items: map[string]*list.Element{}, lru: list.New()}
+		d.spaces[i] = &diskSpace{root: root, dir: name, originals: i == 1, max: share, items: map[string]*list.Element{}, lru: list.New()}
 	}
 	if err := d.prepare(); err != nil {
 		lock.Close()
-		return nil, err
+		root.Close()
+		return nil, fmt.Errorf("cache: disk tier: %w", err)
 	}
 	d.wg.Add(3)
 	go d.writer()
@@ -157,56 +178,88 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 	return d, nil
 }
 
-// prepare empties a tier that was gone too long, clears unfinished
-// writes, loads the purge journal and proves the directory writable.
+// prepare clears unfinished writes, loads the secret, empties a tier
+// whose entries cannot be trusted or that was gone too long, loads the
+// purge journal and proves the directory writable.
 func (d *Disk) prepare() error {
-	alive := filepath.Join(d.cfg.Dir, "alive")
-	if fi, err := os.Stat(alive); err == nil && time.Now().Sub(fi.ModTime()) > d.cfg.MaxDowntime {
-		d.log.Warn("the disk cache was away longer than the fleet keeps its purges: starting it empty",
-			zap.String("dir", d.cfg.Dir), zap.Time("last_alive", fi.ModTime()))
-		// Out of the way at once, deleted in the background: a large tier
-		// takes a while to delete, and the node must start now.
-		trash, err := os.MkdirTemp(d.cfg.Dir, "trash-")
-		if err != nil {
-			return fmt.Errorf("cache: disk tier: %w", err)
-		}
-		for _, s := range d.spaces {
-			_ = os.Rename(s.dir, filepath.Join(trash, filepath.Base(s.dir)))
-		}
-		_ = os.Remove(filepath.Join(d.cfg.Dir, "purges"))
+	if err := d.root.RemoveAll("tmp"); err != nil {
+		return err
 	}
-	if old, _ := filepath.Glob(filepath.Join(d.cfg.Dir, "trash-*")); len(old) > 0 {
+	if err := d.root.Mkdir("tmp", 0o700); err != nil {
+		return err
+	}
+	fresh, err := d.loadSecret()
+	if err != nil {
+		return err
+	}
+	if why, fields := d.stale(fresh); why != "" {
+		d.log.Warn(why+": starting it empty", append(fields, zap.String("dir", d.cfg.Dir))...)
+		if err := d.startEmpty(); err != nil {
+			return err
+		}
+	}
+	if old, _ := fs.Glob(d.root.FS(), "trash-*"); len(old) > 0 {
 		go func() {
 			for _, dir := range old {
-				_ = os.RemoveAll(dir)
+				_ = d.root.RemoveAll(dir)
 			}
 		}()
 	}
-	tmp := filepath.Join(d.cfg.Dir, "tmp")
-	_ = os.RemoveAll(tmp)
-	for _, dir := range []string{tmp, d.spaces[0].dir, d.spaces[1].dir} {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
-			return fmt.Errorf("cache: disk tier: %w", err)
+	for _, s := range d.spaces {
+		if err := d.root.MkdirAll(s.dir, 0o700); err != nil {
+			return err
 		}
 	}
+	_ = d.root.Remove("purges.new") // the previous release's
 	if err := d.loadJournal(); err != nil {
-		return fmt.Errorf("cache: disk tier: purge journal: %w", err)
+		return fmt.Errorf("purge journal: %w", err)
 	}
 	if err := d.touchAlive(); err != nil {
 		d.journal.Close()
-		return fmt.Errorf("cache: disk tier: %w", err)
+		return err
 	}
 	return nil
 }
 
-func (d *Disk) touchAlive() error {
-	path := filepath.Join(d.cfg.Dir, "alive")
-	now := time.Now()
-	if err := os.Chtimes(path, now, now); err == nil {
-		return nil
+// stale says why the entries already on disk must not be served, if they
+// must not: the secret is new (they were not signed with it), the purge
+// journal is not the tier's, or the tier was away longer than the fleet
+// keeps its purges.
+func (d *Disk) stale(fresh bool) (string, []zap.Field) {
+	alive, err := d.root.Lstat("alive")
+	if err != nil {
+		return "", nil // a new tier
 	}
-	return os.WriteFile(path, nil, 0o640)
+	journal, err := d.root.Lstat("purges")
+	switch {
+	case fresh:
+		return "the disk cache has no secret yet: its entries (of an earlier release, or not the tier's) cannot be trusted", nil
+	case err == nil && !journal.Mode().IsRegular():
+		return "the disk cache's purge journal is not a plain file: its purges are unknown", nil
+	case time.Now().Sub(alive.ModTime()) > d.cfg.MaxDowntime:
+		return "the disk cache was away longer than the fleet keeps its purges", []zap.Field{zap.Time("last_alive", alive.ModTime())}
+	}
+	return "", nil
 }
+
+// startEmpty moves the entries out of the way at once, to be deleted in
+// the background (a large tier takes a while to delete, and the node must
+// start now), with the purges that were theirs.
+func (d *Disk) startEmpty() error {
+	trash := "trash-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	if err := d.root.Mkdir(trash, 0o700); err != nil {
+		return err
+	}
+	for _, s := range d.spaces {
+		_ = d.root.Rename(s.dir, path.Join(trash, s.dir))
+	}
+	_ = d.root.Remove("purges")
+	return nil
+}
+
+// touchAlive renews the alive file, whose time says when the tier last
+// ran.
+func (d *Disk) touchAlive() error { return d.replace("alive", nil, false) }
 
 // alive keeps the alive file's time current while the tier runs.
 func (d *Disk) alive() {
@@ -230,8 +283,7 @@ func (d *Disk) alive() {
 // are quoted, so no tag can span lines; a line torn by a crash is
 // skipped.
 func (d *Disk) loadJournal() error {
-	path := filepath.Join(d.cfg.Dir, "purges")
-	if b, err := os.ReadFile(path); err == nil {
+	if b, err := d.readFile("purges", math.MaxInt64); err == nil {
 		for line := range strings.SplitSeq(string(b), "\n") {
 			at, quoted, ok := strings.Cut(line, "\t")
 			n, err := strconv.ParseInt(at, 10, 64)
@@ -253,18 +305,12 @@ func (d *Disk) loadJournal() error {
 	for tag, t := range d.purges {
 		b.WriteString(journalLine(t, tag))
 	}
-	if err := durable.WriteFile(path+".new", []byte(b.String())); err != nil {
-		return err
-	}
 	// The rename is durable too, or a power loss may bring back the old
 	// journal without the purges appended since.
-	if err := os.Rename(path+".new", path); err != nil {
+	if err := d.replace("purges", []byte(b.String()), true); err != nil {
 		return err
 	}
-	if err := durable.SyncDir(filepath.Dir(path)); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0o640)
+	f, _, err := d.open("purges", os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -288,31 +334,38 @@ func (d *Disk) trimPurges() {
 	}
 }
 
-// pathOf is where key's entry lives in s.
+// pathOf is where key's entry lives in s, in the tier's directory.
 func (s *diskSpace) pathOf(key string) string {
 	sum := sha256.Sum256([]byte(key))
 	h := hex.EncodeToString(sum[:20])
-	return filepath.Join(s.dir, h[:2], h[2:4], h)
+	return path.Join(s.dir, h[:2], h[2:4], h)
 }
 
 // get reads key's entry from s: a miss when there is none, or it is
-// corrupt, expired or purged (and then gone from disk too).
+// corrupt (or not the tier's, or not of a type it serves), expired or
+// purged (and then gone from disk too).
 func (d *Disk) get(s *diskSpace, key string) (*Entry, diskMeta, bool) {
 	path := s.pathOf(key)
-	b, err := os.ReadFile(path)
-	if err != nil {
+	b, err := d.readFile(path, s.max)
+	var (
+		e *Entry
+		m diskMeta
+	)
+	if err == nil {
+		e, m, err = decodeDiskEntry(d.secret, b)
+	}
+	if err == nil {
+		e.Header, err = diskHeader(e, s.originals)
+	}
+	switch {
+	case errors.Is(err, errCorrupt), errors.Is(err, errNotPlain), errors.Is(err, errNotServable):
+		d.corrupt.Add(1)
+		d.log.Warn("dropped a disk cache entry that fails its check", zap.String("path", path), zap.Error(err))
+		d.drop(s, key, path)
+	case err != nil:
 		if errors.Is(err, fs.ErrNotExist) {
 			s.forget(key) // evicted or dropped meanwhile
 		}
-		d.misses.Add(1)
-		return nil, diskMeta{}, false
-	}
-	e, m, err := decodeDiskEntry(b)
-	switch {
-	case err != nil:
-		d.corrupt.Add(1)
-		d.log.Warn("dropped a corrupt disk cache entry", zap.String("path", path))
-		d.drop(s, key, path)
 	case m.key != key:
 		d.misses.Add(1) // another key of the same hash: never served
 		return nil, diskMeta{}, false
@@ -345,8 +398,9 @@ func (d *Disk) purged(m diskMeta) bool {
 
 // set queues the entry, stored at written, for writing. It is dropped
 // when the queue is full (the disk is too slow to keep up, and the answer
-// never waits for it), and when it is too large for its space (it would
-// evict most of it). Its lifetime on disk is capped at the longest TTL
+// never waits for it), when it is too large for its space (it would
+// evict most of it), and when the tier would not serve it (see
+// diskHeader). Its lifetime on disk is capped at the longest TTL
 // the purge journal remembers purges for.
 func (d *Disk) set(s *diskSpace, key string, e *Entry, written, expires time.Time) {
 	select {
@@ -362,12 +416,21 @@ func (d *Disk) set(s *diskSpace, key string, e *Entry, written, expires time.Tim
 	if limit := written.Add(DefaultMaxTTL); expires.After(limit) {
 		expires = limit
 	}
+	// Only what the tier would serve is written: the memory's copy keeps
+	// its own header.
+	header, err := diskHeader(e, s.originals)
+	if err != nil {
+		d.dropped.Add(1)
+		return
+	}
+	kept := *e
+	kept.Header = header
 	if d.queued.Add(size) > diskQueueBytes {
 		d.queued.Add(-size)
 		d.dropped.Add(1)
 		return
 	}
-	w := diskWrite{space: s, key: key, e: e, written: written, expires: expires}
+	w := diskWrite{space: s, key: key, e: &kept, written: written, expires: expires}
 	select {
 	case d.writes <- w:
 	default:
@@ -392,9 +455,9 @@ func (d *Disk) writer() {
 func (d *Disk) write(w diskWrite) {
 	defer d.queued.Add(-int64(len(w.e.Body)))
 	path := w.space.pathOf(w.key)
-	b, err := encodeDiskEntry(w.key, w.e, w.written, w.expires)
+	b, err := encodeDiskEntry(d.secret, w.key, w.e, w.written, w.expires)
 	if err == nil {
-		err = d.writeFile(path, b)
+		err = d.replace(path, b, false)
 	}
 	if err != nil {
 		if n := d.writeErrors.Add(1); n == 1 || n%1000 == 0 {
@@ -408,30 +471,9 @@ func (d *Disk) write(w diskWrite) {
 	d.evictions.Add(w.space.evict())
 }
 
-// writeFile writes b to a temporary file and renames it into place.
-func (d *Disk) writeFile(path string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Join(d.cfg.Dir, "tmp"), "w-")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if err = os.MkdirAll(filepath.Dir(path), 0o750); err == nil {
-			err = os.Rename(f.Name(), path)
-		}
-	}
-	if err != nil {
-		_ = os.Remove(f.Name())
-	}
-	return err
-}
-
 // drop removes key's file and forgets it.
 func (d *Disk) drop(s *diskSpace, key, path string) {
-	_ = os.Remove(path)
+	_ = d.root.Remove(path)
 	s.forget(key)
 }
 
@@ -469,10 +511,10 @@ func (d *Disk) scan() {
 	defer d.scanned.Store(true)
 	head := make([]byte, diskScanHead)
 	for _, s := range d.spaces {
-		_ = filepath.WalkDir(s.dir, func(path string, de fs.DirEntry, err error) error {
+		_ = fs.WalkDir(d.root.FS(), s.dir, func(path string, de fs.DirEntry, err error) error {
 			select {
 			case <-d.done:
-				return filepath.SkipAll
+				return fs.SkipAll
 			default:
 			}
 			if err != nil || de.IsDir() {
@@ -482,25 +524,15 @@ func (d *Disk) scan() {
 			if err != nil {
 				return nil
 			}
-			f, err := os.Open(path)
-			if err != nil {
-				return nil
-			}
-			n, _ := io.ReadFull(f, head)
-			f.Close()
-			m, ok := decodeDiskMeta(head[:n])
-			if !ok && n == len(head) {
-				// A key and tags longer than the head: read it all.
-				if b, err := os.ReadFile(path); err == nil {
-					m, ok = decodeDiskMeta(b)
-				}
-			}
+			m, err := d.readMeta(s, path, head)
 			switch {
-			case !ok || s.pathOf(m.key) != path:
+			case err != nil && !errors.Is(err, errCorrupt) && !errors.Is(err, errNotPlain):
+				// Gone meanwhile, or unreadable for now.
+			case err != nil || s.pathOf(m.key) != path:
 				d.corrupt.Add(1)
-				_ = os.Remove(path)
+				_ = d.root.Remove(path)
 			case !time.Now().Before(m.expires) || d.purged(m):
-				_ = os.Remove(path)
+				_ = d.root.Remove(path)
 			default:
 				s.add(m.key, path, onDisk(info), m.tags)
 			}
@@ -508,6 +540,29 @@ func (d *Disk) scan() {
 		})
 		d.evictions.Add(s.evict())
 	}
+}
+
+// readMeta reads what the index needs of the file name in s, from its
+// first bytes (all of them when its key and tags are longer).
+func (d *Disk) readMeta(s *diskSpace, name string, head []byte) (diskMeta, error) {
+	f, _, err := d.open(name, os.O_RDONLY, 0)
+	if err != nil {
+		return diskMeta{}, err
+	}
+	defer f.Close()
+	n, _ := io.ReadFull(f, head)
+	m, ok := decodeDiskMeta(head[:n])
+	if !ok && n == len(head) {
+		rest, err := io.ReadAll(io.LimitReader(f, s.max))
+		if err != nil {
+			return diskMeta{}, err
+		}
+		m, ok = decodeDiskMeta(append(head[:n:n], rest...))
+	}
+	if !ok {
+		return diskMeta{}, errCorrupt
+	}
+	return m, nil
 }
 
 // Close stops the writer (what is still queued is lost: a cache) and
@@ -521,6 +576,7 @@ func (d *Disk) Close() {
 		d.wg.Wait()
 		d.journal.Close()
 		d.lock.Close()
+		d.root.Close()
 	})
 }
 
@@ -589,7 +645,7 @@ func (s *diskSpace) remove(match func(*diskItem) bool) int {
 	}
 	s.mu.Unlock()
 	for _, it := range victims {
-		_ = os.Remove(it.path)
+		_ = s.root.Remove(it.path)
 	}
 	return len(victims)
 }
@@ -610,7 +666,7 @@ func (s *diskSpace) evict() uint64 {
 		s.lru.Remove(el)
 		delete(s.items, it.key)
 		s.mu.Unlock()
-		if err := os.Remove(it.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.root.Remove(it.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		n++

@@ -59,6 +59,11 @@ func waitIndexed(t *testing.T, c tieredCache) {
 	}
 }
 
+// entryPath is where the variant key's entry lives in a tier in dir.
+func entryPath(dir, key string) string {
+	return filepath.Join(dir, (&diskSpace{dir: "v"}).pathOf(key))
+}
+
 func photoEntry(i, size int, tags ...string) *Entry {
 	body := bytes.Repeat([]byte{byte(i)}, size)
 	return &Entry{Body: body, Header: http.Header{"Content-Type": {"image/webp"}, "Etag": {fmt.Sprintf(`"%d"`, i)}},
@@ -131,13 +136,12 @@ func TestATruncatedOrAlteredEntryIsNeverServed(t *testing.T) {
 	}
 	waitWritten(t, c, 3)
 	c.Close()
-	s := &diskSpace{dir: filepath.Join(dir, "v")}
-	cut := s.pathOf("0")
+	cut := entryPath(dir, "0")
 	b, _ := os.ReadFile(cut)
 	if err := os.WriteFile(cut, b[:len(b)/2], 0o640); err != nil {
 		t.Fatal(err)
 	}
-	flipped := s.pathOf("1")
+	flipped := entryPath(dir, "1")
 	b, _ = os.ReadFile(flipped)
 	b[len(b)-10] ^= 0xff
 	if err := os.WriteFile(flipped, b, 0o640); err != nil {

@@ -1,26 +1,34 @@
 package cache
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
 
-// A disk entry is one file: a 16-byte head (magic, payload length, xxhash
-// of the payload) and the payload: times, size, key, tags, header, body,
-// the small fields first so the index can be rebuilt from the first few
-// kilobytes. A file cut short or altered fails its length or checksum and
-// is never served.
+// A disk entry is one file: a 40-byte head (magic, payload length, and an
+// HMAC-SHA256 of both and the payload under the tier's secret) and the
+// payload: times, size, key, tags, header, body, the small fields first so
+// the index can be rebuilt from the first few kilobytes. A file cut short,
+// altered, or not written by a tier that holds the secret (planted, or of
+// the previous format, "IED1", checked by xxhash alone) fails its check
+// and is never served.
 const (
-	diskMagic = "IED1"
-	diskHead  = 16
+	diskMagic = "IED2"
+	diskHead  = 8 + sha256.Size
 )
 
-var errCorrupt = errors.New("cache: corrupt disk entry")
+var (
+	errCorrupt     = errors.New("cache: corrupt disk entry")
+	errNotServable = errors.New("cache: a disk entry of a type the tier does not serve")
+)
 
 // diskMeta is what the index keeps of an entry.
 type diskMeta struct {
@@ -29,8 +37,8 @@ type diskMeta struct {
 	written, expires time.Time
 }
 
-// encodeDiskEntry lays an entry out as its file.
-func encodeDiskEntry(key string, e *Entry, written, expires time.Time) ([]byte, error) {
+// encodeDiskEntry lays an entry out as its file, signed with secret.
+func encodeDiskEntry(secret []byte, key string, e *Entry, written, expires time.Time) ([]byte, error) {
 	tags, err := json.Marshal(e.Tags)
 	if err != nil {
 		return nil, err
@@ -53,15 +61,23 @@ func encodeDiskEntry(key string, e *Entry, written, expires time.Time) ([]byte, 
 	b = append(b, e.Body...)
 	copy(b, diskMagic)
 	binary.LittleEndian.PutUint32(b[4:], uint32(len(b)-diskHead))
-	binary.LittleEndian.PutUint64(b[8:], xxhash.Sum64(b[diskHead:]))
+	copy(b[8:diskHead], entryMAC(secret, b))
 	return b, nil
 }
 
-// decodeDiskEntry reads a whole file back, checking its length and
-// checksum.
-func decodeDiskEntry(b []byte) (*Entry, diskMeta, error) {
+// entryMAC is what authenticates the file b: its magic, length and
+// payload under secret.
+func entryMAC(secret, b []byte) []byte {
+	m := hmac.New(sha256.New, secret)
+	m.Write(b[:8])
+	m.Write(b[diskHead:])
+	return m.Sum(nil)
+}
+
+// decodeDiskEntry reads a whole file back, checking its length and MAC.
+func decodeDiskEntry(secret, b []byte) (*Entry, diskMeta, error) {
 	if len(b) < diskHead || string(b[:4]) != diskMagic || int(binary.LittleEndian.Uint32(b[4:])) != len(b)-diskHead ||
-		binary.LittleEndian.Uint64(b[8:]) != xxhash.Sum64(b[diskHead:]) {
+		!hmac.Equal(b[8:diskHead], entryMAC(secret, b)) {
 		return nil, diskMeta{}, errCorrupt
 	}
 	r := diskReader{b: b[diskHead:]}
@@ -79,7 +95,7 @@ func decodeDiskEntry(b []byte) (*Entry, diskMeta, error) {
 }
 
 // decodeDiskMeta reads what the index needs from the start of a file,
-// without checking the checksum (a read checks it before serving).
+// without checking the MAC (a read checks it before serving).
 func decodeDiskMeta(b []byte) (diskMeta, bool) {
 	if len(b) < diskHead || string(b[:4]) != diskMagic {
 		return diskMeta{}, false
@@ -87,6 +103,60 @@ func decodeDiskMeta(b []byte) (diskMeta, bool) {
 	r := diskReader{b: b[diskHead:]}
 	m, _ := r.meta()
 	return m, r.err == nil
+}
+
+// diskHeaders are the headers an entry keeps on disk and brings back:
+// what the memory tier stores of an answer (a variant as made here or
+// kept from a peer, an original's headers that its variants and a shield
+// answer carry on). Anything else (Set-Cookie...) is left behind.
+var diskHeaders = []string{"Content-Type", "Etag", "Cache-Control", "Vary", "Last-Modified", "Expires",
+	"Access-Control-Allow-Origin", "Timing-Allow-Origin", "Content-Security-Policy"}
+
+// diskInfoHeaders are the fields of an entry without a body (a source's
+// info, which variant keeps with its variants), never sent to a client.
+var diskInfoHeaders = []string{"Format", "Alpha", "Animated", "Size"}
+
+// diskHeader is the header that e may be written to and served from the
+// disk with: diskHeaders only (and diskInfoHeaders without a body), and
+// a body only with one Content-Type the tier serves (see servable).
+func diskHeader(e *Entry, originals bool) (http.Header, error) {
+	names := diskHeaders
+	if len(e.Body) == 0 {
+		names = slices.Concat(diskInfoHeaders, diskHeaders)
+	}
+	h := http.Header{}
+	for _, name := range names {
+		if v := e.Header.Values(name); len(v) > 0 {
+			h[name] = v
+		}
+	}
+	switch ct := h.Values("Content-Type"); {
+	case len(ct) > 1, len(ct) == 1 && !servable(ct[0], originals), len(ct) == 0 && len(e.Body) > 0:
+		return nil, errNotServable
+	}
+	return h, nil
+}
+
+// servable tells whether a body of Content-Type ct may come from disk:
+// an image, or for a variant the description of one (transform's fm=json,
+// palette and BlurHash types). A variant is never SVG (imgedge does not
+// write it, and a browser runs its scripts); an original may be, or an
+// object store's application/octet-stream (see capture.IsImageType).
+func servable(ct string, originals bool) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	switch {
+	case err != nil:
+		return false
+	case originals:
+		return strings.HasPrefix(mt, "image/") || mt == "application/octet-stream"
+	}
+	switch mt {
+	case "image/svg+xml":
+		return false
+	case "application/json", "text/plain", "text/css":
+		return true
+	}
+	return strings.HasPrefix(mt, "image/")
 }
 
 // diskReader takes an entry's payload apart; the first error sticks.
