@@ -25,9 +25,11 @@ import (
 // A batch is read as a stream, one event at a time, and bounded in bytes
 // and in events before anything is kept. Events that are well-formed are
 // stored, committed together, and answered 200 only once committed; an
-// event that is not is refused alone and named in the answer's "refused"
-// list. A batch whose events are all refused, or more than a thousand of
-// them, gets 400, one that is not a JSON array 400, and one over the
+// event that is not (a number in its data that is negative, not an integer
+// where one is due, or over its per-event maximum, such as
+// MaxEventRequests, included) is refused alone and named in the answer's
+// "refused" list. A batch whose events are all refused, or more than a
+// thousand of them, gets 400, one that is not a JSON array 400, and one over the
 // bounds 413; none of those stores anything. The Collector does no authentication: put it behind Caddy's
 // basic_auth or a bearer-token matcher (see the README).
 type Collector struct {
@@ -348,6 +350,9 @@ func decodeEvent(raw json.RawMessage, e *Event) error {
 	if err != nil {
 		return fmt.Errorf("time %q is not RFC 3339", *w.Time)
 	}
+	if !time.Unix(0, t.UnixNano()).Equal(t) { // stored as Unix nanoseconds
+		return fmt.Errorf("time %q is out of range: want a year from 1678 to 2262", *w.Time)
+	}
 	if w.DataContentType != nil && *w.DataContentType != "" {
 		if mt, _, err := mime.ParseMediaType(*w.DataContentType); err != nil || mt != "application/json" {
 			return fmt.Errorf("datacontenttype %q is not application/json", *w.DataContentType)
@@ -358,7 +363,7 @@ func decodeEvent(raw json.RawMessage, e *Event) error {
 	}
 	var d EventData
 	if err := json.Unmarshal(w.Data, &d); err != nil {
-		return fmt.Errorf("bad data: %v", err)
+		return dataError(err)
 	}
 	if d.Tenant == "" {
 		d.Tenant = *w.Subject
@@ -383,22 +388,8 @@ func decodeEvent(raw json.RawMessage, e *Event) error {
 }
 
 func checkData(typ string, d *EventData) error {
-	for _, f := range []struct {
-		name string
-		v    float64
-	}{
-		{"status", float64(d.Status)},
-		{"source_bytes", float64(d.SourceBytes)},
-		{"output_bytes", float64(d.OutputBytes)},
-		{"output_pixels", float64(d.OutputPixels)},
-		{"cpu_ms", d.CPUMillis},
-		{"wall_ms", d.WallMillis},
-		{"requests", float64(d.Requests)},
-		{"hits", float64(d.Hits)},
-	} {
-		if f.v < 0 {
-			return fmt.Errorf("data.%s is negative", f.name)
-		}
+	if err := checkLimits(d); err != nil {
+		return err
 	}
 	if typ == TypeRollup {
 		if d.Requests < 1 {

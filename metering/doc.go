@@ -31,6 +31,13 @@
 // "refused" list) are logged and written to Dir/rejected/ as
 // <segment>.<part>.refused.json.
 //
+// The collector refuses an event whose data is past a per-event maximum
+// (MaxEventRequests, MaxEventBytes, MaxEventPixels, MaxEventMillis,
+// MaxStatus), so the edge never sends one: a rollup over a maximum is sent
+// as several events (ids <rollup id>.1, .2, ...) that each fit and add up
+// to it, negative record values count as 0, and a status past MaxStatus is
+// sent as 0. A POST holds at most a thousand events.
+//
 // Rollups carry the start of their minute as event time, so usage queries
 // give the same totals as per-request events would whenever the step is a
 // whole number of minutes and from and to are on minute boundaries (finer
@@ -51,7 +58,9 @@
 // [Collector] is an http.Handler that ingests event batches (rollups from the
 // edge, and per-request events, as an OpenMeter-style producer might send)
 // into a [Store] (SQLite or PostgreSQL) idempotently and answers usage
-// queries.
+// queries. Usage sums cannot overflow: integer columns are summed in 21-bit
+// limbs and joined in Go, and a total past the int64 range is answered as
+// the largest int64 with the bucket marked "saturated".
 //
 // # On-disk layout
 //

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -33,15 +34,61 @@ type usageSums struct {
 	cpuNs, wallNs            int64
 }
 
+// add adds d to s. A negative value (a caller's bug) counts as 0, as the
+// collector refuses negative usage, and a sum is held at the int64 range
+// instead of wrapping.
 func (s *usageSums) add(d *decodedRecord) {
-	s.requests += d.requests
-	s.hits += d.hits
-	s.sourceBytes += d.sourceBytes
-	s.outputBytes += d.outputBytes
-	s.outputPixels += d.outputPixels
-	s.cpuNs += d.cpuNs
-	s.wallNs += d.wallNs
+	s.requests = satAdd(s.requests, max(d.requests, 0))
+	s.hits = satAdd(s.hits, max(d.hits, 0))
+	s.sourceBytes = satAdd(s.sourceBytes, max(d.sourceBytes, 0))
+	s.outputBytes = satAdd(s.outputBytes, max(d.outputBytes, 0))
+	s.outputPixels = satAdd(s.outputPixels, max(d.outputPixels, 0))
+	s.cpuNs = satAdd(s.cpuNs, max(d.cpuNs, 0))
+	s.wallNs = satAdd(s.wallNs, max(d.wallNs, 0))
 }
+
+// maxParts bounds how many events one rollup is split into.
+const maxParts = 1 << 16
+
+// split divides s into the fewest parts that each fit the per-event
+// maxima (MaxEventRequests and the others), every value shared out evenly,
+// so the parts add up to s; nearly always that is s alone. Each part
+// stands for at least one request, and there are at most maxParts of them:
+// when that is not enough (absurd values, such as a request of 30 years'
+// wall time), the parts are held at the maxima and held reports it.
+func (s usageSums) split() (parts []usageSums, held bool) {
+	s.hits = min(s.hits, s.requests)
+	whole := s.fields()
+	n := int64(1)
+	for i, v := range whole {
+		if *v > 0 {
+			n = max(n, (*v-1)/usageMax[i]+1)
+		}
+	}
+	n = min(n, max(s.requests, 1), maxParts)
+	parts = make([]usageSums, n)
+	for i := range parts {
+		for j, f := range parts[i].fields() {
+			v := *whole[j]
+			*f = v / n
+			if int64(i) < v%n {
+				*f++
+			}
+			if *f > usageMax[j] {
+				*f, held = usageMax[j], true
+			}
+		}
+	}
+	return parts, held
+}
+
+// fields are the sums, in the order of usageMax.
+func (s *usageSums) fields() [7]*int64 {
+	return [7]*int64{&s.requests, &s.hits, &s.sourceBytes, &s.outputBytes, &s.outputPixels, &s.cpuNs, &s.wallNs}
+}
+
+// usageMax are the per-event maxima of the fields of usageSums.
+var usageMax = [7]int64{MaxEventRequests, MaxEventRequests, MaxEventBytes, MaxEventBytes, MaxEventPixels, maxEventNanos, maxEventNanos}
 
 // rollup is one group of a segment and its sums. keyBytes identify the
 // group within the segment (the minute and the encoded group fields): the
@@ -115,33 +162,50 @@ func rollupID(segID string, keyBytes []byte) string {
 	return segID + "-" + hex.EncodeToString(sum[:16])
 }
 
-// event is the CloudEvent of a rollup of the segment segID.
-func (r *rollup) event(source, segID string) Event {
-	return Event{
-		SpecVersion:     "1.0",
-		ID:              rollupID(segID, r.keyBytes),
-		Source:          source,
-		Type:            TypeRollup,
-		Time:            time.Unix(0, r.key.minute).UTC(),
-		Subject:         r.key.tenant,
-		DataContentType: "application/json",
-		Batch:           segID,
-		Data: EventData{
-			Tenant:       r.key.tenant,
-			Status:       r.key.status,
-			CacheStatus:  r.key.cacheStatus,
-			SourceBytes:  r.sourceBytes,
-			OutputBytes:  r.outputBytes,
-			OutputPixels: r.outputPixels,
-			CPUMillis:    millis(time.Duration(r.cpuNs)),
-			WallMillis:   millis(time.Duration(r.wallNs)),
-			Zone:         r.key.zone,
-			Node:         r.key.node,
-			Forwarded:    r.key.forwarded,
-			Requests:     r.requests,
-			Hits:         r.hits,
-		},
+// events are the CloudEvents of a rollup of the segment segID: one, or
+// several when its sums are over a per-event maximum (see split). The
+// first has the rollup's id, the others that id and ".1", ".2"...; held
+// reports usage held at the maxima. A status outside 0 to MaxStatus, which
+// no HTTP answer has, is sent as 0 (unknown).
+func (r *rollup) events(source, segID string) (evs []Event, held bool) {
+	parts, held := r.split()
+	id := rollupID(segID, r.keyBytes)
+	status := r.key.status
+	if status < 0 || status > MaxStatus {
+		status = 0
 	}
+	evs = make([]Event, len(parts))
+	for i, p := range parts {
+		evs[i] = Event{
+			SpecVersion:     "1.0",
+			ID:              id,
+			Source:          source,
+			Type:            TypeRollup,
+			Time:            time.Unix(0, r.key.minute).UTC(),
+			Subject:         r.key.tenant,
+			DataContentType: "application/json",
+			Batch:           segID,
+			Data: EventData{
+				Tenant:       r.key.tenant,
+				Status:       status,
+				CacheStatus:  r.key.cacheStatus,
+				SourceBytes:  p.sourceBytes,
+				OutputBytes:  p.outputBytes,
+				OutputPixels: p.outputPixels,
+				CPUMillis:    millis(time.Duration(p.cpuNs)),
+				WallMillis:   millis(time.Duration(p.wallNs)),
+				Zone:         r.key.zone,
+				Node:         r.key.node,
+				Forwarded:    r.key.forwarded,
+				Requests:     p.requests,
+				Hits:         p.hits,
+			},
+		}
+		if i > 0 {
+			evs[i].ID = id + "." + strconv.Itoa(i)
+		}
+	}
+	return evs, held
 }
 
 // degradeLocked counts r in memory because journalling it failed with err.

@@ -101,7 +101,8 @@ func TestRollupsGiveTheUsageOfPerRequestEvents(t *testing.T) {
 		}
 		var evs []Event
 		for _, r := range aggregate(data).rollups {
-			evs = append(evs, r.event("imgedge/test", segID("000000000001-0000000000000001", uint64(seg))))
+			e, _ := r.events("imgedge/test", segID("000000000001-0000000000000001", uint64(seg)))
+			evs = append(evs, e...)
 		}
 		if _, err := rollups.Insert(ctx, evs); err != nil {
 			t.Fatal(err)
@@ -147,7 +148,8 @@ func TestRollupIDsAreStable(t *testing.T) {
 	events := func(segID string) []Event {
 		var evs []Event
 		for _, r := range aggregate(data).rollups {
-			evs = append(evs, r.event("imgedge/test", segID))
+			e, _ := r.events("imgedge/test", segID)
+			evs = append(evs, e...)
 		}
 		return evs
 	}

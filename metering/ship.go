@@ -66,6 +66,11 @@ func (m *Meter) nextReady() *segment {
 // fit is sent in several; it is acknowledged once all of them are.
 var maxPostBytes = 4 << 20 // a variable for tests
 
+// maxPostEvents bounds the events of one POST, well under the collector's
+// default bound (DefaultMaxEvents): a rollup split up adds events, and a
+// batch over the collector's bound would be refused whole.
+const maxPostEvents = 1000
+
 // batch is a sealed segment rendered for the collector.
 type batch struct {
 	parts    [][]byte // CloudEvents JSON batches
@@ -157,11 +162,13 @@ func (m *Meter) render(s *segment, data []byte) *batch {
 	}
 	b := &batch{}
 	body := []byte{'['}
+	inBody := 0
 	add := func(ev []byte) {
-		if len(body) > 1 && len(body)+len(ev)+2 > maxPostBytes {
+		if len(body) > 1 && (len(body)+len(ev)+2 > maxPostBytes || inBody == maxPostEvents) {
 			b.parts = append(b.parts, append(body, ']'))
-			body = []byte{'['}
+			body, inBody = []byte{'['}, 0
 		}
+		inBody++
 		if len(body) > 1 {
 			body = append(body, ',')
 		}
@@ -169,14 +176,23 @@ func (m *Meter) render(s *segment, data []byte) *batch {
 		b.events++
 	}
 	for _, r := range u.rollups {
-		ev := r.event(m.cfg.Source, s.id)
-		j, err := json.Marshal(&ev)
-		if err != nil { // cannot happen: the event has no unencodable values
-			m.log.Error("metering: encoding rollup event", zap.String("segment", s.path), zap.Error(err))
-			continue
+		evs, held := r.events(m.cfg.Source, s.id)
+		if held {
+			m.log.Error("metering: usage of a group over the per-event maxima even split up; sending it held at them",
+				zap.String("segment", s.path), zap.String("tenant", r.key.tenant), zap.Int64("requests", r.requests),
+				zap.Int64("source_bytes", r.sourceBytes), zap.Int64("output_bytes", r.outputBytes),
+				zap.Int64("output_pixels", r.outputPixels), zap.Duration("cpu", time.Duration(r.cpuNs)),
+				zap.Duration("wall", time.Duration(r.wallNs)))
 		}
-		add(j)
-		b.requests += r.requests
+		for i := range evs {
+			j, err := json.Marshal(&evs[i])
+			if err != nil { // cannot happen: the event has no unencodable values
+				m.log.Error("metering: encoding rollup event", zap.String("segment", s.path), zap.Error(err))
+				continue
+			}
+			add(j)
+			b.requests += evs[i].Data.Requests
+		}
 	}
 	for _, e := range u.legacy {
 		// A request event of an older version: add the batch id.

@@ -38,6 +38,9 @@ type Bucket struct {
 	Pixels    int64     `json:"pixels"`
 	CPUMillis float64   `json:"cpu_ms"`
 	HitRatio  float64   `json:"hit_ratio"` // Hits / Requests
+	// Saturated is set when a total is past what an int64 holds: it is
+	// answered as 9223372036854775807, the largest int64, instead.
+	Saturated bool `json:"saturated,omitempty"`
 }
 
 // maxBuckets bounds one query's answer per tenant.
@@ -88,10 +91,12 @@ const insertSQL = `INSERT INTO usage_events (source, id, batch, type, tenant, ti
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
 	ON CONFLICT (source, id) DO NOTHING`
 
-const usageSQL = `SELECT tenant, (time_ns / $1) * $1 AS bucket,
-	CAST(SUM(requests) AS BIGINT), CAST(SUM(hits) AS BIGINT),
-	CAST(SUM(bytes_in) AS BIGINT), CAST(SUM(bytes_out) AS BIGINT), CAST(SUM(pixels) AS BIGINT),
-	CAST(SUM(cpu_ms) AS DOUBLE PRECISION)
+// usageSQL sums the integer columns in limbs (see limbSums), so that no sum
+// overflows however large the stored values; scanBuckets joins them.
+var usageSQL = `SELECT tenant, (time_ns / $1) * $1 AS bucket,
+	` + limbSums("requests") + `, ` + limbSums("hits") + `,
+	` + limbSums("bytes_in") + `, ` + limbSums("bytes_out") + `, ` + limbSums("pixels") + `,
+	CAST(SUM(` + clampedMillis("cpu_ms") + `) AS DOUBLE PRECISION)
 	FROM usage_events
 	WHERE time_ns >= $2 AND time_ns < $3 AND ($4 = '' OR tenant = $4)
 	GROUP BY tenant, bucket
@@ -122,10 +127,20 @@ func scanBuckets(rows rowScanner) ([]Bucket, error) {
 	for rows.Next() {
 		var b Bucket
 		var start int64
-		if err := rows.Scan(&b.Tenant, &start, &b.Requests, &b.Hits, &b.BytesIn, &b.BytesOut, &b.Pixels, &b.CPUMillis); err != nil {
+		var limbs [5][3]int64
+		dest := []any{&b.Tenant, &start}
+		for i := range limbs {
+			dest = append(dest, &limbs[i][0], &limbs[i][1], &limbs[i][2])
+		}
+		if err := rows.Scan(append(dest, &b.CPUMillis)...); err != nil {
 			return nil, err
 		}
 		b.Start = time.Unix(0, start).UTC()
+		for i, total := range []*int64{&b.Requests, &b.Hits, &b.BytesIn, &b.BytesOut, &b.Pixels} {
+			var held bool
+			*total, held = joinLimbs(limbs[i][0], limbs[i][1], limbs[i][2])
+			b.Saturated = b.Saturated || held
+		}
 		if b.Requests > 0 {
 			b.HitRatio = float64(b.Hits) / float64(b.Requests)
 		}

@@ -134,6 +134,8 @@ func storeSuite(t *testing.T, open func(t *testing.T) Store) {
 			t.Fatal("an empty range was accepted")
 		}
 	})
+
+	boundsSuite(t, open)
 }
 
 func usage(t *testing.T, s Store, q Query) []Bucket {
