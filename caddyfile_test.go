@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	_ "github.com/caddyserver/caddy/v2/modules/standard"
 )
 
@@ -173,5 +174,29 @@ func TestCdnCgiImageTakesNoArgumentsNorBlock(t *testing.T) {
 	var c CloudflareURLs
 	if err := c.UnmarshalCaddyfile(caddyfile.NewTestDispenser("cdn_cgi_image")); err != nil {
 		t.Errorf("the bare directive: %v", err)
+	}
+}
+
+func TestTheImgedgeOptionTakesPeerCAAndMemory(t *testing.T) {
+	v, err := parseGlobalOption(caddyfile.NewTestDispenser("imgedge {\n\tpeer_ca /etc/imgedge/ca.pem\n\tmemory 2GiB\n}"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var app App
+	if err := json.Unmarshal(v.(httpcaddyfile.App).Value, &app); err != nil {
+		t.Fatal(err)
+	}
+	if app.PeerCA != "/etc/imgedge/ca.pem" || app.Memory != 2<<30 {
+		t.Errorf("peer_ca %q, memory %d", app.PeerCA, app.Memory)
+	}
+	for input, want := range map[string]string{
+		"imgedge {\n\tmemory lots\n}":            `memory must be a size like 25MiB, got "lots"`,
+		"imgedge {\n\tmemory\n}":                 "wrong argument count",
+		"imgedge {\n\tpeer_ca a b\n}":            "wrong argument count",
+		"imgedge {\n\tmemory 1G\n\tmemory 2G\n}": "memory given more than once",
+	} {
+		if _, err := parseGlobalOption(caddyfile.NewTestDispenser(input), nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v, want one containing %q", input, err, want)
+		}
 	}
 }
