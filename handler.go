@@ -24,11 +24,12 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		// A protected tenant's originals are not to be had by another
 		// method either.
 		if r.Method != http.MethodOptions {
-			if name, err := ir.tenantName(r); err == nil {
-				if settings, _ := ir.tenants.Get(name); settings.Protects() {
-					w.Header().Set("Allow", "GET, HEAD, OPTIONS")
-					return ir.refuseEarly(w, http.StatusMethodNotAllowed, "this tenant serves images by GET and HEAD only", "")
-				}
+			// No tenant to name: the default tenant's (*) settings apply,
+			// as they do to a GET.
+			name, _ := ir.tenantName(r)
+			if settings, _ := ir.tenants.Get(name); settings.Protects() {
+				w.Header().Set("Allow", "GET, HEAD, OPTIONS")
+				return ir.refuseEarly(w, http.StatusMethodNotAllowed, "this tenant serves images by GET and HEAD only", "")
 			}
 		}
 		return next.ServeHTTP(w, r)

@@ -1,6 +1,7 @@
 package imgedge_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"strings"
@@ -35,13 +36,18 @@ func peakRSS(t *testing.T, c *testenv.Caddy) int64 {
 func TestHostileImagesAreAnsweredWithinTheProcessTimeout(t *testing.T) {
 	const timeout = 3 * time.Second
 	root := t.TempDir()
+	scans := testimages.EndlessScansJPEG(16384, 3051, 2000)
+	sof := bytes.Index(scans, []byte{0xFF, 0xC2})
 	writeFiles(t, root, map[string][]byte{
-		"scans.jpg":      testimages.EndlessScansJPEG(16384, 3051, 2000),
-		"scans-few.jpg":  testimages.EndlessScansJPEG(4096, 2048, 60),
-		"late.jpg":       testimages.LateWarningJPEG(testimages.Gradient(8000, 6000)),
-		"text.png":       testimages.TextBombPNG(64, 64, 8, 45<<20),
-		"strip.png":      testimages.StripPNG(16, 1_000_000),
-		"strip-tall.png": testimages.StripPNG(16, 60_000),
+		"scans-hidden.jpg": append(append(bytes.Clone(scans[:sof]), 0x00), scans[sof:]...), // a byte libjpeg skips
+		"uses.svg":         testimages.FilteredSVG(1000, 1000, 200),
+		"big-blur.svg":     testimages.FilteredSVG(4000, 4000, 0),
+		"scans.jpg":        testimages.EndlessScansJPEG(16384, 3051, 2000),
+		"scans-few.jpg":    testimages.EndlessScansJPEG(4096, 2048, 60),
+		"late.jpg":         testimages.LateWarningJPEG(testimages.Gradient(8000, 6000)),
+		"text.png":         testimages.TextBombPNG(64, 64, 8, 45<<20),
+		"strip.png":        testimages.StripPNG(16, 1_000_000),
+		"strip-tall.png":   testimages.StripPNG(16, 60_000),
 	})
 	site := testenv.Start(t, fmt.Sprintf(`{
 	admin {{ADMIN}}
@@ -63,6 +69,9 @@ http://:{{PORT}} {
 		direct    bool  // made by the direct reduce, no second decode
 	}{
 		{"a JPEG of 2,000 scans, each cheap to store and dear to decode", "/scans.jpg?w=2000", 422, 0, false},
+		{"the same behind a stray byte, on libvips' loader", "/scans-hidden.jpg?w=2000&metadata=keep", 422, 0, false},
+		{"an SVG of 200 uses of a blurred rectangle", "/uses.svg?w=1000", 422, 0, false},
+		{"an SVG of one blurred rectangle, 4000 px wide", "/big-blur.svg?w=4000", 422, 0, false},
 		{"the same, read by libvips' own loader (metadata kept)", "/scans.jpg?w=2000&metadata=keep", 422, 0, false},
 		{"a progressive JPEG of 61 scans, within the cap", "/scans-few.jpg?w=1000", 200, 0, true},
 		{"a 48 MP JPEG that warns after its last row", "/late.jpg?w=1200", 200, 0, true},

@@ -235,8 +235,12 @@ http://127.0.0.1:{{PORT}} {
 	}
 }
 
+// An expensive effect is refused before it runs (400, naming it), or made,
+// or stopped at process_timeout (422): never longer. The README's figures
+// (w=2000&blur=250 in 150 ms) are the benchmark's to show.
 func TestAnExpensiveBlurIsAnsweredOrRefusedWithinSeconds(t *testing.T) {
-	c := site(t, map[string][]byte{"big.jpg": testimages.JPEG(testimages.Gradient(3000, 2000))}, "")
+	const timeout = 2 * time.Second
+	c := site(t, map[string][]byte{"big.jpg": testimages.JPEG(testimages.Gradient(3000, 2000))}, "process_timeout "+timeout.String())
 	for _, q := range []string{"w=2000&blur=250", "w=2000&blur=40", "w=4000&h=4000&fit=pad&sharpen=10"} {
 		began := time.Now()
 		a := get(t, c.Base+"/big.jpg?"+q)
@@ -244,11 +248,11 @@ func TestAnExpensiveBlurIsAnsweredOrRefusedWithinSeconds(t *testing.T) {
 		switch {
 		case a.status == 400 && !bytes.Contains(a.body, []byte(`"param"`)):
 			t.Errorf("%s: 400 without naming the parameter: %s", q, a.body)
-		case a.status != 200 && a.status != 400:
+		case a.status != 200 && a.status != 400 && a.status != 422:
 			t.Errorf("%s: %d %s", q, a.status, a.body)
 		}
-		if took > 3*time.Second {
-			t.Errorf("%s took %v", q, took)
+		if took > timeout+2*time.Second {
+			t.Errorf("%s took %v, past process_timeout %v and two seconds", q, took, timeout)
 		}
 		t.Logf("%s: %d in %v", q, a.status, took.Round(time.Millisecond))
 	}

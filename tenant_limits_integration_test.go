@@ -249,3 +249,21 @@ func TestAWatermarkTenantsOriginalsAreNotToBeHadUnmarked(t *testing.T) {
 		t.Errorf("a POST of an unprotected tenant: %s; want it passed on to the origin", summary(a))
 	}
 }
+
+// A request that names no valid tenant is the default tenant's (*), by
+// any method: a protected default is not dodged by a broken Host.
+func TestAProtectedDefaultTenantCannotBeDodgedByAnInvalidHost(t *testing.T) {
+	origin := newCountingOrigin(t, "")
+	c := limitsSite(t, origin.Listener.Addr().String(), `* {
+				watermark "mark=/logo.png&mark-align=top,left&mark-pad=0"
+			}`)
+	for _, host := range []string{"bad_host!", "a..b", strings.Repeat("x", 300) + ".test"} {
+		a := send(t, http.MethodPost, c.Base+"/origin/photo.jpg", host)
+		if a.status == http.StatusOK {
+			t.Errorf("POST with Host %q reached the route: %s", host, summary(a))
+		}
+	}
+	if n := origin.count("/origin/photo.jpg"); n != 0 {
+		t.Errorf("%d POSTs with an invalid Host reached the origin", n)
+	}
+}

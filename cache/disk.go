@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,6 +145,16 @@ func OpenDisk(cfg DiskConfig) (*Disk, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cache: disk tier: %w", err)
 	}
+	// The directory as it is now, links resolved once: the tier holds on
+	// to it, and one that its parent lets others swap is refused.
+	dir, err := filepath.EvalSymlinks(cfg.Dir)
+	if err != nil {
+		return nil, fmt.Errorf("cache: disk tier: %w", err)
+	}
+	if err := checkParent(dir); err != nil {
+		return nil, fmt.Errorf("cache: disk tier: %w", err)
+	}
+	cfg.Dir = dir
 	root, err := os.OpenRoot(cfg.Dir)
 	if err != nil {
 		return nil, fmt.Errorf("cache: disk tier: %w", err)

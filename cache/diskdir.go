@@ -61,6 +61,22 @@ func checkOwnDir(root *os.Root, dir string) error {
 	return nil
 }
 
+// checkParent refuses a directory whose parent others may write without
+// the sticky bit: they could rename it away and put their own in its
+// place between two uses.
+func checkParent(dir string) error {
+	parent := filepath.Dir(dir)
+	fi, err := os.Stat(parent)
+	if err != nil {
+		return err
+	}
+	if perm := fi.Mode(); perm.Perm()&0o002 != 0 && perm&fs.ModeSticky == 0 {
+		return fmt.Errorf("%s is %w: its parent %s may be written by anyone (mode %04o), who could replace it (chmod o-w %s, or use another directory)",
+			dir, ErrDiskUntrusted, parent, perm.Perm(), parent)
+	}
+	return nil
+}
+
 // owner is the uid that owns a file, where the system says.
 func owner(fi fs.FileInfo) (int, bool) {
 	st, ok := fi.Sys().(*syscall.Stat_t)

@@ -542,3 +542,38 @@ func TestATierOfTheReleaseBeforeStartsEmpty(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestADiskDirectoryOthersCouldReplaceIsRefused(t *testing.T) {
+	parent := t.TempDir()
+	if err := os.Chmod(parent, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_, err := OpenDisk(DiskConfig{Dir: filepath.Join(parent, "cache"), MaxBytes: 1 << 20})
+	if !errors.Is(err, ErrDiskUntrusted) || !strings.Contains(err.Error(), "parent") {
+		t.Errorf("a directory in a world-writable parent: %v, want ErrDiskUntrusted naming the parent", err)
+	}
+	// Sticky, as /tmp: others cannot rename what is not theirs.
+	if err := os.Chmod(parent, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OpenDisk(DiskConfig{Dir: filepath.Join(parent, "cache"), MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatalf("a directory in a sticky parent: %v", err)
+	}
+	d.Close()
+	// A link to a directory of the node's own is followed once, and the
+	// tier keeps to what it named.
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	d, err = OpenDisk(DiskConfig{Dir: link, MaxBytes: 1 << 20})
+	if err != nil {
+		t.Fatalf("a link to a directory of the node's own: %v", err)
+	}
+	d.Close()
+	if _, err := os.Stat(filepath.Join(real, "secret")); err != nil {
+		t.Errorf("the tier did not work in the directory the link named: %v", err)
+	}
+}

@@ -78,6 +78,7 @@ func (e *Error) Unwrap() error { return e.Err }
 type Source struct {
 	Bytes  []byte
 	Header vips.Header
+	svg    svgCost // an SVG's: what makes it dear to render
 }
 
 // Info is what format negotiation needs to know about the source.
@@ -114,7 +115,11 @@ func Inspect(buf []byte, cfg Config) (*Source, error) {
 	if h.Pages > cfg.MaxFrames {
 		return nil, &Error{Kind: TooLarge, Msg: fmt.Sprintf("source has %d frames, over the limit of %d", h.Pages, cfg.MaxFrames)}
 	}
-	return &Source{Bytes: buf, Header: h}, nil
+	src := &Source{Bytes: buf, Header: h}
+	if h.Format == transform.SVG {
+		src.svg = svgCostOf(buf)
+	}
+	return src, nil
 }
 
 // hasEntities spots the XML features behind entity expansion and external

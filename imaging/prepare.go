@@ -44,6 +44,14 @@ func Prepare(src *Source, o transform.Options, out transform.Format, cfg Config)
 	if o.Mark != nil && p.Frames > 1 {
 		return nil, &transform.Error{Param: "mark", Msg: "a watermark on an animation is not implemented: add anim=false, or ask for a still format"}
 	}
+	if src.Header.Format == transform.SVG {
+		// What librsvg renders: the output, or the box a crop is cut
+		// from, in the source's shape.
+		rw := max(p.Width, p.Height*sw/max(sh, 1))
+		if err := checkSVG(src.svg, rw, rw*sh/max(sw, 1)); err != nil {
+			return nil, err
+		}
+	}
 	if lim := cfg.Limits; p.Width > lim.MaxWidth || p.Height > lim.MaxHeight {
 		// Only padding (imgix pad) goes past the box.
 		return nil, &transform.Error{Param: "pad", Msg: fmt.Sprintf("with its padding the output would be %dx%d, over the limit of %dx%d", p.Width, p.Height, lim.MaxWidth, lim.MaxHeight)}

@@ -17,7 +17,9 @@ import (
 //
 //   - a progressive JPEG's scans: libjpeg reads every scan before it
 //     gives its first row, and each scan visits every block of the image,
-//     so a few bytes a scan buy a full pass over the picture;
+//     so a few bytes a scan buy a full pass over the picture; and it holds
+//     every coefficient of the image meanwhile, 2 bytes a sample, whatever
+//     the shrink on load;
 //   - a PNG's metadata: libpng inflates every text chunk (and the ICC
 //     profile) when it reads the header, before a single row;
 //   - a side longer than any photograph has: a sequential decoder walks
@@ -28,15 +30,27 @@ const (
 	MaxSide        = 65535    // pixels, JPEG's and WebP's own limit
 )
 
+// maxCoefficientBytes bounds what a progressive JPEG's decode holds: the
+// 4 bytes a pixel of the largest source (50 MP) that the memory envelope
+// counts a job. A 4:2:0 progressive photo holds 3 bytes a pixel, so up to
+// 66 MP of it fits; a 4:4:4 one 6, up to 33 MP.
+const maxCoefficientBytes = 200_000_000
+
 // checkStructure refuses a source whose structure costs more than the
 // limits on scans and metadata allow. It reads the bytes alone, so it
 // runs before the header is read: libvips' PNG header read inflates the
 // text chunks itself.
 func checkStructure(buf []byte) error {
 	switch {
-	case bytes.HasPrefix(buf, []byte{0xFF, 0xD8, 0xFF}):
-		if n := jpegScans(buf, MaxJPEGScans+1); n > MaxJPEGScans {
+	case bytes.HasPrefix(buf, []byte{0xFF, 0xD8}):
+		l := jpegStructure(buf, MaxJPEGScans+1)
+		if l.scans > MaxJPEGScans {
 			return &Error{Kind: TooLarge, Msg: fmt.Sprintf("the JPEG has more than %d scans, over the limit", MaxJPEGScans)}
+		}
+		// A progressive or multi-scan JPEG is decoded from every one of
+		// its coefficients, held at once: 2 bytes a sample.
+		if l.scans > 1 && 2*l.samples > maxCoefficientBytes {
+			return &Error{Kind: TooLarge, Msg: fmt.Sprintf("the progressive JPEG needs %d MiB to decode, over the limit of %d MiB", 2*l.samples>>20, maxCoefficientBytes>>20)}
 		}
 	case bytes.HasPrefix(buf, []byte("\x89PNG\r\n\x1a\n")):
 		if n := pngMetadata(buf, MaxPNGMetadata+1); n > MaxPNGMetadata {
@@ -54,48 +68,85 @@ func checkSides(h vips.Header) error {
 	return nil
 }
 
-// jpegScans counts the start-of-scan markers of a JPEG, up to limit: it
-// walks the marker segments and skips each scan's entropy-coded data to
-// the next marker (a 0xFF not followed by a stuffed 0x00 or a restart
-// marker). Bytes it cannot walk end the count: the decoder refuses them.
-func jpegScans(b []byte, limit int) int {
-	scans := 0
+// jpegLayout is what a JPEG's markers say of its decode: its scans,
+// counted up to a limit, and the samples of its frame (8x8 blocks of every
+// component, at their sampling).
+type jpegLayout struct {
+	scans   int
+	samples int64
+}
+
+// jpegStructure walks a JPEG's markers as libjpeg reads them (jdmarker.c's
+// next_marker, jdhuff.c's bit reader): bytes that are not 0xFF are
+// skipped, a run of 0xFF is one, 0xFF 0x00 is data, and any other 0xFF X
+// is marker X, in entropy-coded data too; a marker segment is skipped by
+// its length. It stops at EOI, at the end of the bytes, or once it has
+// counted limit scans.
+func jpegStructure(b []byte, limit int) jpegLayout {
+	var l jpegLayout
 	i := 2 // past SOI
-	for i+4 <= len(b) && scans < limit {
-		if b[i] != 0xFF {
-			return scans
+	for i < len(b) && l.scans < limit {
+		j := bytes.IndexByte(b[i:], 0xFF)
+		if j < 0 {
+			break
 		}
-		m := b[i+1]
-		switch {
-		case m == 0xFF: // fill byte
+		i += j
+		for i < len(b) && b[i] == 0xFF {
 			i++
-			continue
-		case m == 0xD9: // EOI
-			return scans
-		case m == 0x01 || (m >= 0xD0 && m <= 0xD7): // no length
-			i += 2
-			continue
 		}
-		n := int(binary.BigEndian.Uint16(b[i+2:]))
-		i += 2 + n
-		if m != 0xDA {
-			continue
+		if i >= len(b) {
+			break
 		}
-		scans++
-		// The entropy-coded data: to the next marker that is one.
-		for i < len(b) {
-			j := bytes.IndexByte(b[i:], 0xFF)
-			if j < 0 || i+j+1 >= len(b) {
-				return scans
-			}
-			i += j
-			if next := b[i+1]; next != 0x00 && (next < 0xD0 || next > 0xD7) {
-				break
-			}
-			i += 2
+		m := b[i]
+		i++
+		switch {
+		case m == 0x00, m == 0x01, m >= 0xD0 && m <= 0xD7: // data, TEM, RSTn: no length
+			continue
+		case m == 0xD9: // EOI: libjpeg reads nothing after it
+			return l
+		}
+		if i+2 > len(b) {
+			break
+		}
+		n := int(binary.BigEndian.Uint16(b[i:]))
+		seg := b[i+2 : min(len(b), i+max(n, 2))]
+		i += max(n, 2)
+		switch {
+		case m == 0xDA:
+			l.scans++
+		case m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC:
+			l.samples = max(l.samples, frameSamples(seg))
 		}
 	}
-	return scans
+	return l
+}
+
+// frameSamples is the samples a decode holds for a frame (an SOFn
+// segment's data) when it keeps every coefficient, as libjpeg does for a
+// progressive or multi-scan JPEG: every component padded to whole blocks
+// at its sampling.
+func frameSamples(sof []byte) int64 {
+	if len(sof) < 6 {
+		return 0
+	}
+	h, w, nc := int64(binary.BigEndian.Uint16(sof[1:])), int64(binary.BigEndian.Uint16(sof[3:])), int(sof[5])
+	if len(sof) < 6+3*nc {
+		return 0
+	}
+	var hmax, vmax int64 = 1, 1
+	for c := range nc {
+		f := sof[6+3*c+1]
+		hmax, vmax = max(hmax, int64(f>>4)), max(vmax, int64(f&15))
+	}
+	var total int64
+	for c := range nc {
+		f := sof[6+3*c+1]
+		ch, cv := max(int64(f>>4), 1), max(int64(f&15), 1)
+		bw := (w*ch/hmax + 7) / 8 // blocks, as jdinput.c rounds them up
+		bh := (h*cv/vmax + 7) / 8
+		total += bw * 8 * bh * 8
+	}
+	return total
 }
 
 // pngMetadata is how many bytes a PNG's metadata chunks hold once

@@ -1,6 +1,7 @@
 package imaging
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -21,12 +22,27 @@ func TestJPEGScansAreCountedFromTheBytes(t *testing.T) {
 		{"no JPEG", []byte{0xFF, 0xD8, 0xFF}, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if got := jpegScans(c.buf, 1000); got != c.want {
+			if got := jpegStructure(c.buf, 1000).scans; got != c.want {
 				t.Errorf("%d scans, want %d", got, c.want)
 			}
 		})
 	}
-	if got := jpegScans(testimages.EndlessScansJPEG(64, 48, 500), 10); got != 10 {
+	// What libjpeg skips between segments does not hide the scans after it.
+	scans := testimages.EndlessScansJPEG(64, 48, 6)
+	sof := bytes.Index(scans, []byte{0xFF, 0xC2})
+	for name, stray := range map[string][]byte{
+		"a stray byte":          {0x00},
+		"stuffed zeros":         {0xFF, 0x00},
+		"fill bytes":            {0xFF, 0xFF, 0xFF},
+		"garbage":               {0x12, 0x34, 0xFF, 0x00, 0x56},
+		"a lone FF before data": {0xFF, 0x00, 0x00},
+	} {
+		buf := append(append(bytes.Clone(scans[:sof]), stray...), scans[sof:]...)
+		if got := jpegStructure(buf, 1000).scans; got != 7 {
+			t.Errorf("%s before the frame: %d scans, want 7", name, got)
+		}
+	}
+	if got := jpegStructure(testimages.EndlessScansJPEG(64, 48, 500), 10).scans; got != 10 {
 		t.Errorf("counting stopped at %d, want the limit 10", got)
 	}
 }
@@ -54,6 +70,7 @@ func TestInspectRefusesCostlyStructureBeforeAnyDecoder(t *testing.T) {
 		{"scans past the cap", "scans", testimages.EndlessScansJPEG(64, 48, MaxJPEGScans)},
 		{"text past the cap", "metadata", testimages.TextBombPNG(16, 16, 2, MaxPNGMetadata)},
 		{"a side past the cap", "side", testimages.StripPNG(2, MaxSide+1)},
+		{"a progressive 36 MP JPEG, 4:4:4", "progressive", testimages.EndlessScansJPEG(6000, 6000, 1)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Inspect(c.buf, cfg)
@@ -67,6 +84,8 @@ func TestInspectRefusesCostlyStructureBeforeAnyDecoder(t *testing.T) {
 		testimages.EndlessScansJPEG(64, 48, MaxJPEGScans-1),
 		testimages.TextBombPNG(16, 16, 2, 1<<20),
 		testimages.StripPNG(2, MaxSide),
+		testimages.EndlessScansJPEG(5000, 5000, 1),       // 150 MB of coefficients
+		testimages.JPEG(testimages.Gradient(6000, 6000)), // baseline: no coefficients held
 	} {
 		if _, err := Inspect(buf, cfg); err != nil {
 			t.Errorf("a source at the limits: %v", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/zlib"
 	"encoding/binary"
+	"fmt"
 	"hash/crc32"
 	"image"
 )
@@ -170,4 +171,19 @@ func StripPNG(w, h int) []byte {
 		img.Pix[i] = byte(i / w % 251)
 	}
 	return PNG(img)
+}
+
+// FilteredSVG is a w x h SVG of one rectangle blurred by a filter, drawn
+// once and then uses times more by <use>: a few bytes a use, each a
+// render of the blurred rectangle again.
+func FilteredSVG(w, h, uses int) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="%d" height="%d">`, w, h)
+	fmt.Fprintf(&b, `<defs><filter id="f" x="0" y="0" width="1" height="1"><feGaussianBlur stdDeviation="20"/></filter>`)
+	fmt.Fprintf(&b, `<rect id="r" width="%d" height="%d" fill="red" filter="url(#f)"/></defs><use xlink:href="#r"/>`, w, h)
+	for range uses {
+		b.WriteString(`<use xlink:href="#r"/>`)
+	}
+	b.WriteString(`</svg>`)
+	return b.Bytes()
 }
