@@ -63,7 +63,13 @@ type answer struct {
 
 func get(t *testing.T, url string, header ...string) answer {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
+	return do(t, http.MethodGet, url, nil, header...)
+}
+
+// do is get by any method, with a body (nil: none).
+func do(t *testing.T, method, url string, body io.Reader, header ...string) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,11 +85,11 @@ func get(t *testing.T, url string, header ...string) answer {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	got, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return answer{resp.StatusCode, resp.Header, body}
+	return answer{resp.StatusCode, resp.Header, got}
 }
 
 // decoded is what libvips makes of an answer's body: it must decode fully.

@@ -320,70 +320,15 @@ func noisyJPEG(t *testing.T, w, h int) []byte {
 }
 
 func TestManyCacheBustingRequestsForALargeOriginalStayWithinTheMemoryBudget(t *testing.T) {
-	photo := noisyJPEG(t, 5000, 4000) // 20 MP
-	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "image/jpeg")
-		w.Header().Set("Content-Length", fmt.Sprint(len(photo)))
-		time.Sleep(50 * time.Millisecond) // an origin a little way off
-		w.Write(photo)
-	}))
-	t.Cleanup(origin.Close)
-	c := testenv.Start(t, fmt.Sprintf(`{
-	admin {{ADMIN}}
-	imgedge {
-		source_budget 128MiB
-	}
-}
-http://127.0.0.1:{{PORT}} {
-	image_resize {
-		queue 200 10s
-		cache 64MiB
-	}
-	reverse_proxy %s
-}
-`, origin.URL))
-	if a := get(t, c.Base+"/p.jpg?w=300"); a.status != 200 {
-		t.Fatalf("warm-up: %d %s", a.status, a.body)
-	}
-	before := c.RSS()
-	const n = 60
-	var wg sync.WaitGroup
-	var peak atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(20 * time.Millisecond):
-				if r := c.RSS(); r > peak.Load() {
-					peak.Store(r)
-				}
-			}
-		}
-	}()
-	statuses := make([]int, n)
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			statuses[i] = get(t, fmt.Sprintf("%s/p.jpg?w=300&v=%d", c.Base, i)).status
-		}()
-	}
-	wg.Wait()
-	close(done)
-	counts := map[int]int{}
-	for _, s := range statuses {
-		counts[s]++
-	}
-	t.Logf("%d-byte original, %d requests: statuses %v, RSS %d MB before, peak %d MB", len(photo), n, counts, before>>20, peak.Load()>>20)
-	if counts[200]+counts[503] != n || counts[200] == 0 {
+	rest, peak, counts := cacheBustingPeak(t, 60, "source_budget 128MiB", "queue 200 10s\n\t\tcache 64MiB")
+	t.Logf("60 requests: statuses %v, RSS %d MB before, peak %d MB", counts, rest>>20, peak>>20)
+	if counts[200]+counts[503] != 60 || counts[200] == 0 {
 		t.Errorf("statuses %v: want 200s (and at most 503s for what did not fit)", counts)
 	}
 	// The budget holds 128 MiB of originals in flight and the cache 16 MiB
 	// of them; Go's collector lets the heap reach twice what is live.
-	if limit := before + 400<<20; peak.Load() > limit {
-		t.Errorf("peak RSS %d MB, over %d MB (128 MiB of originals in flight, twice over for the collector, plus decoding)", peak.Load()>>20, limit>>20)
+	if limit := rest + 400<<20; peak > limit {
+		t.Errorf("peak RSS %d MB, over %d MB (128 MiB of originals in flight, twice over for the collector, plus decoding)", peak>>20, limit>>20)
 	}
 }
 

@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/color"
 	_ "image/jpeg"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -54,24 +53,11 @@ http://:{{PORT}} {
 `, root, tenants, origin))
 }
 
-// send is get by any method, with a body for those that take one.
+// send is get by any method, to host, with a body for those that take
+// one.
 func send(t *testing.T, method, url, host string) answer {
 	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader("role=admin"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Host = host
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return answer{resp.StatusCode, resp.Header, body}
+	return do(t, method, url, strings.NewReader("role=admin"), "Host", host)
 }
 
 // problemOf reads a refusal's JSON body; it fails the test if the body is
