@@ -239,52 +239,6 @@ http://:{{PORT}} {
 	}
 }
 
-func TestAClientsHeadersCannotMakeBusyZonesForwardARequestTwice(t *testing.T) {
-	consul := testenv.StartConsul(t)
-	root := zoneSite(t)
-	// Two busy zones, each preferring the other.
-	a := zoneNode(t, consul, "a", root, busyNode, "b", 0, "")
-	b := zoneNode(t, consul, "b", root, busyNode, "a", 0, "")
-	waitForPeers(t, a, "b")
-	waitForPeers(t, b, "a")
-
-	headers := [][]string{
-		{"CDN-Loop", hostileLoops[0]},
-		{"CDN-Loop", hostileLoops[1]},
-		{"CDN-Loop", hostileLoops[0], "Imgedge-Hop", "owner"},
-		{"Imgedge-Hop", "forward", "Imgedge-Peer-Auth", "t=1, n=AAAAAAAAAAAAAAAAAAAAAA, sig=forged"},
-	}
-	const n = 16
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	statuses := map[int]int{}
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ans := get(t, fmt.Sprintf("%s/big.jpg?w=%d&blur=3", a.Base, 600+i), headers[i%len(headers)]...)
-			mu.Lock()
-			statuses[ans.status]++
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	if statuses[200]+statuses[503] != n {
-		t.Errorf("answers by status %v: want 200s and 503s only", statuses)
-	}
-	fwdA := metric(t, a, `imgedge_forwards_total{result="ok"}`) + metric(t, a, `imgedge_forwards_total{result="failed"}`)
-	fwdB := metric(t, b, `imgedge_forwards_total{result="ok"}`) + metric(t, b, `imgedge_forwards_total{result="failed"}`)
-	if fwdB != 0 {
-		t.Errorf("zone b forwarded %v requests it had been forwarded", fwdB)
-	}
-	// One forward a request, tried at most in two zones (forwardAttempts);
-	// only one other zone exists here.
-	if fwdA > n {
-		t.Errorf("zone a made %v forwards for %d requests", fwdA, n)
-	}
-	t.Logf("answers by status %v; forwards by a %v, by b %v", statuses, fwdA, fwdB)
-}
-
 func TestAHeaderTheClientKeepsFromPeersCannotPoisonHotCopies(t *testing.T) {
 	consul := testenv.StartConsul(t)
 	origin := newVersionedOrigin(t) // 1600x1000 photos

@@ -220,6 +220,47 @@ func TestForwardingNeverLoops(t *testing.T) {
 
 	// Only a peer's request counts as forwarded: a client's own CDN-Loop
 	// does not (TestAClientsCDNLoopDoesNotMarkARequestAsForwarded).
+
+	t.Run("whatever hop headers a client sends, a request is forwarded once", func(t *testing.T) {
+		forwards := func(c *testenv.Caddy) float64 {
+			return metric(t, c, `imgedge_forwards_total{result="ok"}`) + metric(t, c, `imgedge_forwards_total{result="failed"}`)
+		}
+		beforeA, beforeB := forwards(a), forwards(b)
+		headers := [][]string{
+			{"CDN-Loop", hostileLoops[0]},
+			{"CDN-Loop", hostileLoops[1]},
+			{"CDN-Loop", hostileLoops[0], "Imgedge-Hop", "owner"},
+			{"Imgedge-Hop", "forward", "Imgedge-Peer-Auth", "t=1, n=AAAAAAAAAAAAAAAAAAAAAA, sig=forged"},
+		}
+		const n = 16
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		statuses := map[int]int{}
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ans := get(t, fmt.Sprintf("%s/big.jpg?w=%d&blur=3", a.Base, 900+i), headers[i%len(headers)]...)
+				mu.Lock()
+				statuses[ans.status]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if statuses[200]+statuses[503] != n {
+			t.Errorf("answers by status %v: want 200s and 503s only", statuses)
+		}
+		fwdA, fwdB := forwards(a)-beforeA, forwards(b)-beforeB
+		if fwdB != 0 {
+			t.Errorf("zone b forwarded %v requests it had been forwarded", fwdB)
+		}
+		// One forward a request, tried in at most two zones
+		// (forwardAttempts); only one other zone exists here.
+		if fwdA > n {
+			t.Errorf("zone a made %v forwards for %d requests", fwdA, n)
+		}
+		t.Logf("answers by status %v; forwards by a %v, by b %v", statuses, fwdA, fwdB)
+	})
 }
 
 func TestAPeerThatTimesOutIsEjected(t *testing.T) {
