@@ -44,6 +44,15 @@ func (p *Peering) Forward(ctx context.Context, peer Peer, in *http.Request, hops
 		drain(resp)
 		return fmt.Errorf("%w: %d", ErrPeerFailed, resp.StatusCode)
 	}
+	// An answer of a known, image-like size is read whole before a byte
+	// of it is written: a peer that dies in the middle of it is a failed
+	// forward, and the next zone is asked, not a cut answer.
+	var body []byte
+	if resp.ContentLength >= 0 && resp.ContentLength <= maxBufferedAnswer {
+		if body, err = ReadAnswer(resp, resp.ContentLength); err != nil {
+			return fmt.Errorf("%w: %v", ErrPeerFailed, err)
+		}
+	}
 	h := w.Header()
 	for k, v := range endToEnd(resp.Header) {
 		h[k] = v
@@ -52,9 +61,18 @@ func (p *Peering) Forward(ctx context.Context, peer Peer, in *http.Request, hops
 	h.Del(VariantHeader)
 	h.Set("Imgedge-Forwarded-By", node)
 	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, resp.Body) // the client may go away; the answer was ours to give
+	// The client may go away; the answer was ours to give.
+	if body != nil {
+		_, _ = w.Write(body)
+	} else {
+		_, _ = io.Copy(w, resp.Body)
+	}
 	return nil
 }
+
+// maxBufferedAnswer is the largest forwarded answer read whole before it
+// is written; larger ones stream.
+const maxBufferedAnswer = 8 << 20
 
 // peerRequest is in (the request as the client sent it) addressed to
 // peer, with this node's CDN-Loop entry on a line of its own after the

@@ -192,3 +192,20 @@ func TestALoopDetectedIsThePeersAnswerNotItsFailure(t *testing.T) {
 		t.Errorf("err %v, status %d; want the 508 relayed", err, rec.Code)
 	}
 }
+
+func TestAPeerThatDiesInTheMiddleOfItsAnswerIsAFailedForwardNotACutAnswer(t *testing.T) {
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/webp")
+		w.Header().Set("Content-Length", "1000")
+		w.WriteHeader(http.StatusOK)
+		w.Write([]byte("only the start"))
+		http.NewResponseController(w).Flush()
+		panic(http.ErrAbortHandler) // the connection dropped, as by a kill
+	}))
+	defer peer.Close()
+	rec := httptest.NewRecorder()
+	err := NewPeering(PeeringConfig{}).Forward(t.Context(), Peer{URL: peer.URL}, httptest.NewRequest("GET", "/p.jpg", nil), Hops{HopForward}, "a", time.Second, nil, rec)
+	if !errors.Is(err, ErrPeerFailed) || rec.Body.Len() != 0 || len(rec.Header()) != 0 {
+		t.Errorf("err %v, wrote %d bytes and %v: want a failed forward, nothing written", err, rec.Body.Len(), rec.Header())
+	}
+}
