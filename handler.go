@@ -19,7 +19,8 @@ import (
 
 // ServeHTTP answers image requests; everything else goes to next untouched.
 func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	hops, nonce := ir.readHops(r)
+	client := clientRequest(r) // r as the client sent it, before any rewrite
+	hops, nonce := ir.readHops(client)
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		// A protected tenant's originals are not to be had by another
 		// method either.
@@ -57,7 +58,6 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	if !cloudflare && !settings.WantsImage(query) && !settings.Protects() {
 		return ir.passOn(w, r, next)
 	}
-	client := clientRequest(r)
 	source := client
 	if cloudflare {
 		// The source's request, with its options: the query form's cache
@@ -99,9 +99,9 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 // request turns out to be: not to the origin, and not to a peer but
 // signed anew.
 func (ir *ImageResize) readHops(r *http.Request) (balancer.Hops, balancer.Nonce) {
-	hops, nonce, err := ir.peering.Verify(clientRequest(r))
+	hops, nonce, err := ir.peering.Verify(r)
 	if err != nil {
-		ir.metrics.PeerProofsRefused.WithLabelValues(proofRefusal(err)).Inc()
+		ir.metrics.PeerProofsRefused.WithLabelValues(balancer.ProofRefusal(err)).Inc()
 		ir.logger.Debug("a peer proof was not accepted: served as a client's request", zap.String("uri", r.URL.RequestURI()), zap.Error(err))
 	}
 	balancer.StripPeerHeaders(r.Header)
@@ -118,17 +118,6 @@ func (rq *imageRequest) nextHops(kind string) (balancer.Hops, bool) {
 		return nil, false
 	}
 	return rq.hops.Then(kind)
-}
-
-// proofRefusal is why a peer proof was refused, as the metric says it.
-func proofRefusal(err error) string {
-	switch {
-	case errors.Is(err, balancer.ErrProofExpired):
-		return "expired"
-	case errors.Is(err, balancer.ErrProofReplayed):
-		return "replayed"
-	}
-	return "invalid"
 }
 
 // passOn hands a request that is not image work to the rest of the route,

@@ -63,6 +63,18 @@ var (
 	ErrProofReplayed = errors.New("the peer proof was used before")
 )
 
+// ProofRefusal is why a proof was not accepted, as a metric label:
+// invalid, expired or replayed.
+func ProofRefusal(err error) string {
+	switch {
+	case errors.Is(err, ErrProofExpired):
+		return "expired"
+	case errors.Is(err, ErrProofReplayed):
+		return "replayed"
+	}
+	return "invalid"
+}
+
 // PeeringConfig configures how a node talks to its peers.
 type PeeringConfig struct {
 	// Secret is the cluster's shared secret. Without one no request is a

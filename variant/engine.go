@@ -194,7 +194,7 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		}
 	}
 	format, negotiated := transform.OutputFormat(req.Options, req.Accept, orig.src.Info())
-	res.Variant = VariantInfo{Format: format, Negotiated: negotiated, Source: orig.src.Info(), Key: keyDigest(e.canonical(req))}
+	res.Variant = VariantInfo{Format: format, Negotiated: negotiated, Source: orig.src.Info(), canonical: canonical}
 	// Effects are priced on the output they will run on, every frame of
 	// it, before a slot is taken: an expensive blur is refused, not queued.
 	prep, err := imaging.Prepare(orig.src, req.Options, format, pipeline)
@@ -281,7 +281,7 @@ func (e *Engine) cached(req *Request, canonical string) (*Result, bool) {
 	}
 	res := &Result{CacheStatus: "hit", Entry: v, Status: "hit" + ttlParam(v.Expires),
 		NotModified: EtagMatches(req.IfNoneMatch, v.Header.Get("ETag")),
-		Variant:     VariantInfo{Format: format, Negotiated: negotiated, Source: src, Width: v.Width, Height: v.Height, Key: keyDigest(canonical)}}
+		Variant:     VariantInfo{Format: format, Negotiated: negotiated, Source: src, Width: v.Width, Height: v.Height, canonical: canonical}}
 	switch _, hot := v.Parsed.(hotCopy); {
 	case hot:
 		res.Status += "; detail=hot-copy"

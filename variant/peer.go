@@ -31,8 +31,18 @@ type VariantInfo struct {
 	// Key is a digest of the options the owner made the variant for (as
 	// canonical keys them): a node keeps a copy only of an answer to the
 	// options it asked for, whatever made the two nodes read one request
-	// differently.
-	Key string
+	// differently. An owner's is worked out from canonical when String
+	// writes it, not on every hit.
+	Key       string
+	canonical string
+}
+
+// key is Key, worked out from the canonical options when they are known.
+func (v VariantInfo) key() string {
+	if v.Key == "" && v.canonical != "" {
+		return keyDigest(v.canonical)
+	}
+	return v.Key
 }
 
 // keyDigest is VariantInfo.Key for canonical options.
@@ -49,7 +59,7 @@ func (v VariantInfo) String() string {
 	q.Set("src", strconv.Itoa(int(v.Source.Format)))
 	q.Set("w", strconv.Itoa(v.Width))
 	q.Set("h", strconv.Itoa(v.Height))
-	q.Set("k", v.Key)
+	q.Set("k", v.key())
 	for name, b := range map[string]bool{"auto": v.Negotiated, "alpha": v.Source.HasAlpha, "anim": v.Source.Animated} {
 		if b {
 			q.Set(name, "1")
@@ -105,7 +115,7 @@ func (e *Engine) WantHot(req *Request, header http.Header, info VariantInfo, pur
 	if c == nil || c.Purges() != purges {
 		return false // a purge ran while the owner answered: the answer may predate it
 	}
-	if info.Key != keyDigest(e.canonical(req)) {
+	if info.key() != keyDigest(e.canonical(req)) {
 		return false // made for other options than this node's
 	}
 	shared := header
@@ -127,7 +137,7 @@ func (e *Engine) WantHot(req *Request, header http.Header, info VariantInfo, pur
 // body was read after WantHot). It tells whether the copy was kept.
 func (e *Engine) KeepHot(req *Request, body []byte, header http.Header, info VariantInfo, purges uint64) bool {
 	c := e.Store.Cache
-	if c == nil || c.Purges() != purges || info.Key != keyDigest(e.canonical(req)) {
+	if c == nil || c.Purges() != purges || info.key() != keyDigest(e.canonical(req)) {
 		return false
 	}
 	ttl, ok := c.TTL(header.Get("Cache-Control"))
