@@ -370,9 +370,12 @@ func (d *Disk) get(s *diskSpace, key string) (*Entry, diskMeta, bool) {
 	}
 	switch {
 	case errors.Is(err, errCorrupt), errors.Is(err, errNotPlain), errors.Is(err, errNotServable):
-		d.corrupt.Add(1)
-		d.log.Warn("dropped a disk cache entry that fails its check", zap.String("path", path), zap.Error(err))
-		d.drop(s, key, path)
+		// Counted once, by whoever removes it: the start-up scan may meet
+		// the same file.
+		if d.drop(s, key, path) {
+			d.corrupt.Add(1)
+			d.log.Warn("dropped a disk cache entry that fails its check", zap.String("path", path), zap.Error(err))
+		}
 	case err != nil:
 		if errors.Is(err, fs.ErrNotExist) {
 			s.forget(key) // evicted or dropped meanwhile
@@ -483,9 +486,10 @@ func (d *Disk) write(w diskWrite) {
 }
 
 // drop removes key's file and forgets it.
-func (d *Disk) drop(s *diskSpace, key, path string) {
-	_ = d.root.Remove(path)
+func (d *Disk) drop(s *diskSpace, key, path string) (removed bool) {
+	removed = d.root.Remove(path) == nil
 	s.forget(key)
+	return removed
 }
 
 // purge journals a purge of tag ("" with all: everything) and removes
@@ -540,8 +544,9 @@ func (d *Disk) scan() {
 			case err != nil && !errors.Is(err, errCorrupt) && !errors.Is(err, errNotPlain):
 				// Gone meanwhile, or unreadable for now.
 			case err != nil || s.pathOf(m.key) != path:
-				d.corrupt.Add(1)
-				_ = d.root.Remove(path)
+				if d.root.Remove(path) == nil {
+					d.corrupt.Add(1)
+				}
 			case !time.Now().Before(m.expires) || d.purged(m):
 				_ = d.root.Remove(path)
 			default:
