@@ -102,6 +102,7 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 	if rq.r.Method == http.MethodHead {
 		outputBytes = 0 // no body was sent
 	}
+	defer rq.traceRecord().End()
 	rq.ir.meter.Record(metering.Record{
 		Tenant:       rq.tenant,
 		Time:         rq.start,
@@ -238,5 +239,8 @@ func (rq *imageRequest) setServerTiming() {
 	add("queue", t.Queue)
 	add("resize", t.Resize)
 	add("total", time.Since(rq.start))
+	if tt := rq.traceTiming(); tt != "" {
+		parts = append(parts, tt)
+	}
 	rq.w.Header().Set("Server-Timing", strings.Join(parts, ", "))
 }

@@ -86,6 +86,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		// dead.
 		balancer.Accepted(w, ir.workBound())
 	}
+	rq.traceRequest()
 	outcome := rq.serve(query)
 	ir.metrics.Requests.WithLabelValues(outcome).Inc()
 	return rq.err
@@ -170,7 +171,7 @@ type imageRequest struct {
 // serve runs the request flow and returns its outcome label.
 func (rq *imageRequest) serve(query url.Values) string {
 	ir := rq.ir
-	if refused, outcome := rq.admitTenant(query); refused {
+	if refused, outcome := rq.admit(query); refused {
 		return outcome
 	}
 	if !rq.settings.WantsImage(query) {
