@@ -295,6 +295,7 @@ func TestOneTraceFollowsAnImageAcrossNodesZonesAndTheOrigin(t *testing.T) {
 			t.Errorf("admission on a1 or the lookup on a2 missing; the trace:\n%s", tr)
 		}
 		t.Logf("the trace of a miss through a non-owner:\n%s", tr)
+		screenshotTrace(t, tr, "GET "+path+"?w=300 asked of a1, a non-owner; a2 owns it; s is the shield zone", "trace.jpg")
 	})
 
 	t.Run("a hit: the lookup found it, nothing was made", func(t *testing.T) {
