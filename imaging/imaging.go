@@ -291,6 +291,14 @@ func (j *job) thumbnail() (err error) {
 	if j.src.Header.Format == transform.JPEG { // never animated: smart is p.SmartCrop
 		jpegShrink = p.JPEGShrink(srcW, srcH)
 	}
+	if !smart && p.Resize != transform.ResizeForce && (j.region != nil || jpegShrink > 1) {
+		// Fitted from what was decoded (a region rounded out to the
+		// shrink's grid, a side libjpeg rounded up) the free side can
+		// be a pixel off: give the size worked out from the full
+		// resolution, exactly.
+		p.BoxW, p.BoxH = p.FitSize(srcW, srcH)
+		p.Resize = transform.ResizeForce
+	}
 	j.img, j.direct, err = j.resize(j.src, vips.ThumbnailOptions{
 		Width:      p.BoxW,
 		Height:     p.BoxH,
