@@ -79,6 +79,7 @@ type Source struct {
 	Bytes  []byte
 	Header vips.Header
 	svg    svgCost // an SVG's: what makes it dear to render
+	faces  faceMemo
 }
 
 // Info is what format negotiation needs to know about the source.
@@ -247,6 +248,9 @@ func (j *job) timeLeft() time.Duration {
 // encoded. The caller closes it.
 func (p *Prepared) run(ctx context.Context) (*job, error) {
 	j := &job{Prepared: p, ctx: ctx, started: time.Now(), animated: p.Frames > 1}
+	if err := j.aimAtFaces(); err != nil {
+		return j, err // a context's error or an *Error already
+	}
 	for _, step := range pipeline {
 		if err := ctx.Err(); err != nil {
 			return j, err
