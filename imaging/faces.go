@@ -23,7 +23,7 @@ import (
 // source's upright first page at most faceSide pixels a side, in grey.
 // A source's faces are found once and kept with it (Source.Faces): every
 // variant of an original kept in the originals cache reuses them.
-const faceSide = 640
+const faceSide = 480
 
 // Detection settings: the smallest face looked for, in pixels of the
 // small copy; the windows' step and scale factors and the overlap that
