@@ -164,6 +164,7 @@ var pipeline = []func(*job) error{
 	(*job).sharpen,
 	(*job).adjust,
 	(*job).watermark,
+	(*job).text,
 	(*job).flatten,
 }
 

@@ -128,6 +128,7 @@ type Options struct {
 	Colors       int     // imgix palette: how many dominant colours (Format PaletteJSON or PaletteCSS)
 	Prefix       string  // imgix palette=css: the class names' prefix
 	Faces        Faces   // what detected faces steer (crop=faces, fit=facearea, faces=1)
+	Text         *Text   // imgix text overlay (txt)
 	// OnErrorRedirect is Cloudflare's onerror=redirect: a source that
 	// cannot be processed is answered with a redirect to it. It changes
 	// no variant, so it is not part of the key.
@@ -190,6 +191,8 @@ var aliases = map[string]string{
 	"mark":    "mark", "mark-align": "mark-align", "markalign": "mark-align", "mark-w": "mark-w", "mark-h": "mark-h",
 	"mark-scale": "mark-scale", "mark-alpha": "mark-alpha", "mark-pad": "mark-pad",
 	"facepad": "facepad", "faceindex": "faceindex", "zoom": "zoom", "faces": "faces",
+	"txt": "txt", "txt-size": "txt-size", "txt-color": "txt-color", "txt-font": "txt-font", "txt-align": "txt-align",
+	"txt-pad": "txt-pad", "txt-shad": "txt-shad", "txt-fit": "txt-fit", "txt-width": "txt-width", "txt-clip": "txt-clip",
 }
 
 // ParamName is the canonical name of an image parameter given under any
@@ -435,6 +438,9 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 	}
 	o.Signature = vals["s"]
 	if err := o.parseFaces(vals); err != nil {
+		return o, err
+	}
+	if err := o.parseText(vals, lim); err != nil {
 		return o, err
 	}
 	return o, nil
@@ -722,6 +728,9 @@ func (o Options) Canonical() string {
 		}
 	}
 	o.Faces.canonical(add)
+	if o.Text != nil {
+		o.Text.canonical(add)
+	}
 	return b.String()
 }
 

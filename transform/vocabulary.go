@@ -19,9 +19,9 @@ func init() {
 			"high", "hue", "invert", "shad", "vib", "mono", "sepia", "htn", "duotone", "duotone-alpha",
 		},
 		"usmrad is not implemented (usm maps onto sharpen)": {"usmrad"},
-		"text, blending and these watermark options are not implemented (mark, mark-align, mark-w, mark-h, mark-scale, mark-alpha, mark-pad are)": {
+		"these text, blending and watermark options are not implemented (txt, txt-size, txt-color, txt-font, txt-align, txt-pad, txt-shad, txt-fit, txt-width, txt-clip, mark, mark-align, mark-w, mark-h, mark-scale, mark-alpha, mark-pad are)": {
 			"mark-base", "mark-fit", "mark-rot", "mark-tile", "mark-x", "mark-y",
-			"txt", "txt-align", "txt-clip", "txt-color", "txt-fit", "txt-font", "txt-lead", "txt-line", "txt-line-color", "txt-pad", "txt-shad", "txt-size", "txt-track", "txt-width", "txt-x", "txt-y",
+			"txt-lead", "txt-line", "txt-line-color", "txt-track", "txt-x", "txt-y",
 			"blend", "blend-align", "blend-alpha", "blend-color", "blend-crop", "blend-fit", "blend-h", "blend-mode", "blend-pad", "blend-size", "blend-w", "blend-x", "blend-y",
 		},
 		"borders, masks and rounded corners are not implemented": {
