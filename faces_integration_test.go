@@ -13,9 +13,9 @@ import (
 	"github.com/imgedge/imgedge/internal/testenv"
 )
 
-// faceSite serves scikit-image's astronaut portrait (python3-skimage,
+// portraitSite serves scikit-image's astronaut portrait (python3-skimage,
 // which `make deps` installs) through image_resize and cdn_cgi_image.
-func faceSite(t *testing.T) *testenv.Caddy {
+func portraitSite(t *testing.T) *testenv.Caddy {
 	t.Helper()
 	photo, err := os.ReadFile("/usr/lib/python3/dist-packages/skimage/data/astronaut.png")
 	if err != nil {
@@ -41,7 +41,7 @@ http://:{{PORT}} {
 // query form's variant, fm=json&faces=1 lists the face, and a face
 // parameter out of range is refused naming it.
 func TestFacesThroughTheServer(t *testing.T) {
-	c := faceSite(t)
+	c := portraitSite(t)
 	query := get(t, c.Base+"/portrait.png?width=120&height=120&fit=cover&gravity=face&zoom=1&f=png")
 	if query.status != 200 {
 		t.Fatalf("gravity=face: %d %s", query.status, query.body)
