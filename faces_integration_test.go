@@ -2,7 +2,6 @@ package imgedge_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"image"
 	"os"
 	"strings"
@@ -21,20 +20,7 @@ func portraitSite(t *testing.T) *testenv.Caddy {
 	if err != nil {
 		t.Fatalf("the portrait fixture is missing (make deps installs python3-skimage): %v", err)
 	}
-	root := t.TempDir()
-	writeFiles(t, root, map[string][]byte{"portrait.png": photo})
-	return testenv.Start(t, fmt.Sprintf(`{
-	admin {{ADMIN}}
-	auto_https off
-}
-http://:{{PORT}} {
-	bind 127.0.0.1
-	root * %s
-	cdn_cgi_image
-	image_resize
-	file_server
-}
-`, root))
+	return cdnSite(t, map[string][]byte{"portrait.png": photo})
 }
 
 // Through the server: the Cloudflare path form of gravity=face is the

@@ -1,11 +1,7 @@
 package imaging_test
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"image"
-	"image/png"
 	"net/url"
 	"testing"
 
@@ -24,7 +20,7 @@ import (
 // costs) and on a fresh source (the first variant of an original).
 func BenchmarkFaces(b *testing.B) {
 	cfg := imaging.DefaultConfig()
-	src := testimages.JPEG(scaled(b, portrait(b), 2048))
+	src := testimages.JPEG(render(b, portrait(b), "w=2048&h=2048&fit=scale"))
 	b.Run("Detect", func(b *testing.B) {
 		for b.Loop() {
 			s := inspect(b, src)
@@ -54,23 +50,4 @@ func BenchmarkFaces(b *testing.B) {
 	b.Run("Variant/centre-crop", variant("w=120&h=120&fit=crop", false))
 	b.Run("Variant/facearea-faces-kept", variant("w=120&h=120&fit=facearea", false))
 	b.Run("Variant/facearea-first", variant("w=120&h=120&fit=facearea", true))
-}
-
-// scaled is src resized to side x side by the pipeline, decoded.
-func scaled(b *testing.B, src []byte, side int) image.Image {
-	cfg := imaging.DefaultConfig()
-	vals, _ := url.ParseQuery(fmt.Sprintf("w=%d&h=%d&fit=scale", side, side))
-	o, err := transform.Parse(vals, cfg.Limits)
-	if err != nil {
-		b.Fatal(err)
-	}
-	res, err := imaging.Process(inspect(b, src), o, transform.PNG, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	img, err := png.Decode(bytes.NewReader(res.Body))
-	if err != nil {
-		b.Fatal(err)
-	}
-	return img
 }

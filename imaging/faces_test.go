@@ -127,7 +127,7 @@ func TestFaceAreaWithoutAFaceIsTheWholePicture(t *testing.T) {
 // shrunk to 256x256 (a face of about 57 px), in the bottom-left corner and
 // a 400 px wide block of saturated 20 px tiles on the right: what libvips'
 // attention crop (saturation, skin tones, edges) is drawn to.
-func smallFaceBesideNoise(t *testing.T) (src []byte, faceCentre image.Point) {
+func smallFaceBesideNoise(t testing.TB) (src []byte, faceCentre image.Point) {
 	t.Helper()
 	small, err := png.Decode(bytes.NewReader(process(t, portrait(t), "w=256&h=256", transform.PNG).Body))
 	if err != nil {

@@ -23,17 +23,21 @@ func TestFaceParametersOutOfRangeAreRefusedByName(t *testing.T) {
 		"w=120&h=120&fit=facearea&fp-z=2":                "fp-z",
 	}
 	for q, param := range tests {
-		t.Run(q, func(t *testing.T) {
-			vals, err := url.ParseQuery(q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = Parse(vals, DefaultLimits)
-			var pe *Error
-			if !errors.As(err, &pe) || pe.Param != param {
-				t.Fatalf("Parse(%q) = %v, want a refusal naming %s", q, err, param)
-			}
-		})
+		t.Run(q, func(t *testing.T) { wantRefusal(t, q, param) })
+	}
+}
+
+// wantRefusal fails t unless Parse refuses query naming param.
+func wantRefusal(t *testing.T, query, param string) {
+	t.Helper()
+	vals, err := url.ParseQuery(query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Parse(vals, DefaultLimits)
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Param != param {
+		t.Fatalf("Parse(%.60q) = %v, want a refusal naming %s", query, err, param)
 	}
 }
 

@@ -1,7 +1,6 @@
 package transform
 
 import (
-	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -31,17 +30,7 @@ func TestTextOutOfBoundsIsRefusedByName(t *testing.T) {
 		"txt-size=20":                     "txt-size", // without txt
 	}
 	for q, param := range tests {
-		t.Run(q[:min(len(q), 40)], func(t *testing.T) {
-			vals, err := url.ParseQuery(q)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = Parse(vals, DefaultLimits)
-			var pe *Error
-			if !errors.As(err, &pe) || pe.Param != param {
-				t.Fatalf("Parse(%q) = %v, want a refusal naming %s", q, err, param)
-			}
-		})
+		t.Run(q[:min(len(q), 40)], func(t *testing.T) { wantRefusal(t, q, param) })
 	}
 	// At the bounds: taken.
 	for _, q := range []string{"txt=" + strings.Repeat("a", MaxTextLength) + "&txt-size=80", "txt=" + strings.Repeat("a", 200) + "&txt-size=200"} {
