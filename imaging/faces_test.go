@@ -306,3 +306,24 @@ func channelDiff(a, b image.Image) float64 {
 	}
 	return sum / n
 }
+
+// A turned output aims at the same face: rot=90 of a 60x120 face area is
+// the 120x60 face area turned a quarter clockwise (w and h are of the
+// turned image).
+func TestFaceAreaTurnsWithTheOutput(t *testing.T) {
+	src := portrait(t)
+	flat := render(t, src, "fit=facearea&facepad=1.5&w=120&h=60")
+	turned := render(t, src, "fit=facearea&facepad=1.5&w=60&h=120&rot=90")
+	if b := turned.Bounds(); b.Dx() != 60 || b.Dy() != 120 {
+		t.Fatalf("%dx%d, want 60x120", b.Dx(), b.Dy())
+	}
+	want := image.NewNRGBA(image.Rect(0, 0, 60, 120))
+	for y := range 60 {
+		for x := range 120 {
+			want.Set(59-y, x, flat.At(x, y)) // a quarter turn clockwise
+		}
+	}
+	if d := channelDiff(turned, want); d > 3 {
+		t.Fatalf("differs from the flat face area turned by %.1f per channel", d)
+	}
+}
