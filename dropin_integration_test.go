@@ -211,7 +211,7 @@ func TestTheClientLibrariesURLsRenderAsDocumented(t *testing.T) {
 		w, h int
 	}{
 		{one("imgixCrop"), 320, 180},       // ar=16:9&fit=crop, w=320
-		{one("imgixFacesCrop"), 300, 300},  // crop=faces,center: an attention crop
+		{one("imgixFacesCrop"), 300, 300},  // crop=faces,center: no face in the gradient, an attention crop
 		{many("imgixWidths")[0], 200, 113}, // the srcset's widths, each 16:9
 		{many("imgixWidths")[1], 400, 225},
 		{many("imgixWidths")[2], 600, 338},
