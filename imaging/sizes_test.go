@@ -19,6 +19,7 @@ import (
 func TestOutputSizesRoundLikeTheServices(t *testing.T) {
 	photo := testimages.JPEG(testimages.Gradient(2560, 1600))
 	odd := testimages.JPEG(testimages.Gradient(2001, 1333))
+	small, large := testimages.JPEG(testimages.Gradient(300, 200)), testimages.JPEG(testimages.Gradient(3000, 2000))
 	tests := []struct {
 		name  string
 		src   []byte
@@ -34,6 +35,9 @@ func TestOutputSizesRoundLikeTheServices(t *testing.T) {
 		{"an odd-sized JPEG shrunk by 8 on load", odd, "w=200", 200, 133}, // 200*1333/2001 = 133.2
 		{"an odd-sized JPEG, height given", odd, "h=101", 152, 101},       // 101*2001/1333 = 151.6
 		{"an odd-sized JPEG cropped to a box", odd, "w=150&h=150&fit=crop", 150, 150},
+		// imgix's fit documentation: a 300x200 original at fit=clip&w=100&h=100 is 100x67 (66.7 rounded).
+		{"imgix's documented clip", small, "fit=clip&w=100&h=100", 100, 67},
+		{"imgix's documented clip, from a 3000x2000 JPEG shrunk by 8 on load", large, "fit=clip&w=100&h=100", 100, 67},
 		{"Cloudflare scale-down never enlarges", photo, "trim=100%3B200%3B100%3B200&width=3000&fit=scale-down", 2160, 1400},
 	}
 	for _, tt := range tests {
