@@ -75,3 +75,17 @@ func TestTextIsKeyedByAllOfIt(t *testing.T) {
 		t.Fatalf("canonical %q parses as %v, %q", c, err, o.Canonical())
 	}
 }
+
+func TestTextColourIsReadAsImgixWritesIt(t *testing.T) {
+	for q, want := range map[string]RGBA{
+		"txt=a&txt-color=fff":      {255, 255, 255, 255},
+		"txt=a&txt-color=ff0000":   {255, 0, 0, 255},
+		"txt=a&txt-color=80ffffff": {255, 255, 255, 0x80}, // alpha first, as imgix
+		"txt=a&txt-color=8f00":     {255, 0, 0, 0x88},
+		"txt=a&txt-color=white":    {255, 255, 255, 255},
+	} {
+		if got := mustParse(t, q).Text.Color; got != want {
+			t.Errorf("%s: %v, want %v", q, got, want)
+		}
+	}
+}
