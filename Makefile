@@ -7,7 +7,7 @@ SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GOTOOLCHAIN := local
 
 # Debian packages the build and the tests need.
-APT_PACKAGES := libvips-dev libjpeg62-turbo-dev libpng-dev libwebp-dev pkg-config gcc postgresql chromium
+APT_PACKAGES := libvips-dev libjpeg62-turbo-dev libpng-dev libwebp-dev pkg-config gcc postgresql chromium python3-skimage fonts-dejavu-core fonts-liberation2
 
 .PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz consul jaeger threadset-race clientlibs
 

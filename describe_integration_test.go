@@ -16,9 +16,16 @@ import (
 // Cloudflare's path form in front.
 func describeSite(t *testing.T) (*testenv.Caddy, []byte) {
 	t.Helper()
-	root := t.TempDir()
 	photo := testimages.JPEG(testimages.Gradient(1200, 800))
-	writeFiles(t, root, map[string][]byte{"photo.jpg": photo, "broken.jpg": testimages.Garbage(5000)})
+	return cdnSite(t, map[string][]byte{"photo.jpg": photo, "broken.jpg": testimages.Garbage(5000)}), photo
+}
+
+// cdnSite serves files with image_resize and Cloudflare's path form in
+// front of file_server.
+func cdnSite(t *testing.T, files map[string][]byte) *testenv.Caddy {
+	t.Helper()
+	root := t.TempDir()
+	writeFiles(t, root, files)
 	return testenv.Start(t, fmt.Sprintf(`{
 	admin {{ADMIN}}
 }
@@ -29,7 +36,7 @@ http://:{{PORT}} {
 	image_resize
 	file_server
 }
-`, root)), photo
+`, root))
 }
 
 func TestDescriptionsAnswerThroughBothURLFormsAndAreCached(t *testing.T) {

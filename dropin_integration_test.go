@@ -76,7 +76,7 @@ func TestOnlyImagesAreImageWork(t *testing.T) {
 	}
 	// The same parameters on an image are refused, naming the parameter.
 	for _, tt := range []struct{ query, param string }{
-		{"q=shoes", "q"}, {"format=xml", "f"}, {"hue=30", "hue"}, {"sat=-101", "sat"}, {"fit=facearea&w=10&h=10", "fit"}, {"rot=45", "rot"},
+		{"q=shoes", "q"}, {"format=xml", "f"}, {"hue=30", "hue"}, {"sat=-101", "sat"}, {"fit=facearea&w=10", "fit"}, {"fit=facearea&w=10&h=10&facepad=0", "facepad"}, {"rot=45", "rot"},
 		{"w=100&trim=10;20;10;0", "trim"},         // a raw ; would drop the pair: refused, not ignored
 		{"w=4096&h=4096&fit=pad&pad=4096", "pad"}, // padding past the output limits
 
@@ -211,7 +211,7 @@ func TestTheClientLibrariesURLsRenderAsDocumented(t *testing.T) {
 		w, h int
 	}{
 		{one("imgixCrop"), 320, 180},       // ar=16:9&fit=crop, w=320
-		{one("imgixFacesCrop"), 300, 300},  // crop=faces,center: an attention crop
+		{one("imgixFacesCrop"), 300, 300},  // crop=faces,center: no face in the gradient, an attention crop
 		{many("imgixWidths")[0], 200, 113}, // the srcset's widths, each 16:9
 		{many("imgixWidths")[1], 400, 225},
 		{many("imgixWidths")[2], 600, 338},

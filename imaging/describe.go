@@ -35,7 +35,13 @@ func (p *Prepared) describe(ctx context.Context) (Result, error) {
 	var err error
 	switch p.out {
 	case transform.InfoImgix:
-		res.Body, err = json.Marshal(p.imgixInfo())
+		info := p.imgixInfo()
+		if p.opts.Faces.List {
+			info["Faces"], err = p.faceBounds(ctx)
+		}
+		if err == nil {
+			res.Body, err = json.Marshal(info)
+		}
 	case transform.InfoCloudflare:
 		res.Body, err = json.Marshal(p.cloudflareInfo())
 	default:

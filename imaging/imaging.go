@@ -80,6 +80,7 @@ type Source struct {
 	Bytes  []byte
 	Header vips.Header
 	svg    svgCost // an SVG's: what makes it dear to render
+	faces  faceMemo
 }
 
 // Info is what format negotiation needs to know about the source.
@@ -164,6 +165,7 @@ var pipeline = []func(*job) error{
 	(*job).sharpen,
 	(*job).adjust,
 	(*job).watermark,
+	(*job).text,
 	(*job).flatten,
 }
 
@@ -253,6 +255,9 @@ func (j *job) timeLeft() time.Duration {
 // encoded. The caller closes it.
 func (p *Prepared) run(ctx context.Context) (*job, error) {
 	j := &job{Prepared: p, ctx: ctx, started: time.Now(), animated: p.Frames > 1}
+	if err := j.aimAtFaces(); err != nil {
+		return j, err // a context's error or an *Error already
+	}
 	for _, step := range pipeline {
 		if err := ctx.Err(); err != nil {
 			return j, err
@@ -298,6 +303,14 @@ func (j *job) thumbnail() (err error) {
 	jpegShrink := 0
 	if j.src.Header.Format == transform.JPEG { // never animated: smart is p.SmartCrop
 		jpegShrink = p.JPEGShrink(srcW, srcH)
+	}
+	if !smart && p.Resize != transform.ResizeForce && (j.region != nil || jpegShrink > 1) {
+		// Fitted from what was decoded (a region rounded out to the
+		// shrink's grid, a side libjpeg rounded up) the free side can
+		// be a pixel off: give the size worked out from the full
+		// resolution, exactly.
+		p.BoxW, p.BoxH = p.FitSize(srcW, srcH)
+		p.Resize = transform.ResizeForce
 	}
 	j.img, j.direct, err = j.resize(j.src, vips.ThumbnailOptions{
 		Width:      p.BoxW,

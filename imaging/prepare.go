@@ -44,6 +44,12 @@ func Prepare(src *Source, o transform.Options, out transform.Format, cfg Config)
 	if o.Mark != nil && p.Frames > 1 {
 		return nil, &transform.Error{Param: "mark", Msg: "a watermark on an animation is not implemented: add anim=false, or ask for a still format"}
 	}
+	if f := o.Faces; (f.Crop || f.Area) && p.Frames > 1 {
+		return nil, &transform.Error{Param: "crop", Msg: "a crop to faces on an animation is not implemented: add anim=false, or ask for a still format"}
+	}
+	if o.Text != nil && p.Frames > 1 {
+		return nil, &transform.Error{Param: "txt", Msg: "text on an animation is not implemented: add anim=false, or ask for a still format"}
+	}
 	if src.Header.Format == transform.SVG {
 		// What librsvg renders: the output, or the box a crop is cut
 		// from, in the source's shape.

@@ -58,7 +58,7 @@ func colourAt(img image.Image, fx, fy float64) string {
 }
 
 // process runs query's options over src, as the handler does, into out.
-func process(t *testing.T, src []byte, query string, out transform.Format) imaging.Result {
+func process(t testing.TB, src []byte, query string, out transform.Format) imaging.Result {
 	t.Helper()
 	cfg := imaging.DefaultConfig()
 	q, err := url.ParseQuery(query)
@@ -80,7 +80,7 @@ func process(t *testing.T, src []byte, query string, out transform.Format) imagi
 	return res
 }
 
-func render(t *testing.T, src []byte, query string) image.Image {
+func render(t testing.TB, src []byte, query string) image.Image {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(process(t, src, query, transform.PNG).Body))
 	if err != nil {

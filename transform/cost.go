@@ -90,6 +90,15 @@ func (p Plan) innerSize(srcW, srcH int) (w, h int) {
 	case p.SmartCrop || p.Resize == ResizeForce:
 		return p.BoxW, p.BoxH
 	}
+	return p.FitSize(srcW, srcH)
+}
+
+// FitSize is the size the thumbnail step makes of a srcW x srcH source (or
+// region) when it fits it in the box (no smart crop, no force): every side
+// scaled by one factor from the full-resolution size, rounded to the
+// nearest pixel, as imgix and Cloudflare compute the free side. A decoder
+// that shrinks on load, or a region cut on its grid, must not change it.
+func (p Plan) FitSize(srcW, srcH int) (w, h int) {
 	if srcW <= 0 || srcH <= 0 {
 		return 0, 0
 	}

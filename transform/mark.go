@@ -194,14 +194,20 @@ func (m *Mark) MarkSize(markW, markH, outW, outH int) (w, h int) {
 // MarkOffset is where a w x h mark goes on an outW x outH output: at its
 // anchor, Pad pixels from the edges it is aligned to.
 func (m *Mark) MarkOffset(w, h, outW, outH int) (left, top int) {
+	return Place(m.Anchor, m.Pad, w, h, outW, outH)
+}
+
+// Place is where a w x h overlay (a mark, a text) goes on an outW x outH
+// output: at anchor a, pad pixels from the edges it is aligned to.
+func Place(a Anchor, pad, w, h, outW, outH int) (left, top int) {
 	place := func(a float64, size, out int) int {
 		switch a {
 		case 0:
-			return min(m.Pad, max(0, out-size))
+			return min(pad, max(0, out-size))
 		case 1:
-			return max(0, out-size-m.Pad)
+			return max(0, out-size-pad)
 		}
 		return max(0, int(math.Round(a*float64(out-size))))
 	}
-	return place(m.Anchor.X, w, outW), place(m.Anchor.Y, h, outH)
+	return place(a.X, w, outW), place(a.Y, h, outH)
 }

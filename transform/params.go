@@ -38,14 +38,14 @@ var fitValues = map[string]Fit{
 	"crop":  FitCrop,
 	"pad":   FitPad, "fill": FitPad,
 	"squeeze": FitSqueeze, "scale": FitSqueeze,
-	"fillmax": FitFillMax,
-	"min":     FitMin,
+	"fillmax":  FitFillMax,
+	"min":      FitMin,
+	"facearea": FitCover, // and Options.Faces.Area
 }
 
 // fitRefused are fit modes of imgix that are not implemented.
 var fitRefused = map[string]string{
-	"facearea": "fit=facearea needs a face detector, which is not implemented (fit=crop&crop=faces crops by attention)",
-	"clamp":    "fit=clamp (edge extension) is not implemented",
+	"clamp": "fit=clamp (edge extension) is not implemented",
 }
 
 // Output format choices besides a concrete Format.
@@ -127,6 +127,8 @@ type Options struct {
 	Mark         *Mark   // imgix watermark
 	Colors       int     // imgix palette: how many dominant colours (Format PaletteJSON or PaletteCSS)
 	Prefix       string  // imgix palette=css: the class names' prefix
+	Faces        Faces   // what detected faces steer (crop=faces, fit=facearea, faces=1)
+	Text         *Text   // imgix text overlay (txt)
 	// OnErrorRedirect is Cloudflare's onerror=redirect: a source that
 	// cannot be processed is answered with a redirect to it. It changes
 	// no variant, so it is not part of the key.
@@ -188,6 +190,9 @@ var aliases = map[string]string{
 	"onerror": "onerror",
 	"mark":    "mark", "mark-align": "mark-align", "markalign": "mark-align", "mark-w": "mark-w", "mark-h": "mark-h",
 	"mark-scale": "mark-scale", "mark-alpha": "mark-alpha", "mark-pad": "mark-pad",
+	"facepad": "facepad", "faceindex": "faceindex", "zoom": "zoom", "faces": "faces",
+	"txt": "txt", "txt-size": "txt-size", "txt-color": "txt-color", "txt-font": "txt-font", "txt-align": "txt-align",
+	"txt-pad": "txt-pad", "txt-shad": "txt-shad", "txt-fit": "txt-fit", "txt-width": "txt-width", "txt-clip": "txt-clip",
 }
 
 // ParamName is the canonical name of an image parameter given under any
@@ -432,6 +437,12 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 		}
 	}
 	o.Signature = vals["s"]
+	if err := o.parseFaces(vals); err != nil {
+		return o, err
+	}
+	if err := o.parseText(vals, lim); err != nil {
+		return o, err
+	}
 	return o, nil
 }
 
@@ -649,10 +660,12 @@ func (o Options) Canonical() string {
 		}
 	}
 	if fit != FitScaleDown {
-		add("fit", fit.String())
+		add("fit", o.Faces.fitName(fit))
 	}
 	if o.Crops() {
-		if o.Smart {
+		if o.Faces.Crop {
+			add("g", "faces")
+		} else if o.Smart {
 			add("g", "smart")
 		} else if o.Anchor != Center {
 			add("g", fmtFloat(o.Anchor.X)+"x"+fmtFloat(o.Anchor.Y))
@@ -713,6 +726,10 @@ func (o Options) Canonical() string {
 		if o.Format == PaletteCSS {
 			add("prefix", o.Prefix)
 		}
+	}
+	o.Faces.canonical(add)
+	if o.Text != nil {
+		o.Text.canonical(add)
 	}
 	return b.String()
 }

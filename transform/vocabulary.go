@@ -19,9 +19,9 @@ func init() {
 			"high", "hue", "invert", "shad", "vib", "mono", "sepia", "htn", "duotone", "duotone-alpha",
 		},
 		"usmrad is not implemented (usm maps onto sharpen)": {"usmrad"},
-		"text, blending and these watermark options are not implemented (mark, mark-align, mark-w, mark-h, mark-scale, mark-alpha, mark-pad are)": {
+		"these text, blending and watermark options are not implemented (txt, txt-size, txt-color, txt-font, txt-align, txt-pad, txt-shad, txt-fit, txt-width, txt-clip, mark, mark-align, mark-w, mark-h, mark-scale, mark-alpha, mark-pad are)": {
 			"mark-base", "mark-fit", "mark-rot", "mark-tile", "mark-x", "mark-y",
-			"txt", "txt-align", "txt-clip", "txt-color", "txt-fit", "txt-font", "txt-lead", "txt-line", "txt-line-color", "txt-pad", "txt-shad", "txt-size", "txt-track", "txt-width", "txt-x", "txt-y",
+			"txt-lead", "txt-line", "txt-line-color", "txt-track", "txt-x", "txt-y",
 			"blend", "blend-align", "blend-alpha", "blend-color", "blend-crop", "blend-fit", "blend-h", "blend-mode", "blend-pad", "blend-size", "blend-w", "blend-x", "blend-y",
 		},
 		"borders, masks and rounded corners are not implemented": {
@@ -29,7 +29,7 @@ func init() {
 			"mask", "mask-bg", "corner-radius",
 		},
 		"pixellation and noise reduction are not implemented":    {"px", "nr", "nrs"},
-		"face detection is not implemented":                      {"faceindex", "facepad", "fp-z", "fp-debug", "zoom", "face-zoom"},
+		"this face option is not implemented":                    {"fp-z", "fp-debug", "face-zoom"},
 		"automatic trimming is not implemented":                  {"trim-color", "trim-md", "trim-pad", "trim-sd", "trim-tol"},
 		"this encoder setting is not implemented":                {"lossless", "cs", "chromasub", "dpi", "colorquant", "compression", "slow-connection-quality"},
 		"animation controls other than anim are not implemented": {"frame", "reverse", "loop", "fps", "skip"},
@@ -164,9 +164,9 @@ func parseAspect(v string) (float64, error) {
 
 // parseGravityValue reads a gravity (g, gravity, imgix crop=): a point
 // XxY, or a comma list of top/bottom/left/right (the anchor), faces,
-// entropy, edges, auto (a smart crop; there is no face detector, so faces
-// is an attention crop too, and the directions are what imgix falls back
-// to) and focalpoint (the point comes from fp-x and fp-y).
+// entropy, edges, auto (a smart crop: faces aims at the detected faces
+// (see Faces) and falls back to it, the directions are what imgix falls
+// back to) and focalpoint (the point comes from fp-x and fp-y).
 func parseGravityValue(v string) (a Anchor, smart bool, err error) {
 	if strings.Contains(v, "x") && !strings.Contains(v, ",") {
 		a, err = parsePoint(v)
