@@ -86,7 +86,7 @@ func scenarios(o options, s *server, z *zoneCluster, cb *clusterBench, db *diskB
 	if cb != nil {
 		scs = append(scs, clusterScenario(cb, c, o.clusterRequests))
 	}
-	scs = append(scs, effectsScenario(s, c))
+	scs = append(scs, effectsScenario(s, c), facesScenario(s, c))
 	if db != nil {
 		scs = append(scs, diskScenario(db, s, c, o.clusterRequests))
 	}
