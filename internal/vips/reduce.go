@@ -40,6 +40,9 @@ var ErrDeclined = errors.New("not a plain downscale Reduce makes")
 //   - A PNG (8-bit RGB or RGBA, not interlaced) is reduced in float, RGBA
 //     premultiplied by its alpha as vips_thumbnail does, with libvips' box
 //     shrink for factors of 4 and more (pngreduce.c, reducef.c).
+//   - A still WebP is decoded by libwebp scaled as webpload would scale
+//     it for vips_thumbnail, in chunks, and what remains reduced in fixed
+//     point (webpreduce.c).
 //
 // Why: a miss spends most of its time in that decode and reduce, and
 // libvips adds its own cost around it, in worker threads, regions and
@@ -76,6 +79,8 @@ func Reduce(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Image,
 		img, err = reduceJPEG(ctx, buf, h, o)
 	case transform.PNG:
 		img, err = reducePNG(ctx, buf, h, o)
+	case transform.WEBP:
+		img, err = reduceWebP(ctx, buf, h, o)
 	default:
 		return nil, ErrDeclined
 	}
