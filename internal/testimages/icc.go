@@ -5,7 +5,7 @@ package testimages
 #include <stdlib.h>
 #include <lcms2.h>
 
-// rgb_profile is an ICC v2 matrix-shaper profile of the white point and
+// rgb_profile is an ICC v4 matrix-shaper profile of the white point and
 // primaries given (CIE xy), every channel on the parametric curve of type
 // 1 (a plain gamma) or 4 (the sRGB curve): what a camera or phone tags
 // its photos with. *len is its size; the bytes are malloc'd.
@@ -23,7 +23,6 @@ rgb_profile(double wx, double wy, double rx, double ry, double gx, double gy,
 	cmsFreeToneCurve(curve);
 	if (!p)
 		return NULL;
-	cmsSetProfileVersion(p, 2.1);
 	if (cmsSaveProfileToMem(p, NULL, len) && (buf = malloc(*len)) &&
 		!cmsSaveProfileToMem(p, buf, len)) {
 		free(buf);
@@ -60,7 +59,8 @@ var (
 		red: [2]float64{0.7347, 0.2653}, green: [2]float64{0.1596, 0.8404}, blu: [2]float64{0.0366, 0.0001}, gamma: 1.8}
 )
 
-// ICC is the profile as an ICC v2 matrix-shaper profile, made by lcms2.
+// ICC is the profile as an ICC v4 matrix-shaper profile with parametric
+// curves, as Apple's Display P3 profile is, made by lcms2.
 func (p Profile) ICC() []byte {
 	typ, params := C.int(1), []C.double{C.double(p.gamma), 0, 0, 0, 0}
 	if p.srgbCurve {
