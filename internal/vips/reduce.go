@@ -1,6 +1,7 @@
 package vips
 
 /*
+#cgo pkg-config: lcms2
 #include "reducecolour.h"
 #include "reduceresult.h"
 #include "shim.h"

@@ -12,11 +12,14 @@
 void imgedge_reduced_profile(VipsImage *im, const void *icc, size_t len);
 
 // imgedge_reduced_to_srgb converts in, a reduced image carrying its
-// source's profile, to sRGB exactly as vips_thumbnail does with
-// export_profile "srgb" and no linear light: vips_icc_transform from the
-// embedded profile, relative colorimetric, no black point compensation,
-// on the reduced pixels (libvips converts after its resize too). A grey
-// source with a grey profile becomes three bands, as there.
+// source's profile, to sRGB as vips_thumbnail does with export_profile
+// "srgb" and no linear light: the lcms2 transform vips_icc_transform makes
+// from the embedded profile to libvips' sRGB profile (8-bit in and out,
+// relative colorimetric, no black point compensation), on the reduced
+// pixels (libvips converts after its resize too), made once per profile
+// and kept. A grey source with a grey profile becomes three bands, as
+// there. A profile it does not take as simply is left to
+// vips_icc_transform itself.
 int imgedge_reduced_to_srgb(VipsImage *in, VipsImage **out);
 
 #endif
