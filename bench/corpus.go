@@ -113,15 +113,20 @@ func buildCorpus(photos, dir string) (map[string]*source, []*source, error) {
 	return byName, list, nil
 }
 
-// alphaGradient decodes a JPEG and fades it out from the top-left corner
-// to the bottom-right one, as a PNG with alpha.
-func alphaGradient(path string) ([]byte, error) {
+// decodeJPEG reads and decodes the JPEG at path.
+func decodeJPEG(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	img, err := jpeg.Decode(f)
+	return jpeg.Decode(f)
+}
+
+// alphaGradient decodes a JPEG and fades it out from the top-left corner
+// to the bottom-right one, as a PNG with alpha.
+func alphaGradient(path string) ([]byte, error) {
+	img, err := decodeJPEG(path)
 	if err != nil {
 		return nil, err
 	}
@@ -141,12 +146,7 @@ func alphaGradient(path string) ([]byte, error) {
 
 // greyOf decodes a JPEG and encodes it grey, one component, at q=90.
 func greyOf(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	img, err := jpeg.Decode(f)
+	img, err := decodeJPEG(path)
 	if err != nil {
 		return nil, err
 	}

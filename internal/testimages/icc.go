@@ -37,7 +37,6 @@ import "C"
 import (
 	"bytes"
 	"compress/zlib"
-	"encoding/binary"
 )
 
 // Profile is an RGB colour space a source can be tagged with.
@@ -80,14 +79,7 @@ func (p Profile) ICC() []byte {
 // profiles under 64 KB) right after the JPEG's SOI marker: the pixels are
 // taken to be in that space.
 func JPEGWithProfile(jpg, icc []byte) []byte {
-	payload := append([]byte("ICC_PROFILE\x00\x01\x01"), icc...)
-	var out bytes.Buffer
-	out.Write(jpg[:2])
-	out.Write([]byte{0xFF, 0xE2})
-	binary.Write(&out, binary.BigEndian, uint16(len(payload)+2))
-	out.Write(payload)
-	out.Write(jpg[2:])
-	return out.Bytes()
+	return afterSOI(jpg, 0xE2, append([]byte("ICC_PROFILE\x00\x01\x01"), icc...))
 }
 
 // PNGWithProfile inserts icc as an iCCP chunk right after the PNG's IHDR.
