@@ -6,10 +6,12 @@ GO    ?= go
 SUDO  := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export GOTOOLCHAIN := local
 
-# Debian packages the build and the tests need.
-APT_PACKAGES := libvips-dev libjpeg62-turbo-dev libpng-dev libwebp-dev pkg-config gcc postgresql chromium python3-skimage fonts-dejavu-core fonts-liberation2
+# Debian packages the build and the tests need (libvips-tools: the vips
+# command makes bench's HEIC source; python3-skimage: the portrait the face
+# tests use; the fonts: what text overlays draw with).
+APT_PACKAGES := libvips-dev libvips-tools libjpeg62-turbo-dev libpng-dev libwebp-dev pkg-config gcc postgresql chromium python3-skimage fonts-dejavu-core fonts-liberation2
 
-.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz consul jaeger threadset-race clientlibs
+.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz consul jaeger threadset-race clientlibs imgproxy
 
 all: build
 
@@ -50,11 +52,43 @@ run: build
 ## bench: end-to-end benchmark against bin/caddy (about 4 minutes); prints a
 ## table, writes bench/out/results.json, latency.png and caddy.log.
 ## -mod=readonly: measuring must never rewrite go.mod.
-## IMGPROXY=/path/to/imgproxy (and IMAGINARY=...) adds the peers to scenario 8;
-## bench/README.md says how to build them.
+## Scenario 8 runs imgproxy beside imgedge: bin/imgproxy (make imgproxy),
+## built first when missing; IMGPROXY=/path/to/imgproxy runs another build,
+## IMGPROXY=none none. IMAGINARY=... adds imaginary (bench/README.md).
+IMGPROXY ?=
 bench: build consul
-	GOFLAGS=-mod=readonly $(GO) run ./bench -caddy bin/caddy -consul bin/consul -out bench/out -duration 8s -warmup 2s \
-		-imgproxy "$(IMGPROXY)" -imaginary "$(IMAGINARY)" $(BENCH_FLAGS)
+	@imgproxy="$(IMGPROXY)"; \
+	if [ -z "$$imgproxy" ]; then \
+		if $(MAKE) --no-print-directory imgproxy; then imgproxy=bin/imgproxy; \
+		else echo "imgproxy could not be built: scenario 8 runs without it"; fi; \
+	fi; \
+	[ "$$imgproxy" = none ] && imgproxy=; \
+	set -x; GOFLAGS=-mod=readonly $(GO) run ./bench -caddy bin/caddy -consul bin/consul -out bench/out -duration 8s -warmup 2s \
+		-imgproxy "$$imgproxy" -imaginary "$(IMAGINARY)" $(BENCH_FLAGS)
+
+## imgproxy: bin/imgproxy, the peer of bench scenario 8: imgproxy
+## IMGPROXY_VERSION built against the system libvips from its exact release
+## (about 3 minutes). The source is the Go module from the module proxy,
+## checked against the checksum database; where the proxy does not serve
+## it, the release tag of IMGPROXY_GIT (GitHub, or a mirror of it: make
+## imgproxy IMGPROXY_GIT=/path/to/imgproxy.git), checked to be commit
+## IMGPROXY_COMMIT.
+IMGPROXY_VERSION := v3.30.1
+IMGPROXY_COMMIT  := 62224b4414db836d3e61359e2beeb0cc25b13861
+IMGPROXY_GIT     ?= https://github.com/imgproxy/imgproxy
+imgproxy: bin/imgproxy
+bin/imgproxy:
+	@set -e; tmp=$$(mktemp -d); trap 'chmod -R u+w $$tmp; rm -rf $$tmp' EXIT; \
+	dir=$$(cd $$tmp && $(GO) mod download -json github.com/imgproxy/imgproxy/v3@$(IMGPROXY_VERSION) 2>/dev/null | \
+		sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+	if [ -n "$$dir" ]; then \
+		echo "imgproxy $(IMGPROXY_VERSION) from the module proxy"; cp -r $$dir $$tmp/src; chmod -R u+w $$tmp/src; \
+	else \
+		echo "imgproxy $(IMGPROXY_VERSION): the module proxy does not serve it; its tag from $(IMGPROXY_GIT)"; \
+		git -c advice.detachedHead=false clone -q --depth 1 --branch $(IMGPROXY_VERSION) $(IMGPROXY_GIT) $$tmp/src 2>&1 | grep -v 'depth is ignored' || true; \
+		test "$$(git -C $$tmp/src rev-parse HEAD)" = $(IMGPROXY_COMMIT) || { echo "imgproxy $(IMGPROXY_VERSION) is not commit $(IMGPROXY_COMMIT)"; exit 1; }; \
+	fi; \
+	mkdir -p bin; cd $$tmp/src && $(GO) build -trimpath -o $(CURDIR)/bin/imgproxy . && echo "built bin/imgproxy"
 
 ## clientlibs: the imgix and unpic client libraries the drop-in tests
 ## generate URLs with, from the npm registry at the versions locked in

@@ -9,9 +9,11 @@ import (
 	"image/png"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 
 	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/internal/testimages"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -33,6 +35,11 @@ const (
 	bigWebP  = "kite.webp"
 	largeJPG = "path-22mp.jpg"
 	logoPNG  = "logo.png"
+	// What phones and editors upload, each made from the headline photo.
+	p3JPG     = "kite-p3.jpg"
+	greyJPG   = "kite-grey.jpg"
+	smallWebP = "kite-1mp.webp"
+	heic      = "kite.heic"
 )
 
 // corpusStep makes one source from the example photographs.
@@ -58,6 +65,22 @@ var corpusSteps = []corpusStep{
 		cfg := imaging.DefaultConfig()
 		cfg.Limits.MaxWidth, cfg.Limits.MaxHeight = 6000, 4000
 		return convert(filepath.Join(photos, "path.jpg"), "w=6000&h=4000&fit=contain&q=85", cfg)
+	}},
+	{p3JPG, "kite.jpg tagged with a Display P3 profile (ICC v4, made by lcms2), as phones save", func(photos string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(photos, "kite.jpg"))
+		if err != nil {
+			return nil, err
+		}
+		return testimages.JPEGWithProfile(b, testimages.DisplayP3.ICC()), nil
+	}},
+	{greyJPG, "kite.jpg in grey, one component, JPEG q=90", func(photos string) ([]byte, error) {
+		return greyOf(filepath.Join(photos, "kite.jpg"))
+	}},
+	{smallWebP, "kite.jpg at 1280x800 (1 MP) as WebP (imaging, q=80)", func(photos string) ([]byte, error) {
+		return convert(filepath.Join(photos, "kite.jpg"), "w=1280&f=webp", imaging.DefaultConfig())
+	}},
+	{heic, "kite.jpg as HEIC (HEVC, libvips' heifsave with x265, q=80), what iPhones store", func(photos string) ([]byte, error) {
+		return heicOf(filepath.Join(photos, "kite.jpg"))
 	}},
 }
 
@@ -90,15 +113,20 @@ func buildCorpus(photos, dir string) (map[string]*source, []*source, error) {
 	return byName, list, nil
 }
 
-// alphaGradient decodes a JPEG and fades it out from the top-left corner
-// to the bottom-right one, as a PNG with alpha.
-func alphaGradient(path string) ([]byte, error) {
+// decodeJPEG reads and decodes the JPEG at path.
+func decodeJPEG(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	img, err := jpeg.Decode(f)
+	return jpeg.Decode(f)
+}
+
+// alphaGradient decodes a JPEG and fades it out from the top-left corner
+// to the bottom-right one, as a PNG with alpha.
+func alphaGradient(path string) ([]byte, error) {
+	img, err := decodeJPEG(path)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +142,34 @@ func alphaGradient(path string) ([]byte, error) {
 	var buf bytes.Buffer
 	err = png.Encode(&buf, out)
 	return buf.Bytes(), err
+}
+
+// greyOf decodes a JPEG and encodes it grey, one component, at q=90.
+func greyOf(path string) ([]byte, error) {
+	img, err := decodeJPEG(path)
+	if err != nil {
+		return nil, err
+	}
+	g := image.NewGray(img.Bounds())
+	draw.Draw(g, g.Bounds(), img, img.Bounds().Min, draw.Src)
+	var buf bytes.Buffer
+	err = jpeg.Encode(&buf, g, &jpeg.Options{Quality: 90})
+	return buf.Bytes(), err
+}
+
+// heicOf encodes a photograph as HEIC with the vips command (libvips-tools,
+// which make deps installs): imgedge encodes no HEVC itself.
+func heicOf(path string) ([]byte, error) {
+	dir, err := os.MkdirTemp("", "bench-heic")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	out := filepath.Join(dir, "out.heic")
+	if b, err := exec.Command("vips", "copy", path, out+"[Q=80,compression=hevc,strip]").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("vips copy: %v: %s", err, b)
+	}
+	return os.ReadFile(out)
 }
 
 // convert runs one photograph through the pipeline with the given query.

@@ -147,6 +147,7 @@ func (r *runner) measureAlternating(specs []runSpec, rounds int) ([]*runResult, 
 		elapsed time.Duration
 		cpu     time.Duration
 		rss     []rssSample
+		slices  []float64 // 2xx answers per second in each slice
 	}
 	accs := make([]acc, len(specs))
 	pidOf := func(spec runSpec) int {
@@ -172,8 +173,11 @@ func (r *runner) measureAlternating(specs []runSpec, rounds int) ([]*runResult, 
 			}
 			rss := startSampler(pidOf(spec))
 			began := time.Now()
+			had := len(accs[i].rec.samples)
 			r.drive(spec, slice, &accs[i].rec)
-			accs[i].elapsed += time.Since(began)
+			took := time.Since(began)
+			accs[i].elapsed += took
+			accs[i].slices = append(accs[i].slices, float64(succeeded(accs[i].rec.samples[had:]))/took.Seconds())
 			accs[i].rss = append(accs[i].rss, rss.stop()...)
 			cpu1, err := procCPU(pidOf(spec))
 			if err != nil {
@@ -185,6 +189,7 @@ func (r *runner) measureAlternating(specs []runSpec, rounds int) ([]*runResult, 
 	results := make([]*runResult, len(specs))
 	for i, spec := range specs {
 		results[i] = summarize(spec, accs[i].rec.samples, accs[i].elapsed, accs[i].cpu, accs[i].rss)
+		results[i].SliceRPS = accs[i].slices
 		if spec.after != nil {
 			spec.after(results[i])
 		}
@@ -289,7 +294,8 @@ type runResult struct {
 	ErrorSamples  []string           `json:"error_samples,omitempty"`
 	CacheStatus   map[string]int     `json:"cache_status"`
 	Unexpected    int                `json:"unexpected_cache_status"`
-	RPS           float64            `json:"req_per_s"` // 2xx answers per second
+	RPS           float64            `json:"req_per_s"`                 // 2xx answers per second
+	SliceRPS      []float64          `json:"slice_req_per_s,omitempty"` // alternating runs: RPS in each slice
 	P50           float64            `json:"p50_ms"`
 	P90           float64            `json:"p90_ms"`
 	P99           float64            `json:"p99_ms"`
@@ -395,6 +401,28 @@ func (r *runResult) compare(ref *runResult) {
 		"cpu_per_req": ratio(r.CPUPerReq, ref.CPUPerReq),
 		"out_bytes":   ratio(r.MeanOutBytes, ref.MeanOutBytes),
 	}
+	// Alternating runs: the median of the slices' ratios, each slice next
+	// to its reference's of the same round, which drift on a shared
+	// machine moves less than the sums.
+	if n := len(r.SliceRPS); n > 0 && n == len(ref.SliceRPS) {
+		each := make([]float64, n)
+		for k := range n {
+			each[k] = ratio(r.SliceRPS[k], ref.SliceRPS[k])
+		}
+		slices.Sort(each)
+		r.Ratios["slice_median"] = (each[(n-1)/2] + each[n/2]) / 2
+	}
+}
+
+// succeeded counts the 2xx answers among samples.
+func succeeded(samples []sample) int {
+	n := 0
+	for _, s := range samples {
+		if s.code >= 200 && s.code < 300 {
+			n++
+		}
+	}
+	return n
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -56,6 +56,9 @@ func versus(r *runResult) string {
 	switch {
 	case r.Ratios != nil:
 		s := fmt.Sprintf("%.2fx %s req/s, p99 %.2fx", r.Ratios["req_per_s"], r.Ref, r.Ratios["p99"])
+		if m, ok := r.Ratios["slice_median"]; ok {
+			s += fmt.Sprintf(", slices' median %.2fx", m)
+		}
 		if size := r.Ratios["out_bytes"]; math.Abs(size-1) > 0.01 {
 			s += fmt.Sprintf(", size %.2fx", size)
 		}

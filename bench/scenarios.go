@@ -215,6 +215,10 @@ var peerCases = []peerCase{
 	{headline, "jpeg", 100, 1500},
 	{alphaPNG, "webp", 200, 400},
 	{largeJPG, "jpeg", 800, 800},
+	{p3JPG, "jpeg", 300, 400},
+	{greyJPG, "jpeg", 300, 400},
+	{smallWebP, "jpeg", 300, 400},
+	{heic, "jpeg", 300, 400},
 }
 
 // peerScenario is the miss path on distinct variants (every request a

@@ -1,6 +1,7 @@
 package imaging_test
 
 import (
+	"image"
 	"os"
 	"testing"
 
@@ -8,7 +9,8 @@ import (
 	"github.com/imgedge/imgedge/transform"
 )
 
-// A plain JPEG or PNG downscale is made without a libvips pipeline; what
+// A plain JPEG, PNG or WebP downscale, colour-managed or grey, is made
+// without a libvips pipeline; what
 // the direct reduce cannot make exactly as vips_thumbnail would goes to
 // libvips, at the size asked either way.
 func TestWhichResizesAreDirect(t *testing.T) {
@@ -33,7 +35,8 @@ func TestWhichResizesAreDirect(t *testing.T) {
 		{"its metadata kept", jpg, "w=300&metadata=keep", 300, false},
 		{"smart cropping", jpg, "w=300&h=300&fit=cover&g=smart", 300, false},
 		{"a region", jpg, "w=300&rect=10,10,400,200", 300, false},
-		{"a colour profile", p3, "w=32", 32, false},
+		{"a colour profile, converted to sRGB after", p3, "w=32", 32, true},
+		{"a grey JPEG", greyJPEG(800, 400), "w=300", 300, true},
 		{"a GIF", testimages.AnimatedGIF(80, 40, 2), "w=30", 30, false},
 	}
 	for _, tt := range tests {
@@ -47,4 +50,13 @@ func TestWhichResizesAreDirect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// greyJPEG is a w x h one-component JPEG.
+func greyJPEG(w, h int) []byte {
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range g.Pix {
+		g.Pix[i] = uint8(i % 251)
+	}
+	return testimages.JPEG(g)
 }

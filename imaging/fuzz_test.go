@@ -93,6 +93,11 @@ func FuzzPipeline(f *testing.F) {
 		testimages.TextBombPNG(16, 16, 2, imaging.MaxPNGMetadata),
 		testimages.TextBombPNG(16, 16, 2, 1<<10),
 		testimages.StripPNG(2, imaging.MaxSide+1),
+		// What the direct reduce now takes too: profiled and grey JPEGs,
+		// profiled PNGs (the profile goes to lcms2).
+		testimages.JPEGWithProfile(jpeg, testimages.ProPhoto.ICC()),
+		testimages.PNGWithProfile(png, testimages.DisplayP3.ICC()),
+		greyJPEG(48, 32),
 	}
 	for i, s := range seeds {
 		f.Add(s, uint16(i*37))

@@ -155,10 +155,15 @@ func WithOrientation(jpg []byte, o int) []byte {
 	binary.Write(&tiff, binary.LittleEndian, uint16(o))
 	binary.Write(&tiff, binary.LittleEndian, uint16(0))
 	binary.Write(&tiff, binary.LittleEndian, uint32(0)) // no next IFD
-	payload := append([]byte("Exif\x00\x00"), tiff.Bytes()...)
+	return afterSOI(jpg, 0xE1, append([]byte("Exif\x00\x00"), tiff.Bytes()...))
+}
+
+// afterSOI inserts an APPn segment (marker 0xE0 + n) carrying payload
+// right after the JPEG's SOI marker.
+func afterSOI(jpg []byte, marker byte, payload []byte) []byte {
 	var out bytes.Buffer
 	out.Write(jpg[:2])
-	out.Write([]byte{0xFF, 0xE1})
+	out.Write([]byte{0xFF, marker})
 	binary.Write(&out, binary.BigEndian, uint16(len(payload)+2))
 	out.Write(payload)
 	out.Write(jpg[2:])

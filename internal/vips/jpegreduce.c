@@ -1,5 +1,6 @@
 #include "jpegreduce.h"
 #include "reduce.h"
+#include "reducecolour.h"
 
 #include <setjmp.h>
 #include <stdint.h>
@@ -88,6 +89,8 @@ typedef struct {
 	uint8_t **rows;   // the rows of one output row's taps
 	int16_t *mid;     // one vertically reduced row, RGBx
 	uint8_t *pixels;  // the output
+	JOCTET *icc;      // the source's ICC profile, when asked for
+	unsigned int icc_len;
 } work;
 
 static void
@@ -99,6 +102,7 @@ work_free(work *w)
 	free(w->rows);
 	free(w->mid);
 	g_free(w->pixels);
+	free(w->icc);
 	free(w);
 }
 
@@ -139,10 +143,23 @@ reduce(struct jpeg_decompress_struct *d, work *w, VipsImage *stop)
 	return IMGEDGE_REDUCED;
 }
 
+// grey_bands keeps the first of each RGB pixel of the w x h output: a grey
+// source, read as RGBx by libjpeg (the three equal), reduced as one, one
+// band again, as libvips keeps it. Returns NULL when out of memory.
+static uint8_t *
+grey_bands(uint8_t *rgb, int w, int h)
+{
+	const size_t n = (size_t) w * h;
+
+	for (size_t i = 0; i < n; i++)
+		rgb[i] = rgb[i * 3];
+	return g_try_realloc(rgb, n);
+}
+
 imgedge_reduce_result
 imgedge_jpeg_reduce(const void *buf, size_t len, int shrink,
 	int in_w, int in_h, double hshrink, double vshrink, int out_w, int out_h,
-	double xres, double yres, VipsImage *stop, VipsImage **out)
+	double xres, double yres, int with_profile, VipsImage *stop, VipsImage **out)
 {
 	struct jpeg_decompress_struct d;
 	errors err;
@@ -177,13 +194,25 @@ imgedge_jpeg_reduce(const void *buf, size_t len, int shrink,
 	jpeg_create_decompress(&d);
 	d.progress = &err.progress;
 	jpeg_mem_src(&d, (const unsigned char *) buf, len);
+	if (with_profile)
+		jpeg_save_markers(&d, JPEG_APP0 + 2, 0xFFFF); // ICC_PROFILE chunks
 	jpeg_read_header(&d, TRUE);
+	// Grey is read as RGBx (libjpeg-turbo repeats the one channel) and
+	// reduced as colour: the same kernels, one band kept at the end.
+	const int grey = d.num_components == 1 && d.jpeg_color_space == JCS_GRAYSCALE;
 	d.scale_num = 1;
 	d.scale_denom = shrink;
 	d.out_color_space = JCS_EXT_RGBX; // the reduce's layout, straight from the colour conversion
 	jpeg_calc_output_dimensions(&d);
-	if (d.num_components != 3 || d.data_precision != 8 ||
-		(d.jpeg_color_space != JCS_YCbCr && d.jpeg_color_space != JCS_RGB) ||
+	if (with_profile && !jpeg_read_icc_profile(&d, &w->icc, &w->icc_len)) {
+		// The header said it has one; libjpeg finds its chunks broken.
+		jpeg_destroy_decompress(&d);
+		work_free(w);
+		return IMGEDGE_DECLINED;
+	}
+	if (d.data_precision != 8 ||
+		!(grey || (d.num_components == 3 &&
+			(d.jpeg_color_space == JCS_YCbCr || d.jpeg_color_space == JCS_RGB))) ||
 		!fits(d.output_width, in_w) || !fits(d.output_height, in_h) ||
 		d.output_components != 4 ||
 		imgedge_axis_init(&w->h, in_w, out_w, hshrink) ||
@@ -200,9 +229,18 @@ imgedge_jpeg_reduce(const void *buf, size_t len, int shrink,
 	jpeg_start_decompress(&d);
 	res = reduce(&d, w, stop);
 	jpeg_destroy_decompress(&d);
+	if (res == IMGEDGE_REDUCED && grey) {
+		uint8_t *one = grey_bands(w->pixels, out_w, out_h);
+		if (one)
+			w->pixels = one;
+		else
+			res = IMGEDGE_DECLINED;
+	}
 	if (res == IMGEDGE_REDUCED) {
-		res = imgedge_reduced_image(w->pixels, out_w, out_h, 3, xres, yres, out);
+		res = imgedge_reduced_image(w->pixels, out_w, out_h, grey ? 1 : 3, xres, yres, out);
 		w->pixels = NULL; // the image's now, or freed
+		if (res == IMGEDGE_REDUCED)
+			imgedge_reduced_profile(*out, w->icc, w->icc_len);
 	}
 	work_free(w);
 	return res;

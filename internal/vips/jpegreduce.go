@@ -11,11 +11,11 @@ import (
 	"unsafe"
 )
 
-// reduceJPEG is Reduce for a JPEG: libjpeg-turbo decodes it shrunk on
-// load by o.JPEGShrink, row by row, into the fixed-point Lanczos-3 reduce
-// of reduce.c.
+// reduceJPEG is Reduce for a JPEG, colour or grey: libjpeg-turbo decodes
+// it shrunk on load by o.JPEGShrink, row by row, into the fixed-point
+// Lanczos-3 reduce of reduce.c.
 func reduceJPEG(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Image, error) {
-	if h.Bands != 3 {
+	if h.Bands != 3 && h.Bands != 1 {
 		return nil, ErrDeclined
 	}
 	s := max(1, o.JPEGShrink)
@@ -32,6 +32,6 @@ func reduceJPEG(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Im
 	return o.run(ctx, "reduce jpeg", func(stop *C.VipsImage, out **C.VipsImage) C.imgedge_reduce_result {
 		return C.imgedge_jpeg_reduce(unsafe.Pointer(&buf[0]), C.size_t(len(buf)), C.int(s),
 			C.int(inW), C.int(inH), C.double(hs), C.double(vs), C.int(outW), C.int(outH),
-			C.double(h.XRes), C.double(h.YRes), stop, out)
+			C.double(h.XRes), C.double(h.YRes), cbool(h.HasICC), stop, out)
 	})
 }

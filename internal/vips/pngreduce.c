@@ -1,4 +1,5 @@
 #include "pngreduce.h"
+#include "reducecolour.h"
 #include "reducef.h"
 
 #include <math.h>
@@ -56,6 +57,8 @@ typedef struct {
 	float *hbox;      // its horizontal boxes
 	float *outrow;    // one output row, four floats a pixel
 	uint8_t *pixels;  // the output
+	void *icc;        // a copy of the source's ICC profile, when asked for
+	png_uint_32 icc_len;
 } work;
 
 static void
@@ -70,6 +73,7 @@ work_free(work *w)
 	free(w->hbox);
 	free(w->outrow);
 	g_free(w->pixels);
+	g_free(w->icc);
 	free(w);
 }
 
@@ -181,7 +185,7 @@ reduce(png_structp png, work *w, VipsImage *stop)
 imgedge_reduce_result
 imgedge_png_reduce(const void *buf, size_t len,
 	int in_w, int in_h, double hshrink, double vshrink, int out_w, int out_h,
-	double xres, double yres, VipsImage *stop, VipsImage **out)
+	double xres, double yres, int with_profile, VipsImage *stop, VipsImage **out)
 {
 	reader r = { buf, len, 0 };
 	png_structp png;
@@ -231,7 +235,14 @@ imgedge_png_reduce(const void *buf, size_t len,
 	png_get_IHDR(png, info, &width, &height, &depth, &colour, &interlace, NULL, NULL);
 	w->alpha = colour == PNG_COLOR_TYPE_RGB_ALPHA;
 	const int bands = w->alpha ? 4 : 3;
-	if ((int) width != in_w || (int) height != in_h || depth != 8 ||
+	png_charp icc_name;
+	png_bytep icc = NULL;
+	int icc_compression;
+	if (with_profile &&
+		png_get_iCCP(png, info, &icc_name, &icc_compression, &icc, &w->icc_len) == PNG_INFO_iCCP)
+		w->icc = g_memdup2(icc, w->icc_len);
+	if ((with_profile && !w->icc) ||
+		(int) width != in_w || (int) height != in_h || depth != 8 ||
 		interlace != PNG_INTERLACE_NONE ||
 		(colour != PNG_COLOR_TYPE_RGB && colour != PNG_COLOR_TYPE_RGB_ALPHA) ||
 		png_get_valid(png, info, PNG_INFO_tRNS) ||
@@ -256,6 +267,8 @@ imgedge_png_reduce(const void *buf, size_t len,
 	if (res == IMGEDGE_REDUCED) {
 		res = imgedge_reduced_image(w->pixels, out_w, out_h, bands, xres, yres, out);
 		w->pixels = NULL; // the image's now, or freed
+		if (res == IMGEDGE_REDUCED)
+			imgedge_reduced_profile(*out, w->icc, w->icc_len);
 	}
 	work_free(w);
 	return res;

@@ -24,6 +24,6 @@ func reducePNG(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Ima
 	return o.run(ctx, "reduce png", func(stop *C.VipsImage, out **C.VipsImage) C.imgedge_reduce_result {
 		return C.imgedge_png_reduce(unsafe.Pointer(&buf[0]), C.size_t(len(buf)),
 			C.int(h.Width), C.int(h.Height), C.double(hs), C.double(vs), C.int(outW), C.int(outH),
-			C.double(h.XRes), C.double(h.YRes), stop, out)
+			C.double(h.XRes), C.double(h.YRes), cbool(h.HasICC), stop, out)
 	})
 }

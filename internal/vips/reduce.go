@@ -1,6 +1,8 @@
 package vips
 
 /*
+#cgo pkg-config: lcms2
+#include "reducecolour.h"
 #include "reduceresult.h"
 #include "shim.h"
 */
@@ -34,18 +36,24 @@ var ErrDeclined = errors.New("not a plain downscale Reduce makes")
 // vips_reduceh and vips_reducev do. The size is Thumbnail's to the pixel
 // and the pixels within rounding of its.
 //
-//   - A JPEG (8-bit YCbCr or RGB) is shrunk on load by o.JPEGShrink and
-//     reduced in fixed point (jpegreduce.c, reduce.c).
+//   - A JPEG (8-bit YCbCr, RGB or grey) is shrunk on load by o.JPEGShrink
+//     and reduced in fixed point (jpegreduce.c, reduce.c).
 //   - A PNG (8-bit RGB or RGBA, not interlaced) is reduced in float, RGBA
 //     premultiplied by its alpha as vips_thumbnail does, with libvips' box
 //     shrink for factors of 4 and more (pngreduce.c, reducef.c).
+//   - A still WebP is decoded by libwebp scaled as webpload would scale
+//     it for vips_thumbnail, in chunks, and what remains reduced in fixed
+//     point (webpreduce.c).
 //
 // Why: a miss spends most of its time in that decode and reduce, and
 // libvips adds its own cost around it, in worker threads, regions and
 // buffers; bench scenario 8 measures the difference. A source stored
 // turned (EXIF orientation) is reduced as stored and turned upright after,
-// as vips_thumbnail does. Everything else is declined (ErrDeclined): other
-// formats and layouts, colour profiles, animations, enlargements, and a
+// as vips_thumbnail does. A source with an ICC profile is reduced as
+// stored and its reduced pixels converted to sRGB by the same libvips
+// transform vips_thumbnail ends with (reducecolour.c). Everything else is
+// declined (ErrDeclined): other formats and layouts, animations,
+// enlargements, and a
 // source the decoder fails on before its first row, which libvips then
 // decodes under its own rules. Past the first row, the decoder follows
 // those rules itself (fail_on=truncated: warnings are counted, the end of
@@ -58,7 +66,7 @@ var ErrDeclined = errors.New("not a plain downscale Reduce makes")
 // between the rows of every scan of a progressive JPEG, which is refused
 // past IMGEDGE_MAX_SCANS scans.
 func Reduce(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Image, error) {
-	if len(buf) == 0 || h.Depth != 8 || h.HasICC || h.Orientation > 8 || h.Pages > 1 || h.Width > maxReduceWidth {
+	if len(buf) == 0 || h.Depth != 8 || h.Orientation > 8 || h.Pages > 1 || h.Width > maxReduceWidth {
 		return nil, ErrDeclined
 	}
 	if h.Orientation >= 5 {
@@ -72,13 +80,23 @@ func Reduce(ctx context.Context, buf []byte, h Header, o ReduceOptions) (*Image,
 		img, err = reduceJPEG(ctx, buf, h, o)
 	case transform.PNG:
 		img, err = reducePNG(ctx, buf, h, o)
+	case transform.WEBP:
+		img, err = reduceWebP(ctx, buf, h, o)
 	default:
 		return nil, ErrDeclined
 	}
-	if err != nil || h.Orientation <= 1 {
-		return img, err
+	if err != nil {
+		return nil, err
 	}
 	var out *C.VipsImage
+	if h.HasICC {
+		if img, err = img.step("convert to sRGB", C.imgedge_reduced_to_srgb(img.im, &out), out); err != nil {
+			return nil, err
+		}
+	}
+	if h.Orientation <= 1 {
+		return img, nil
+	}
 	return img.step("turn upright", C.imgedge_upright(img.im, C.int(h.Orientation), &out), out)
 }
 
@@ -124,10 +142,20 @@ func (o ReduceOptions) run(ctx context.Context, what string, call func(stop *C.V
 // for an enlargement, which Reduce does not make, and an output over
 // maxReducePixels.
 func reduceSize(inW, inH int, o ReduceOptions) (hs, vs float64, outW, outH int, ok bool) {
-	hshrink := float64(inW) / float64(o.Width)
-	vshrink := float64(inH) / float64(o.Height)
+	hshrink, vshrink := thumbnailShrink(inW, inH, o)
+	hs, outW, hok := reduceAxis(inW, 1/hshrink)
+	vs, outH, vok := reduceAxis(inH, 1/vshrink)
+	return hs, vs, outW, outH, hok && vok && outW*outH <= maxReducePixels
+}
+
+// thumbnailShrink is vips_thumbnail_calculate_shrink: the shrink of each
+// axis of an inW x inH image to o's box (for a fit, the larger of the two
+// on both; for ResizeDown, never below 1).
+func thumbnailShrink(inW, inH int, o ReduceOptions) (hshrink, vshrink float64) {
+	hshrink = float64(inW) / float64(o.Width)
+	vshrink = float64(inH) / float64(o.Height)
 	if o.Resize != transform.ResizeForce {
-		// vips_thumbnail_calculate_shrink: fit, the larger shrink wins.
+		// Fit: the larger shrink wins.
 		if hshrink < vshrink {
 			hshrink = vshrink
 		} else {
@@ -137,9 +165,7 @@ func reduceSize(inW, inH int, o ReduceOptions) (hs, vs float64, outW, outH int, 
 	if o.Resize == transform.ResizeDown {
 		hshrink, vshrink = max(1, hshrink), max(1, vshrink)
 	}
-	hs, outW, hok := reduceAxis(inW, 1/hshrink)
-	vs, outH, vok := reduceAxis(inH, 1/vshrink)
-	return hs, vs, outW, outH, hok && vok && outW*outH <= maxReducePixels
+	return hshrink, vshrink
 }
 
 // reduceAxis is vips_resize and vips_reduceh on one axis of in pixels at

@@ -47,6 +47,19 @@ func photo(t testing.TB, name string, w, h int) []byte {
 	return out.Bytes()
 }
 
+// greyPhoto is cut as a baseline grey (one component) JPEG.
+func greyPhoto(t testing.TB, name string, w, h int) []byte {
+	t.Helper()
+	c := cut(t, name, w, h)
+	g := image.NewGray(c.Bounds())
+	draw.Draw(g, g.Bounds(), c, c.Bounds().Min, draw.Src)
+	var out bytes.Buffer
+	if err := jpeg.Encode(&out, g, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
 // photoPNG is cut as an RGB PNG, or an RGBA one with a diagonal alpha
 // gradient from opaque to clear.
 func photoPNG(t testing.TB, name string, w, h int, alpha bool) []byte {
@@ -120,6 +133,8 @@ func TestReduceMakesWhatThumbnailMakes(t *testing.T) {
 		{333, 999, func(w, h int) []byte { return photo(t, "kite.jpg", w, h) }, "jpeg", false},
 		{97, 61, func(w, h int) []byte { return photo(t, "kite.jpg", w, h) }, "jpeg", false},
 		{13, 9, func(w, h int) []byte { return photo(t, "kite.jpg", w, h) }, "jpeg", false},
+		{2560, 1600, func(w, h int) []byte { return greyPhoto(t, "kite.jpg", w, h) }, "grey jpeg", false},
+		{333, 999, func(w, h int) []byte { return greyPhoto(t, "kite.jpg", w, h) }, "grey jpeg", false},
 		{1600, 1000, func(w, h int) []byte { return photoPNG(t, "cups.jpg", w, h, true) }, "png", true},
 		{1001, 667, func(w, h int) []byte { return photoPNG(t, "cups.jpg", w, h, true) }, "png", true},
 		{333, 999, func(w, h int) []byte { return photoPNG(t, "cups.jpg", w, h, false) }, "png", false},
@@ -146,7 +161,7 @@ func TestReduceMakesWhatThumbnailMakes(t *testing.T) {
 		for _, b := range boxes {
 			plan := transform.Plan{BoxW: b.w, BoxH: b.h, Resize: b.resize}
 			shrink := 0
-			if s.kind == "jpeg" {
+			if strings.HasSuffix(s.kind, "jpeg") {
 				shrink = plan.JPEGShrink(s.w, s.h)
 			}
 			name := fmt.Sprintf("%s %dx%d to %dx%d mode %d shrink %d", s.kind, s.w, s.h, b.w, b.h, b.resize, shrink)
@@ -169,6 +184,9 @@ func TestReduceMakesWhatThumbnailMakes(t *testing.T) {
 				continue
 			}
 			w, ht := got.Width(), got.Height()
+			if got.Bands() != want.Bands() {
+				t.Errorf("%s: %d bands, libvips makes %d", name, got.Bands(), want.Bands())
+			}
 			mean, most := difference(pixels(t, got), pixels(t, want))
 			t.Logf("%s: %dx%d, %.3f on average, %d at most", name, w, ht, mean, most)
 			if mean > 0.6 || most > 8 {
@@ -176,17 +194,99 @@ func TestReduceMakesWhatThumbnailMakes(t *testing.T) {
 			}
 		}
 	}
-	if reduced["jpeg"] < 12 || reduced["png"] < 9 {
+	if reduced["jpeg"] < 12 || reduced["png"] < 9 || reduced["grey jpeg"] < 6 {
 		t.Errorf("only %v of the cases were reduced: the rest were declined", reduced)
+	}
+}
+
+// sameShape says got has want's size and bands; if not, it says so and
+// closes both.
+func sameShape(t *testing.T, name string, got, want *vips.Image) bool {
+	t.Helper()
+	if got.Width() == want.Width() && got.Height() == want.Height() && got.Bands() == want.Bands() {
+		return true
+	}
+	t.Errorf("%s: %dx%d, %d bands; libvips makes %dx%d, %d bands", name,
+		got.Width(), got.Height(), got.Bands(), want.Width(), want.Height(), want.Bands())
+	got.Close()
+	want.Close()
+	return false
+}
+
+// A source tagged with a wide-gamut profile is reduced in its own space
+// and converted to sRGB after, by the transform vips_thumbnail ends with
+// (relative colorimetric, no black point compensation): libvips' colours.
+// The bound, a mean of 1.0 level of 255 per channel (measured: 0.09 to
+// 0.21), is the reduce's own rounding (at most 0.6 on average in the
+// source's space, as for sRGB sources) carried through a transform that
+// stretches a wide gamut; the largest difference, 40 levels (measured: 7
+// for P3, up to 33 for ProPhoto), is the 8 levels allowed for sRGB at a
+// few pixels of sharp edges, times the slope of the transform there: near
+// black, ProPhoto's gamma 1.8 into sRGB's curve turns 8 levels into
+// about 18, and its primaries' matrix stretches a saturated channel more.
+func TestReduceConvertsProfiledSourcesAsThumbnailDoes(t *testing.T) {
+	profiles := []testimages.Profile{testimages.DisplayP3, testimages.AdobeRGB, testimages.ProPhoto}
+	boxes := []vips.ReduceOptions{
+		{Width: 400, Height: transform.Unbounded, Resize: transform.ResizeDown},
+		{Width: 300, Height: 300, Resize: transform.ResizeDown},
+		{Width: 640, Height: 200, Resize: transform.ResizeForce},
+	}
+	for _, p := range profiles {
+		icc := p.ICC()
+		for _, src := range []struct {
+			kind string
+			buf  []byte
+		}{
+			{"jpeg", testimages.JPEGWithProfile(photo(t, "kite.jpg", 1001, 667), icc)},
+			{"png", testimages.PNGWithProfile(photoPNG(t, "cups.jpg", 800, 500, false), icc)},
+		} {
+			h, err := vips.ReadHeader(src.buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !h.HasICC {
+				t.Fatalf("%s %s: libvips finds no profile", p.Name, src.kind)
+			}
+			for _, o := range boxes {
+				name := fmt.Sprintf("%s %s to %dx%d mode %d", p.Name, src.kind, o.Width, o.Height, o.Resize)
+				if src.kind == "jpeg" {
+					o.JPEGShrink = transform.Plan{BoxW: o.Width, BoxH: o.Height, Resize: o.Resize}.JPEGShrink(h.Width, h.Height)
+				}
+				got, err := vips.Reduce(context.Background(), src.buf, h, o)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				want, err := vips.Thumbnail(src.buf, vips.ThumbnailOptions{Width: o.Width, Height: o.Height, Resize: o.Resize,
+					JPEGShrink: o.JPEGShrink, ToSRGB: true, Upright: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !sameShape(t, name, got, want) {
+					continue
+				}
+				// Against the picture not converted: the test sees a conversion.
+				plain, err := vips.Thumbnail(src.buf, vips.ThumbnailOptions{Width: o.Width, Height: o.Height, Resize: o.Resize,
+					JPEGShrink: o.JPEGShrink, Upright: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				gotPx, wantPx := pixels(t, got), pixels(t, want)
+				mean, most := difference(gotPx, wantPx)
+				unconverted, _ := difference(pixels(t, plain), wantPx)
+				t.Logf("%s: %.3f on average, %d at most (%.1f unconverted)", name, mean, most, unconverted)
+				if mean > 1.0 || most > 40 {
+					t.Errorf("%s: differs from libvips by %.2f on average, %d at most", name, mean, most)
+				}
+				if unconverted < 3 {
+					t.Errorf("%s: the conversion changes the picture by %.2f on average only", name, unconverted)
+				}
+			}
+		}
 	}
 }
 
 func TestReduceDeclinesWhatItDoesNotMake(t *testing.T) {
 	plain := photo(t, "kite.jpg", 800, 500)
-	var grey bytes.Buffer
-	if err := jpeg.Encode(&grey, image.NewGray(image.Rect(0, 0, 800, 500)), nil); err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name string
 		buf  []byte
@@ -196,7 +296,7 @@ func TestReduceDeclinesWhatItDoesNotMake(t *testing.T) {
 		{"a reduce libvips starts with a box shrink", plain, vips.ReduceOptions{Width: 100, Height: transform.Unbounded, JPEGShrink: 1}},
 		{"a source wider than the reduce holds", photoPNG(t, "cups.jpg", 16385, 2, false), vips.ReduceOptions{Width: 1000, Height: transform.Unbounded}},
 		{"an output larger than the reduce holds", testimages.JPEG(testimages.Gradient(4200, 4000)), vips.ReduceOptions{Width: 4199, Height: transform.Unbounded}},
-		{"a greyscale source", grey.Bytes(), vips.ReduceOptions{Width: 300, Height: transform.Unbounded}},
+		{"a grey PNG", testimages.StripPNG(300, 200), vips.ReduceOptions{Width: 100, Height: transform.Unbounded}},
 		{"a palette PNG", palette(t), vips.ReduceOptions{Width: 100, Height: transform.Unbounded}},
 		{"an alpha PNG shrunk on one axis only", photoPNG(t, "cups.jpg", 400, 300, true), vips.ReduceOptions{Width: 200, Height: 300, Resize: transform.ResizeForce}},
 		{"a GIF", testimages.AnimatedGIF(200, 100, 1), vips.ReduceOptions{Width: 100, Height: transform.Unbounded}},
@@ -268,7 +368,15 @@ func TestReduceStopsAmongTheScansOfAProgressiveJPEG(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := vips.ReduceOptions{Width: 5000, Height: transform.Unbounded}
+	stopsEarly(t, buf, h, vips.ReduceOptions{Width: 5000, Height: transform.Unbounded},
+		"the kill flag was not read among the scans") // between rows only, it would stop after every scan was read
+}
+
+// stopsEarly decodes buf whole, then with a twentieth of that as timeout:
+// the second must stop with ErrTimeout within half the whole decode, or
+// why is the likely cause.
+func stopsEarly(t *testing.T, buf []byte, h vips.Header, o vips.ReduceOptions, why string) {
+	t.Helper()
 	began := time.Now()
 	img, err := vips.Reduce(context.Background(), buf, h, o)
 	if err != nil {
@@ -284,9 +392,8 @@ func TestReduceStopsAmongTheScansOfAProgressiveJPEG(t *testing.T) {
 		t.Fatalf("got %v, want ErrTimeout", err)
 	}
 	t.Logf("the whole decode %v; stopped after %v with a timeout of %v", whole, stopped, o.Timeout)
-	// Between rows only, it would stop after every scan was read.
 	if stopped > whole/2 {
-		t.Errorf("stopped after %v, over half the whole decode (%v): the kill flag was not read among the scans", stopped, whole)
+		t.Errorf("stopped after %v, over half the whole decode (%v): %s", stopped, whole, why)
 	}
 }
 

@@ -16,7 +16,7 @@ imgedge_reduced_image(void *pixels, int w, int h, int bands, double xres, double
 		return IMGEDGE_DECLINED;
 	}
 	g_signal_connect(im, "postclose", G_CALLBACK(free_pixels), pixels);
-	im->Type = VIPS_INTERPRETATION_sRGB;
+	im->Type = bands < 3 ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
 	im->Xres = xres;
 	im->Yres = yres;
 	*out = im;

@@ -16,8 +16,8 @@ typedef enum {
 // checks it first, from the bytes).
 #define IMGEDGE_MAX_SCANS 100
 
-// imgedge_reduced_image makes *out, an sRGB image of w x h 8-bit pixels of
-// bands bands, g_malloc'd, with resolution xres, yres. The image owns the
+// imgedge_reduced_image makes *out, an sRGB image (B_W below three bands)
+// of w x h 8-bit pixels of bands bands, g_malloc'd, with resolution xres, yres. The image owns the
 // pixels and frees them when it goes; they are freed at once on failure
 // (IMGEDGE_DECLINED).
 imgedge_reduce_result imgedge_reduced_image(void *pixels, int w, int h, int bands,

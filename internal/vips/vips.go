@@ -268,6 +268,9 @@ func (i *Image) Width() int { return int(i.im.Xsize) }
 // Height of the image in pixels (all pages of an animation).
 func (i *Image) Height() int { return int(i.im.Ysize) }
 
+// Bands is the number of bands, alpha included.
+func (i *Image) Bands() int { return int(i.im.Bands) }
+
 // PageHeight is the height of one frame.
 func (i *Image) PageHeight() int { return int(C.imgedge_page_height(i.im)) }
 
