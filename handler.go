@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -38,11 +37,12 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	// A /cdn-cgi/image/ URL that cdn_cgi_image rewrote: image work
 	// whatever its source answers.
 	cloudflare, _ := caddyhttp.GetVar(r.Context(), cloudflareVar).(bool)
-	query := r.URL.Query()
+	// The one reading of the request's URL: everything after takes req.
+	req := transform.ReadRequest(client.URL, r.URL)
 	name, err := ir.tenantName(r)
 	if err != nil {
 		// No tenant to name: what applies is the default tenant's (*).
-		if defaults, _ := ir.tenants.Get(""); !cloudflare && !defaults.WantsImage(query) && !defaults.Protects() {
+		if defaults, _ := ir.tenants.Get(""); !cloudflare && !defaults.WantsImage(req) && !defaults.Protects() {
 			return ir.passOn(w, r, next)
 		}
 		msg := "the Host header is not a valid host name: "
@@ -55,7 +55,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	// A protected tenant's every request is checked, image or not: a
 	// signature or preset requirement that plain GETs skipped would hand
 	// out the original, metadata and all.
-	if !cloudflare && !settings.WantsImage(query) && !settings.Protects() {
+	if !cloudflare && !settings.WantsImage(req) && !settings.Protects() {
 		return ir.passOn(w, r, next)
 	}
 	source := client
@@ -86,7 +86,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		// dead.
 		balancer.Accepted(w, ir.workBound())
 	}
-	outcome := rq.serve(query)
+	outcome := rq.serve(req)
 	ir.metrics.Requests.WithLabelValues(outcome).Inc()
 	return rq.err
 }
@@ -167,13 +167,14 @@ type imageRequest struct {
 	res             variant.Result
 }
 
-// serve runs the request flow and returns its outcome label.
-func (rq *imageRequest) serve(query url.Values) string {
+// serve runs the request flow for req, its URL as read, and returns its
+// outcome label.
+func (rq *imageRequest) serve(req *transform.Request) string {
 	ir := rq.ir
-	if refused, outcome := rq.admitTenant(query); refused {
+	if refused, outcome := rq.admitTenant(req); refused {
 		return outcome
 	}
-	if !rq.settings.WantsImage(query) {
+	if !rq.settings.WantsImage(req) {
 		// A protected tenant's request without image parameters.
 		if rq.settings.PresetsOnly {
 			return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, "this tenant serves presets only: add preset=<name>"}, "preset")
@@ -182,37 +183,34 @@ func (rq *imageRequest) serve(query url.Values) string {
 		return outcomePassthrough
 	}
 	lim := rq.settings.Limits(ir.pipeline.Limits)
-	routeQuery := query
-	query, rq.hints = transform.ClientHints(query, rq.r.Header.Get, lim)
-	query, err := tenant.Apply(rq.settings, query, lim)
-	var opts transform.Options
-	if name := transform.SemicolonParam(rq.r.URL.RawQuery); err == nil && name != "" {
-		err = &transform.Error{Param: name, Msg: "a raw ; in the query drops the parameter: write it %3B"}
-	}
-	if err == nil {
-		opts, err = transform.Parse(query, lim)
+	hinted := req.WithHints(rq.r.Header.Get, lim)
+	rq.hints = hinted.Hints
+	applied, err := tenant.Apply(rq.settings, hinted, lim)
+	if err == nil && req.Semicolon != "" {
+		err = &transform.Error{Param: req.Semicolon, Msg: "a raw ; in the query drops the parameter: write it %3B"}
 	}
 	if err != nil {
-		return rq.refuseParamOfImage(err, routeQuery)
+		return rq.refuseParamOfImage(err, req)
 	}
-	rq.srcQuery = transform.SourceQuery(query).Encode()
+	opts := applied.Options
+	rq.srcQuery = applied.SourceQuery()
 	rq.redirectOnError = opts.OnErrorRedirect
-	req := rq.variantRequest()
-	req.Options, req.Limits = opts, lim
+	vreq := rq.variantRequest()
+	vreq.Options, vreq.Limits = opts, lim
 	if opts.Mark != nil {
-		if err := rq.withMark(req, opts.Mark); err != nil {
+		if err := rq.withMark(vreq, opts.Mark); err != nil {
 			return rq.refuseParam(err)
 		}
 	}
 	if rq.asShield {
-		return rq.serveOriginal(req)
+		return rq.serveOriginal(vreq)
 	}
 	if ir.clustered && !rq.asOwner {
-		if answered, outcome := rq.fromOwner(req); answered {
+		if answered, outcome := rq.fromOwner(vreq); answered {
 			return outcome
 		}
 	}
-	res, err := ir.engine.Get(rq.r.Context(), req)
+	res, err := ir.engine.Get(rq.r.Context(), vreq)
 	rq.res = *res
 	// The variant exists (or the request failed): the original's bytes are
 	// no longer this request's to account for, however slowly its client
@@ -276,14 +274,9 @@ func localPort(r *http.Request) string {
 // (429): unsigned junk is refused before it can use up the tenant's
 // bucket. Unlisted tenants share one rate-limit bucket, so a client cannot
 // get a fresh bucket by changing the Host header.
-func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome string) {
-	// Signatures cover the URL as the client sent it, before any rewrite
-	// (query is the route's, parsed once; the client's when a rewrite
-	// changed it).
-	if rq.settings.RequireSignature && rq.client.URL.RawQuery != rq.r.URL.RawQuery {
-		query = rq.client.URL.Query()
-	}
-	if err := tenant.VerifyRequest(rq.settings, rq.client.URL.EscapedPath(), rq.client.URL.RawQuery, query); err != nil {
+func (rq *imageRequest) admitTenant(req *transform.Request) (refused bool, outcome string) {
+	// Signatures cover the URL as the client sent it, before any rewrite.
+	if err := tenant.VerifyRequest(rq.settings, req); err != nil {
 		msg := "the URL signature does not match"
 		switch {
 		case errors.Is(err, tenant.ErrMissingSignature):
@@ -326,11 +319,11 @@ func (rq *imageRequest) notImage() string {
 // API's ?q=shoes, a ?format=json) gets the route's answer untouched. The
 // source is got as for a variant (the originals cache, a shared fetch), so
 // refused requests repeated do not reach the origin again.
-func (rq *imageRequest) refuseParamOfImage(err error, routeQuery url.Values) string {
+func (rq *imageRequest) refuseParamOfImage(err error, req *transform.Request) string {
 	if rq.cloudflare {
 		return rq.refuseParam(err)
 	}
-	rq.srcQuery = transform.SourceQuery(routeQuery).Encode()
+	rq.srcQuery = req.SourceQuery()
 	res, ferr := rq.ir.engine.Probe(rq.r.Context(), rq.variantRequest())
 	rq.res = *res
 	var he caddyhttp.HandlerError
