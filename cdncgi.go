@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/imgedge/imgedge/internal/problem"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -53,8 +54,8 @@ func (CloudflareURLs) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	}
 	src, err := cloudflareSource(r)
 	if err != nil {
-		msg, param := problemOf(err)
-		writeProblem(w, http.StatusBadRequest, msg, param)
+		msg, param := problem.Of(err)
+		problem.Write(w, http.StatusBadRequest, msg, param)
 		return nil
 	}
 	r.URL, r.RequestURI = src, src.RequestURI()

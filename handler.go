@@ -11,6 +11,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/balancer"
+	"github.com/imgedge/imgedge/internal/problem"
+	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
@@ -132,8 +134,8 @@ func (ir *ImageResize) passOn(w http.ResponseWriter, r *http.Request, next caddy
 // refuseEarly refuses a request before it has a tenant: nothing is
 // recorded, since there is nobody to bill.
 func (ir *ImageResize) refuseEarly(w http.ResponseWriter, status int, msg, param string) error {
-	writeProblem(w, status, msg, param)
-	ir.metrics.Requests.WithLabelValues(outcomeBadRequest).Inc()
+	problem.Write(w, status, msg, param)
+	ir.metrics.Requests.WithLabelValues(telemetry.OutcomeBadRequest).Inc()
 	return nil
 }
 
@@ -177,10 +179,10 @@ func (rq *imageRequest) serve(req *transform.Request) string {
 	if !rq.settings.WantsImage(req) {
 		// A protected tenant's request without image parameters.
 		if rq.settings.PresetsOnly {
-			return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, "this tenant serves presets only: add preset=<name>"}, "preset")
+			return rq.refuse(&refusal{http.StatusBadRequest, telemetry.OutcomeBadRequest, "this tenant serves presets only: add preset=<name>"}, "preset")
 		}
 		rq.err = rq.next.ServeHTTP(rq.w, rq.r) // signed: the original as the route serves it
-		return outcomePassthrough
+		return telemetry.OutcomePassthrough
 	}
 	lim := rq.settings.Limits(ir.pipeline.Limits)
 	hinted := req.WithHints(rq.r.Header.Get, lim)
@@ -222,7 +224,7 @@ func (rq *imageRequest) serve(req *transform.Request) string {
 	if errors.Is(err, variant.ErrBusy) && !rq.hops.Forwarded() {
 		// Too busy here: the nearest healthy zone takes it, if any can.
 		if ir.balancer != nil && rq.forward() {
-			return outcomeForwarded
+			return telemetry.OutcomeForwarded
 		}
 	}
 	if err != nil {
@@ -286,7 +288,7 @@ func (rq *imageRequest) admitTenant(req *transform.Request) (refused bool, outco
 		case errors.Is(err, tenant.ErrUnsignableQuery):
 			msg = err.Error() + " (write a ';' as %3B and a '%' as %25)"
 		}
-		return true, rq.refuse(&refusal{http.StatusForbidden, outcomeForbidden, msg}, "s")
+		return true, rq.refuse(&refusal{http.StatusForbidden, telemetry.OutcomeForbidden, msg}, "s")
 	}
 	if rq.asOwner || rq.asShield {
 		return false, "" // the node of this cluster that asks counted the request
@@ -297,7 +299,7 @@ func (rq *imageRequest) admitTenant(req *transform.Request) (refused bool, outco
 	}
 	if ok, wait := rq.ir.limiter.Allow(bucket, rq.settings.RateLimit); !ok {
 		rq.w.Header().Set("Retry-After", tenant.RetryAfter(wait))
-		return true, rq.refuse(&refusal{http.StatusTooManyRequests, outcomeRateLimited, "too many image requests for this tenant; retry later"}, "")
+		return true, rq.refuse(&refusal{http.StatusTooManyRequests, telemetry.OutcomeRateLimited, "too many image requests for this tenant; retry later"}, "")
 	}
 	return false, ""
 }
@@ -308,10 +310,10 @@ func (rq *imageRequest) admitTenant(req *transform.Request) (refused bool, outco
 // whatever it names, gets 415.
 func (rq *imageRequest) notImage() string {
 	if rq.cloudflare {
-		return rq.refuse(&refusal{http.StatusUnsupportedMediaType, outcomeUnsupported, "the source is not an image"}, "")
+		return rq.refuse(&refusal{http.StatusUnsupportedMediaType, telemetry.OutcomeUnsupported, "the source is not an image"}, "")
 	}
 	rq.err = rq.ir.passOn(rq.w, rq.r, rq.next)
-	return outcomePassthrough
+	return telemetry.OutcomePassthrough
 }
 
 // refuseParamOfImage refuses a request's parameters with 400, if its

@@ -13,30 +13,6 @@ import (
 	"github.com/imgedge/imgedge/variant"
 )
 
-// Request outcomes, the values of imgedge_requests_total's outcome label.
-const (
-	outcomeResized       = "resized"
-	outcomeNotModified   = "not_modified"
-	outcomePassthrough   = "passthrough"
-	outcomeBadRequest    = "bad_request"
-	outcomeUnsupported   = "unsupported"
-	outcomeUnprocessable = "unprocessable"
-	outcomeTooLarge      = "too_large"
-	outcomeBusy          = "busy"
-	outcomeOriginError   = "origin_error"
-	outcomeOriginTimeout = "origin_timeout"
-	outcomeCanceled      = "canceled"
-	outcomeHit           = "hit"
-	outcomeRateLimited   = "rate_limited"
-	outcomeForwarded     = "forwarded"
-	outcomeTooSlow       = "too_slow"
-	outcomeError         = "error"
-	outcomeForbidden     = "forbidden"
-	outcomePeer          = "peer"   // answered by the owner in this zone
-	outcomeShield        = "shield" // an original for a zone that shields through this one
-	outcomeRedirected    = "redirected"
-)
-
 var (
 	metricsOnce sync.Once
 	theMetrics  *telemetry.Metrics

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/capture"
+	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/variant"
 )
 
@@ -45,7 +46,7 @@ func (rq *imageRequest) fetch(ctx context.Context, req *http.Request, viaShield 
 			return nil, ctx.Err()
 		}
 		ir.metrics.BudgetRefusals.Inc()
-		return nil, &refusal{http.StatusServiceUnavailable, outcomeBusy, "too many originals are being fetched; retry shortly"}
+		return nil, &refusal{http.StatusServiceUnavailable, telemetry.OutcomeBusy, "too many originals are being fetched; retry shortly"}
 	}
 	// However the fetch ends (a panic included: reverse_proxy aborts a
 	// stream the client left with one), the lease goes back unless the
@@ -111,12 +112,12 @@ var conditionals = []string{"If-None-Match", "If-Modified-Since", "If-Match", "I
 func (ir *ImageResize) fetchError(ctx context.Context, fw *capture.Writer, err error) error {
 	switch {
 	case fw.Mode() == capture.TooLarge:
-		return &refusal{http.StatusRequestEntityTooLarge, outcomeTooLarge, "the original is larger than the limit of " + ir.maxSourceString()}
+		return &refusal{http.StatusRequestEntityTooLarge, telemetry.OutcomeTooLarge, "the original is larger than the limit of " + ir.maxSourceString()}
 	case fw.Mode() == capture.OverBudget:
 		ir.metrics.BudgetRefusals.Inc()
-		return &refusal{http.StatusServiceUnavailable, outcomeBusy, "the node's memory for originals in flight is in use; retry shortly"}
+		return &refusal{http.StatusServiceUnavailable, telemetry.OutcomeBusy, "the node's memory for originals in flight is in use; retry shortly"}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return &refusal{http.StatusGatewayTimeout, outcomeOriginTimeout, fmt.Sprintf("the origin did not answer within %s", time.Duration(ir.FetchTimeout))}
+		return &refusal{http.StatusGatewayTimeout, telemetry.OutcomeOriginTimeout, fmt.Sprintf("the origin did not answer within %s", time.Duration(ir.FetchTimeout))}
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case err != nil:
@@ -125,9 +126,9 @@ func (ir *ImageResize) fetchError(ctx context.Context, fw *capture.Writer, err e
 			return err
 		}
 		ir.logger.Warn("fetching original", zap.Error(err))
-		return &refusal{http.StatusBadGateway, outcomeOriginError, "the origin failed to deliver the original"}
+		return &refusal{http.StatusBadGateway, telemetry.OutcomeOriginError, "the origin failed to deliver the original"}
 	case fw.Mode() == capture.Undecided:
-		return &refusal{http.StatusBadGateway, outcomeOriginError, "the origin sent no response"}
+		return &refusal{http.StatusBadGateway, telemetry.OutcomeOriginError, "the origin sent no response"}
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
+	"github.com/imgedge/imgedge/internal/problem"
+	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/variant"
 )
 
@@ -149,28 +151,28 @@ func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, ans *bal
 		case read == readWhole && !ans.Intact(body):
 			// Changed on the way: not the variant the owner marked.
 			clear(h)
-			writeProblem(rq.w, http.StatusBadGateway, "the owner's answer is not the variant it marked", "")
-			return outcomeOriginError
+			problem.Write(rq.w, http.StatusBadGateway, "the owner's answer is not the variant it marked", "")
+			return telemetry.OutcomeOriginError
 		case read == readWhole:
 			rq.ir.engine.KeepHot(req, body, kept, info, purges)
 			rq.w.WriteHeader(resp.StatusCode)
 			if _, err := rq.w.Write(body); err != nil {
 				rq.ir.logger.Debug("writing the owner's answer", zap.Error(err))
 			}
-			return outcomePeer
+			return telemetry.OutcomePeer
 		case read == readBroken:
 			// The owner billed an answer this node cannot give: say so,
 			// unbilled here.
 			clear(h)
-			writeProblem(rq.w, http.StatusBadGateway, "the owner's answer broke off", "")
-			return outcomeOriginError
+			problem.Write(rq.w, http.StatusBadGateway, "the owner's answer broke off", "")
+			return telemetry.OutcomeOriginError
 		}
 	}
 	rq.w.WriteHeader(resp.StatusCode)
 	if _, err := io.Copy(rq.w, resp.Body); err != nil {
 		rq.ir.logger.Debug("relaying the owner's answer", zap.Error(err))
 	}
-	return outcomePeer
+	return telemetry.OutcomePeer
 }
 
 // How reading an owner's variant whole went.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/capture"
+	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/variant"
 )
 
@@ -142,5 +143,5 @@ func (rq *imageRequest) serveOriginal(req *variant.Request) string {
 	if _, err := rq.w.Write(body); err != nil {
 		rq.ir.logger.Debug("writing an original to a zone it shields", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))
 	}
-	return outcomeShield
+	return telemetry.OutcomeShield
 }
