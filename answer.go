@@ -232,3 +232,29 @@ func (rq *imageRequest) setServerTiming() {
 	add("total", time.Since(rq.start))
 	rq.w.Header().Set("Server-Timing", strings.Join(parts, ", "))
 }
+
+// serveOriginal answers a shield hop: the original, from the originals
+// cache or fetched once from the origin and kept, with the origin's
+// headers. It is not billed here: the asking zone bills its request.
+func (rq *imageRequest) serveOriginal(req *variant.Request) string {
+	res, body, header, err := rq.ir.engine.Original(rq.r.Context(), req)
+	defer res.Release()
+	rq.res = *res
+	switch {
+	case errors.Is(err, variant.ErrNotImage):
+		return rq.notImage()
+	case err != nil:
+		return rq.refuseError(err)
+	}
+	h := rq.w.Header()
+	for k, v := range header {
+		h[k] = append([]string(nil), v...) // the cached original's own stay untouched
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	rq.ir.peering.MarkAnswer(h, http.StatusOK, rq.nonce, balancer.HopShield, "", body)
+	rq.w.WriteHeader(http.StatusOK)
+	if _, err := rq.w.Write(body); err != nil {
+		rq.ir.logger.Debug("writing an original to a zone it shields", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))
+	}
+	return telemetry.OutcomeShield
+}

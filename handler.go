@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/balancer"
+	"github.com/imgedge/imgedge/cluster"
 	"github.com/imgedge/imgedge/internal/problem"
 	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/tenant"
@@ -86,7 +87,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		// Taken: the node that sent it waits as long as this node's
 		// limits say, not as long as it would for a peer that might be
 		// dead.
-		balancer.Accepted(w, ir.workBound())
+		balancer.Accepted(w, cluster.WorkBound(time.Duration(ir.QueueTimeout), time.Duration(ir.FetchTimeout), ir.pipeline.Timeout))
 	}
 	outcome := rq.serve(req)
 	ir.metrics.Requests.WithLabelValues(outcome).Inc()
@@ -110,16 +111,10 @@ func (ir *ImageResize) readHops(r *http.Request) (balancer.Hops, balancer.Nonce)
 	return hops, nonce
 }
 
-// nextHops is the hop chain of this request sent on as a hop of kind, and
-// false when that hop is not to be made: a forwarded request is never
-// forwarded again, and no request is sent on past MaxHops, counted by its
-// hops or by its CDN-Loop (a client's entries included: a peer would
-// refuse it as a loop).
-func (rq *imageRequest) nextHops(kind string) (balancer.Hops, bool) {
-	if rq.loops >= balancer.MaxHops {
-		return nil, false
-	}
-	return rq.hops.Then(kind)
+// hop is this request as the cluster sees it.
+func (rq *imageRequest) hop() *cluster.Hop {
+	return &cluster.Hop{W: rq.w, Client: rq.client, Method: rq.r.Method, Start: rq.start, Hops: rq.hops, Loops: rq.loops,
+		OwnerKey: rq.ownerKey, Hints: rq.hints, AsShield: rq.asShield}
 }
 
 // passOn hands a request that is not image work to the rest of the route,
@@ -208,7 +203,11 @@ func (rq *imageRequest) serve(req *transform.Request) string {
 		return rq.serveOriginal(vreq)
 	}
 	if ir.clustered && !rq.asOwner {
-		if answered, outcome := rq.fromOwner(vreq); answered {
+		answer := func(res *variant.Result) string {
+			rq.res = *res
+			return rq.answer(res)
+		}
+		if answered, outcome := ir.cluster.FromOwner(rq.hop(), vreq, answer); answered {
 			return outcome
 		}
 	}
@@ -223,7 +222,7 @@ func (rq *imageRequest) serve(req *transform.Request) string {
 	}
 	if errors.Is(err, variant.ErrBusy) && !rq.hops.Forwarded() {
 		// Too busy here: the nearest healthy zone takes it, if any can.
-		if ir.balancer != nil && rq.forward() {
+		if ir.cluster.Forward(rq.hop()) {
 			return telemetry.OutcomeForwarded
 		}
 	}

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/balancer"
+	"github.com/imgedge/imgedge/cluster"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/internal/budget"
 	"github.com/imgedge/imgedge/metering"
@@ -201,9 +202,9 @@ type ImageResize struct {
 	limiter    *tenant.Limiter
 	tenants    tenant.Store       // Consul KV (when configured), then Tenants
 	balancer   *balancer.Balancer // nil: this node works alone
+	cluster    cluster.Hops       // the owner, shield and forwarding hops
 	zone       string
 	clustered  bool            // the nodes of the zone share one cache (owners, hot copies)
-	shield     string          // the zone originals are fetched through; "": the origin
 	meter      *metering.Meter // nil without metering
 	sources    *budget.Budget  // the process's originals in flight
 	sourcesKey string
@@ -274,7 +275,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	}
 	app := appModule.(*App)
 	ir.zone, ir.meter, ir.balancer = app.Zone, app.meter, app.balancer
-	ir.clustered, ir.shield = app.clustered(), app.Shield
+	ir.clustered = app.clustered()
 	ir.peering, ir.memory = app.peering, app.memory
 	// Tenant names are canonical everywhere: the configured ones too.
 	tenants, err := ir.Tenants.Normalized(ir.Tenant == hostPlaceholder)
@@ -302,7 +303,13 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
-	return ir.provisionEngine(queueLength)
+	if err := ir.provisionEngine(queueLength); err != nil {
+		return err
+	}
+	ir.cluster = &cluster.Cluster{Balancer: ir.balancer, Peering: ir.peering, Engine: ir.engine, Sources: ir.sources,
+		Metrics: ir.metrics, Logger: ir.logger, Node: ir.node, Shield: app.Shield,
+		FetchTimeout: time.Duration(ir.FetchTimeout), QueueTimeout: time.Duration(ir.QueueTimeout)}
+	return nil
 }
 
 // Cleanup releases this config's hold on the shared cache; the cache

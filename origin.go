@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/capture"
+	"github.com/imgedge/imgedge/cluster"
 	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/variant"
 )
@@ -63,7 +64,7 @@ func (rq *imageRequest) fetch(ctx context.Context, req *http.Request, viaShield 
 	if viaShield {
 		// Each shield attempt has its own deadline; the origin, asked
 		// when no shield could answer, gets a whole one of its own.
-		shielded, err = rq.fromShield(ctx, fw)
+		shielded, err = ir.cluster.FromShield(ctx, rq.hop(), fw)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
 	defer cancel()
@@ -96,16 +97,12 @@ func (rq *imageRequest) requestFor(path, rawPath, query string) *http.Request {
 	req.URL.Path, req.URL.RawPath = path, rawPath
 	req.URL.RawQuery = query
 	req.RequestURI = req.URL.RequestURI()
-	for _, h := range conditionals {
+	for _, h := range cluster.Conditionals {
 		req.Header.Del(h)
 	}
 	req.Header.Del("Accept-Encoding")
 	return req
 }
-
-// conditionals are the request headers that would make an answer other
-// than the whole original: a fetch for one drops them.
-var conditionals = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
 
 // fetchError turns how a fetch ended into a refusal, or nil when an image
 // was buffered.
