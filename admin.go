@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/imgedge/imgedge/balancer"
+	"github.com/imgedge/imgedge/internal/pool"
 	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/variant"
 )
@@ -120,7 +121,7 @@ func applyFleetPurge(p balancer.Purge) {
 // firstBalancer is the process's zone registration, if it has one.
 func firstBalancer() *balancer.Balancer {
 	var first *balancer.Balancer
-	eachPooled(balancers, func(b *balancer.Balancer) {
+	pool.Each(balancers, func(b *balancer.Balancer) {
 		if first == nil {
 			first = b
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
+	"github.com/imgedge/imgedge/internal/pool"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/tenant"
 )
@@ -223,7 +224,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// Credentials may come from placeholders ({env.IMGEDGE_USAGE_TOKEN}).
 	repl := caddy.NewReplacer()
 	collector, token := repl.ReplaceAll(m.Collector, ""), repl.ReplaceAll(m.Token, "")
-	meter, loaded, err := loadPooled(meters, m.Spool, func() (*metering.Meter, func() error, error) {
+	meter, loaded, err := pool.Load(meters, m.Spool, func() (*metering.Meter, func() error, error) {
 		meter, err := metering.New(metering.Config{
 			Dir:           m.Spool,
 			Collector:     collector,
@@ -311,7 +312,7 @@ func (a *App) provisionBalancer() error {
 		return fmt.Errorf("zones: with consul, zone and advertise are required")
 	}
 	key := a.Consul + "|" + a.Service + "|" + a.Advertise + "|" + a.Zone
-	b, _, err := loadPooled(balancers, key, func() (*balancer.Balancer, func() error, error) {
+	b, _, err := pool.Load(balancers, key, func() (*balancer.Balancer, func() error, error) {
 		b, err := balancer.New(balancer.Config{
 			Zone:           a.Zone,
 			Advertise:      a.Advertise,
@@ -360,7 +361,7 @@ func (a *App) provisionTenants() error {
 		return fmt.Errorf("tenants_kv needs consul")
 	}
 	key := a.Consul + "|" + a.TenantsKV
-	w, _, err := loadPooled(tenantStores, key, func() (*tenant.Watched, func() error, error) {
+	w, _, err := pool.Load(tenantStores, key, func() (*tenant.Watched, func() error, error) {
 		w, err := tenant.NewWatched(tenant.ConsulConfig{
 			Address: a.Consul, Token: a.ConsulToken, Prefix: a.TenantsKV,
 			ByHost: true, Logger: a.logger.Named("tenants"),
@@ -386,7 +387,7 @@ func (a *App) Stop() error { return nil }
 // Cleanup lets go of the meter; the last config to do so closes it.
 func (a *App) Cleanup() error {
 	a.peering.Close()
-	return releasePooled([]pooledKey{{tenantStores, a.tenantsKey}, {balancers, a.balancerKey}, {meters, a.meterKey}})
+	return pool.Release([]pool.Key{{Pool: tenantStores, Key: a.tenantsKey}, {Pool: balancers, Key: a.balancerKey}, {Pool: meters, Key: a.meterKey}})
 }
 
 var (

@@ -9,6 +9,7 @@ import (
 
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/internal/pool"
 	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
@@ -58,7 +59,7 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	}
 	// Rate-limit buckets are the process's: a reload must not hand every
 	// client a fresh one.
-	if ir.limiter, _, err = loadPooled(limiters, limiterKey, func() (*tenant.Limiter, func() error, error) {
+	if ir.limiter, _, err = pool.Load(limiters, limiterKey, func() (*tenant.Limiter, func() error, error) {
 		l, err := tenant.NewLimiter(tenant.LimiterConfig{})
 		return l, func() error { return nil }, err
 	}); err != nil {

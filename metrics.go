@@ -9,6 +9,7 @@ import (
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/internal/budget"
+	"github.com/imgedge/imgedge/internal/pool"
 	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/variant"
 )
@@ -29,16 +30,16 @@ func registerMetrics(reg *prometheus.Registry) (*telemetry.Metrics, error) {
 				})
 			},
 			Budgets: func(fn func(telemetry.BudgetStats)) {
-				eachPooled(sourceBudgets, func(b *budget.Budget) {
+				pool.Each(sourceBudgets, func(b *budget.Budget) {
 					held, leases := b.Held()
 					fn(telemetry.BudgetStats{Held: held, Leases: leases, Limit: b.Limit()})
 				})
 			},
 			Zones: func(fn func(telemetry.ZoneStats)) {
-				eachPooled(balancers, func(b *balancer.Balancer) { fn(b.Stats()) })
+				pool.Each(balancers, func(b *balancer.Balancer) { fn(b.Stats()) })
 			},
 			Disks: func(fn func(cache.DiskStats)) {
-				eachPooled(diskTiers, func(d *cache.Disk) { fn(d.Stats()) })
+				pool.Each(diskTiers, func(d *cache.Disk) { fn(d.Stats()) })
 			},
 		})
 	})

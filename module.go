@@ -19,8 +19,10 @@ import (
 
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cluster"
+	_ "github.com/imgedge/imgedge/collector" // the usage_collector handler
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/internal/budget"
+	"github.com/imgedge/imgedge/internal/pool"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/tenant"
@@ -319,8 +321,8 @@ func (ir *ImageResize) Cleanup() error {
 	if ir.limiter != nil {
 		limiter = limiterKey
 	}
-	return releasePooled([]pooledKey{{sourceBudgets, ir.sourcesKey}, {variantStores, ir.storeKey},
-		{diskTiers, ir.diskKey}, {processSlots, ir.slotsKey}, {limiters, limiter}})
+	return pool.Release([]pool.Key{{Pool: sourceBudgets, Key: ir.sourcesKey}, {Pool: variantStores, Key: ir.storeKey},
+		{Pool: diskTiers, Key: ir.diskKey}, {Pool: processSlots, Key: ir.slotsKey}, {Pool: limiters, Key: limiter}})
 }
 
 // Validate checks the configuration.

@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/imgedge/imgedge/internal/budget"
+	"github.com/imgedge/imgedge/internal/pool"
 )
 
 // Defaults of the process's budget for originals in flight.
@@ -29,7 +30,7 @@ func loadSourceBudget(limit int64, n int, memory int64) (*budget.Budget, string,
 		n = fetchesPerCore * runtime.NumCPU()
 	}
 	key := fmt.Sprintf("%d/%d", limit, n)
-	b, _, err := loadPooled(sourceBudgets, key, func() (*budget.Budget, func() error, error) {
+	b, _, err := pool.Load(sourceBudgets, key, func() (*budget.Budget, func() error, error) {
 		return budget.New(limit, n), func() error { return nil }, nil
 	})
 	return b, key, err

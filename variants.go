@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/cache"
+	"github.com/imgedge/imgedge/internal/pool"
 	"github.com/imgedge/imgedge/variant"
 )
 
@@ -26,7 +27,7 @@ func loadVariantStore(cfg cache.Config, off bool) (key string, s *variant.Store,
 	if !off {
 		key = fmt.Sprintf("%d/%d/%s/%s/%p", cfg.MaxBytes, cfg.OriginalsMaxBytes, cfg.MinTTL, cfg.MaxTTL, cfg.Disk)
 	}
-	s, _, err = loadPooled(variantStores, key, func() (*variant.Store, func() error, error) {
+	s, _, err = pool.Load(variantStores, key, func() (*variant.Store, func() error, error) {
 		var c *cache.Cache
 		if !off {
 			if c, err = cache.New(cfg); err != nil {
@@ -40,7 +41,7 @@ func loadVariantStore(cfg cache.Config, off bool) (key string, s *variant.Store,
 }
 
 // eachStore calls fn for every live variant store.
-func eachStore(fn func(*variant.Store)) { eachPooled(variantStores, fn) }
+func eachStore(fn func(*variant.Store)) { pool.Each(variantStores, fn) }
 
 // diskTiers holds the process's disk tiers by directory, so a reload
 // keeps the tier (and its lock) instead of opening the directory twice.
@@ -55,7 +56,7 @@ func loadDisk(dir string, size int64, logger *zap.Logger, unusable prometheus.Ga
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	d, loaded, err := loadPooled(diskTiers, dir, func() (*cache.Disk, func() error, error) {
+	d, loaded, err := pool.Load(diskTiers, dir, func() (*cache.Disk, func() error, error) {
 		d, err := cache.OpenDisk(cache.DiskConfig{Dir: dir, MaxBytes: size, Logger: logger.Named("disk")})
 		if err != nil {
 			return nil, nil, err
@@ -86,7 +87,7 @@ var processSlots = caddy.NewUsagePool()
 // waiters, each waiting at most wait, and their key in the pool.
 func loadSlots(n, queue int, wait time.Duration, depth prometheus.Gauge) (string, *variant.Slots, error) {
 	key := fmt.Sprintf("%d/%d/%s", n, queue, wait)
-	s, _, err := loadPooled(processSlots, key, func() (*variant.Slots, func() error, error) {
+	s, _, err := pool.Load(processSlots, key, func() (*variant.Slots, func() error, error) {
 		s, err := variant.NewSlots(n, queue, wait)
 		if err != nil {
 			return nil, nil, err

@@ -1,4 +1,7 @@
-package imgedge
+// Package collector is the usage_collector Caddy handler: the central end
+// of metering (metering.Collector) and the usage dashboard, served from a
+// Caddy site.
+package collector
 
 import (
 	"fmt"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/imgedge/imgedge/dashboard"
 	"github.com/imgedge/imgedge/internal/caddyopt"
+	"github.com/imgedge/imgedge/internal/pool"
 	"github.com/imgedge/imgedge/metering"
 )
 
@@ -81,7 +85,7 @@ func (uc *UsageCollector) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("usage_collector: unknown storage %q (want sqlite or postgres)", uc.Storage)
 	}
 	key := storage + "|" + dsn
-	store, _, err := loadPooled(usageStores, key, func() (metering.Store, func() error, error) {
+	store, _, err := pool.Load(usageStores, key, func() (metering.Store, func() error, error) {
 		s, err := open()
 		if err != nil {
 			return nil, nil, err
