@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/balancer"
+	"github.com/imgedge/imgedge/cdncgi"
 	"github.com/imgedge/imgedge/cluster"
 	"github.com/imgedge/imgedge/internal/problem"
 	"github.com/imgedge/imgedge/telemetry"
@@ -39,7 +40,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	}
 	// A /cdn-cgi/image/ URL that cdn_cgi_image rewrote: image work
 	// whatever its source answers.
-	cloudflare, _ := caddyhttp.GetVar(r.Context(), cloudflareVar).(bool)
+	cloudflare, _ := caddyhttp.GetVar(r.Context(), cdncgi.Var).(bool)
 	// The one reading of the request's URL: everything after takes req.
 	req := transform.ReadRequest(client.URL, r.URL)
 	name, err := ir.tenantName(r)

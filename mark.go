@@ -9,6 +9,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
 )
@@ -29,7 +30,7 @@ func (ir *ImageResize) markAllowed(path string) bool {
 func (rq *imageRequest) withMark(req *variant.Request, m *transform.Mark) error {
 	path := m.Path
 	if m.Host != "" {
-		if !sameHost(m.Host, rq.r.Host) {
+		if !tenant.SameHost(m.Host, rq.r.Host) {
 			return &transform.Error{Param: "mark", Msg: "an absolute mark URL must be of this site's own host (" + rq.host() + ")"}
 		}
 	}

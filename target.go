@@ -40,7 +40,7 @@ func checkTarget(r *http.Request) error {
 	switch {
 	case u.Opaque != "" || !strings.HasPrefix(u.Path, "/"):
 		return errors.New("the request target must be an absolute path")
-	case u.Host != "" && !sameHost(u.Host, r.Host):
+	case u.Host != "" && !tenant.SameHost(u.Host, r.Host):
 		return errors.New("the request target names another host than the Host header")
 	case strings.Contains(u.Path, "//"):
 		return errors.New("the path has an empty segment (//)")
@@ -61,12 +61,6 @@ func hasDotSegment(p string) bool {
 		}
 	}
 	return false
-}
-
-func sameHost(a, b string) bool {
-	ca, errA := tenant.Canonical(a)
-	cb, errB := tenant.Canonical(b)
-	return errA == nil && errB == nil && ca == cb
 }
 
 // tenantName is the canonical name of the request's tenant: the host as

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/imgedge/imgedge/tenant"
 )
 
 // FuzzCheckTarget: a target checkTarget lets through is a plain path on
@@ -27,7 +29,7 @@ func FuzzCheckTarget(f *testing.F) {
 		}
 		// An absolute-form target's host is the request's host (Go takes
 		// it over the Host header, and Caddy routes on it).
-		if req.URL.Host != "" && !sameHost(req.URL.Host, req.Host) {
+		if req.URL.Host != "" && !tenant.SameHost(req.URL.Host, req.Host) {
 			t.Fatalf("accepted target %q for host %q", target, req.Host)
 		}
 		if strings.Contains(strings.ToLower(req.URL.EscapedPath()), "%2f") || strings.ContainsAny(p, "\x00\r\n") {
