@@ -15,6 +15,7 @@ import (
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/internal/pool"
+	"github.com/imgedge/imgedge/internal/process"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/tenant"
 )
@@ -288,21 +289,8 @@ func (a *App) provisionMemory() {
 	}
 }
 
-// defaultSourceBudget is the source budget of a node of memory bytes: an
-// eighth of it, between 32 and 256 MiB.
-func defaultSourceBudget(memory int64) int64 {
-	if memory <= 0 {
-		return maxDefaultSourceBudget
-	}
-	return min(max(memory/8, 32<<20), maxDefaultSourceBudget)
-}
-
 // minSecretLen is the shortest cluster secret accepted.
 const minSecretLen = 32
-
-// balancers holds the process's zone registration, so a reload keeps the
-// node registered (and its discovered peers) instead of flapping.
-var balancers = caddy.NewUsagePool()
 
 func (a *App) provisionBalancer() error {
 	if a.Consul == "" {
@@ -312,7 +300,7 @@ func (a *App) provisionBalancer() error {
 		return fmt.Errorf("zones: with consul, zone and advertise are required")
 	}
 	key := a.Consul + "|" + a.Service + "|" + a.Advertise + "|" + a.Zone
-	b, _, err := pool.Load(balancers, key, func() (*balancer.Balancer, func() error, error) {
+	b, _, err := pool.Load(process.Balancers, key, func() (*balancer.Balancer, func() error, error) {
 		b, err := balancer.New(balancer.Config{
 			Zone:           a.Zone,
 			Advertise:      a.Advertise,
@@ -320,7 +308,7 @@ func (a *App) provisionBalancer() error {
 			Token:          a.ConsulToken,
 			Service:        a.Service,
 			ZonePreference: a.Prefer,
-			OnPurge:        applyFleetPurge,
+			OnPurge:        process.ApplyFleetPurge,
 			Logger:         a.logger.Named("zones"),
 		})
 		if err != nil {
@@ -387,7 +375,7 @@ func (a *App) Stop() error { return nil }
 // Cleanup lets go of the meter; the last config to do so closes it.
 func (a *App) Cleanup() error {
 	a.peering.Close()
-	return pool.Release([]pool.Key{{Pool: tenantStores, Key: a.tenantsKey}, {Pool: balancers, Key: a.balancerKey}, {Pool: meters, Key: a.meterKey}})
+	return pool.Release([]pool.Key{{Pool: tenantStores, Key: a.tenantsKey}, {Pool: process.Balancers, Key: a.balancerKey}, {Pool: meters, Key: a.meterKey}})
 }
 
 var (

@@ -10,6 +10,7 @@ import (
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/internal/pool"
+	"github.com/imgedge/imgedge/internal/process"
 	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
@@ -54,7 +55,7 @@ func (ir *ImageResize) pipelineConfig() (imaging.Config, error) {
 // pools that outlive a reload, and builds the engine around them.
 func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	var slots *variant.Slots
-	if ir.slotsKey, slots, err = loadSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.QueueDepth); err != nil {
+	if ir.slotsKey, slots, err = process.LoadSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.QueueDepth); err != nil {
 		return fmt.Errorf("processing slots: %v", err)
 	}
 	// Rate-limit buckets are the process's: a reload must not hand every
@@ -67,12 +68,12 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	}
 	var disk *cache.Disk
 	if ir.CacheDisk != "" && !ir.CacheOff {
-		if ir.diskKey, disk, err = loadDisk(ir.CacheDisk, ir.CacheDiskBytes, ir.logger, ir.metrics.DiskUnusable); err != nil {
+		if ir.diskKey, disk, err = process.LoadDisk(ir.CacheDisk, ir.CacheDiskBytes, ir.logger, ir.metrics.DiskUnusable); err != nil {
 			return err
 		}
 	}
 	var store *variant.Store
-	ir.storeKey, store, err = loadVariantStore(cache.Config{
+	ir.storeKey, store, err = process.LoadVariantStore(cache.Config{
 		MaxBytes:          cmp.Or(ir.CacheBytes, cache.DefaultMaxBytesFor(ir.memory)),
 		OriginalsMaxBytes: ir.OriginalsBytes,
 		MinTTL:            time.Duration(ir.CacheMinTTL),

@@ -17,12 +17,14 @@ import (
 	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
+	_ "github.com/imgedge/imgedge/admin" // the purge endpoint of the admin API
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cluster"
 	_ "github.com/imgedge/imgedge/collector" // the usage_collector handler
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/internal/budget"
 	"github.com/imgedge/imgedge/internal/pool"
+	"github.com/imgedge/imgedge/internal/process"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/tenant"
@@ -288,7 +290,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if app.tenants != nil {
 		ir.tenants = tenant.Layered{app.tenants, tenants}
 	}
-	if ir.sources, ir.sourcesKey, err = loadSourceBudget(app.SourceBudget, app.MaxFetches, app.memory); err != nil {
+	if ir.sources, ir.sourcesKey, err = process.LoadSourceBudget(app.SourceBudget, app.MaxFetches, app.memory); err != nil {
 		return err
 	}
 	if ir.MaxSourceBytes > ir.sources.Limit() {
@@ -301,7 +303,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if ir.pipeline, err = ir.pipelineConfig(); err != nil {
 		return err
 	}
-	ir.metrics, err = registerMetrics(ctx.GetMetricsRegistry())
+	ir.metrics, err = process.RegisterMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
@@ -321,8 +323,8 @@ func (ir *ImageResize) Cleanup() error {
 	if ir.limiter != nil {
 		limiter = limiterKey
 	}
-	return pool.Release([]pool.Key{{Pool: sourceBudgets, Key: ir.sourcesKey}, {Pool: variantStores, Key: ir.storeKey},
-		{Pool: diskTiers, Key: ir.diskKey}, {Pool: processSlots, Key: ir.slotsKey}, {Pool: limiters, Key: limiter}})
+	return pool.Release([]pool.Key{{Pool: process.SourceBudgets, Key: ir.sourcesKey}, {Pool: process.VariantStores, Key: ir.storeKey},
+		{Pool: process.DiskTiers, Key: ir.diskKey}, {Pool: process.JobSlots, Key: ir.slotsKey}, {Pool: limiters, Key: limiter}})
 }
 
 // Validate checks the configuration.

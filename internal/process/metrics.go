@@ -1,4 +1,4 @@
-package imgedge
+package process
 
 import (
 	"errors"
@@ -19,27 +19,27 @@ var (
 	theMetrics  *telemetry.Metrics
 )
 
-// registerMetrics registers the process's collectors with reg, tolerating
+// RegisterMetrics registers the process's collectors with reg, tolerating
 // collectors a sibling handler of the same config already registered.
-func registerMetrics(reg *prometheus.Registry) (*telemetry.Metrics, error) {
+func RegisterMetrics(reg *prometheus.Registry) (*telemetry.Metrics, error) {
 	metricsOnce.Do(func() {
 		theMetrics = telemetry.New(telemetry.Sources{
 			Caches: func(fn func(telemetry.CacheStats)) {
-				eachStore(func(s *variant.Store) {
+				EachStore(func(s *variant.Store) {
 					fn(telemetry.CacheStats{Stats: s.Cache.Stats(), Collapsed: s.Collapsed(), Abandoned: s.Abandoned()})
 				})
 			},
 			Budgets: func(fn func(telemetry.BudgetStats)) {
-				pool.Each(sourceBudgets, func(b *budget.Budget) {
+				pool.Each(SourceBudgets, func(b *budget.Budget) {
 					held, leases := b.Held()
 					fn(telemetry.BudgetStats{Held: held, Leases: leases, Limit: b.Limit()})
 				})
 			},
 			Zones: func(fn func(telemetry.ZoneStats)) {
-				pool.Each(balancers, func(b *balancer.Balancer) { fn(b.Stats()) })
+				pool.Each(Balancers, func(b *balancer.Balancer) { fn(b.Stats()) })
 			},
 			Disks: func(fn func(cache.DiskStats)) {
-				pool.Each(diskTiers, func(d *cache.Disk) { fn(d.Stats()) })
+				pool.Each(DiskTiers, func(d *cache.Disk) { fn(d.Stats()) })
 			},
 		})
 	})
