@@ -3,7 +3,6 @@ package imgedge
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -218,19 +217,10 @@ func (rq *imageRequest) refuse(rf *refusal, param string) string {
 	return rf.outcome
 }
 
+// setServerTiming says in Server-Timing how long the request's phases
+// took.
 func (rq *imageRequest) setServerTiming() {
-	var parts []string
-	add := func(name string, d time.Duration) {
-		if d > 0 {
-			parts = append(parts, fmt.Sprintf("%s;dur=%.1f", name, float64(d.Microseconds())/1000))
-		}
-	}
-	t := rq.res.Timings
-	add("fetch", t.Fetch)
-	add("queue", t.Queue)
-	add("resize", t.Resize)
-	add("total", time.Since(rq.start))
-	rq.w.Header().Set("Server-Timing", strings.Join(parts, ", "))
+	rq.w.Header().Set("Server-Timing", rq.res.Timings.ServerTiming(time.Since(rq.start)))
 }
 
 // serveOriginal answers a shield hop: the original, from the originals

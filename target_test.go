@@ -3,6 +3,7 @@ package imgedge
 import (
 	"bufio"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func FuzzCheckTarget(f *testing.F) {
 			return
 		}
 		p := req.URL.Path
-		if req.URL.Opaque != "" || !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || hasDotSegment(p) {
+		if req.URL.Opaque != "" || !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || slices.Contains(strings.Split(p, "/"), ".") || slices.Contains(strings.Split(p, "/"), "..") {
 			t.Fatalf("accepted target %q with path %q", target, p)
 		}
 		// An absolute-form target's host is the request's host (Go takes
