@@ -5,22 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
-	"github.com/imgedge/imgedge/internal/pool"
 	"github.com/imgedge/imgedge/internal/process"
-	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
 )
-
-// limiters holds the process's rate-limit buckets, kept across reloads:
-// one limiter, under limiterKey, for every handler.
-var limiters = caddy.NewUsagePool()
-
-const limiterKey = "tenants"
 
 var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}
 
@@ -60,10 +50,7 @@ func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	}
 	// Rate-limit buckets are the process's: a reload must not hand every
 	// client a fresh one.
-	if ir.limiter, _, err = pool.Load(limiters, limiterKey, func() (*tenant.Limiter, func() error, error) {
-		l, err := tenant.NewLimiter(tenant.LimiterConfig{})
-		return l, func() error { return nil }, err
-	}); err != nil {
+	if ir.limiterKey, ir.limiter, err = process.LoadLimiter(); err != nil {
 		return err
 	}
 	var disk *cache.Disk

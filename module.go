@@ -204,6 +204,7 @@ type ImageResize struct {
 	storeKey   string
 	diskKey    string
 	limiter    *tenant.Limiter
+	limiterKey string
 	tenants    tenant.Store       // Consul KV (when configured), then Tenants
 	balancer   *balancer.Balancer // nil: this node works alone
 	cluster    cluster.Hops       // the owner, shield and forwarding hops
@@ -319,12 +320,8 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 // Cleanup releases this config's hold on the shared cache; the cache
 // itself lives on while another config (the next one, on a reload) uses it.
 func (ir *ImageResize) Cleanup() error {
-	limiter := ""
-	if ir.limiter != nil {
-		limiter = limiterKey
-	}
 	return pool.Release([]pool.Key{{Pool: process.SourceBudgets, Key: ir.sourcesKey}, {Pool: process.VariantStores, Key: ir.storeKey},
-		{Pool: process.DiskTiers, Key: ir.diskKey}, {Pool: process.JobSlots, Key: ir.slotsKey}, {Pool: limiters, Key: limiter}})
+		{Pool: process.DiskTiers, Key: ir.diskKey}, {Pool: process.JobSlots, Key: ir.slotsKey}, {Pool: process.Limiters, Key: ir.limiterKey}})
 }
 
 // Validate checks the configuration.

@@ -75,3 +75,21 @@ func LoadTenants(cfg tenant.ConsulConfig) (string, *tenant.Watched, error) {
 	})
 	return key, w, err
 }
+
+// Limiters holds the process's rate-limit buckets, kept across reloads:
+// one limiter for every handler.
+var Limiters = caddy.NewUsagePool()
+
+// LoadLimiter is the process's rate limiter, under the key returned (in
+// Limiters): a reload must not hand every client a fresh bucket.
+func LoadLimiter() (string, *tenant.Limiter, error) {
+	const key = "tenants"
+	l, _, err := pool.Load(Limiters, key, func() (*tenant.Limiter, func() error, error) {
+		l, err := tenant.NewLimiter(tenant.LimiterConfig{})
+		return l, func() error { return nil }, err
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return key, l, nil
+}
