@@ -164,7 +164,7 @@ func TestWantsImage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.settings.WantsImage(&transform.Request{Query: mustQuery(t, tt.query)}); got != tt.want {
+			if got := tt.settings.WantsImage(readRequest("/p.jpg", tt.query)); got != tt.want {
 				t.Errorf("WantsImage(%q) = %v, want %v", tt.query, got, tt.want)
 			}
 		})

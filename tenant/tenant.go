@@ -354,7 +354,7 @@ func (s Settings) Limits(base transform.Limits) transform.Limits {
 // Watermark, every request (its images are never served unmarked). A
 // request that does not passes through untouched.
 func (s Settings) WantsImage(req *transform.Request) bool {
-	if req.HasImageParams() || s.Watermark != "" {
+	if req.Image || s.Watermark != "" {
 		return true
 	}
 	if len(s.Presets) > 0 {

@@ -24,6 +24,8 @@ type Request struct {
 	// Query is the route's query: the image parameters and the source's
 	// own. After tenant.Apply it is the query Options were parsed from.
 	Query url.Values
+	// Image says whether Query names any image parameter.
+	Image bool
 	// Semicolon is an image parameter the route's query wrote with a raw
 	// ';' (see SemicolonParam), which the query parser dropped: it must be
 	// refused, not ignored. "" when there is none.
@@ -54,6 +56,7 @@ func ReadRequest(client, route *url.URL) *Request {
 	if route.RawQuery != client.RawQuery {
 		req.Query, _ = parseQuery(route.RawQuery)
 	}
+	req.Image = HasImageParams(req.Query)
 	return req
 }
 
@@ -61,10 +64,6 @@ func parseQuery(raw string) (url.Values, error) {
 	queryReads.Add(1)
 	return url.ParseQuery(raw)
 }
-
-// HasImageParams reports whether the request's query asks for any image
-// work.
-func (r *Request) HasImageParams() bool { return HasImageParams(r.Query) }
 
 // SourceQuery is the request's query without its image parameters,
 // encoded: what the origin is asked with.
