@@ -12,7 +12,7 @@ import (
 // once more in the next one.
 const forwardAttempts = 2
 
-// forward hands the request to the nearest healthy zone and streams its
+// Forward hands the request to the nearest healthy zone and streams its
 // answer to the client. It reports false when no zone could take it, with
 // nothing written.
 func (c *Cluster) Forward(h *Hop) bool {

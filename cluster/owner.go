@@ -38,7 +38,7 @@ import (
 // before this node does the work itself.
 const ownerAttempts = 2
 
-// fromOwner answers req from this node's cache, or from the owner of its
+// FromOwner answers req from this node's cache, or from the owner of its
 // source, or by the next node in rank when the owner cannot answer. It
 // reports false when this node is to do the work: it owns the source, or
 // every node asked failed.

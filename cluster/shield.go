@@ -25,7 +25,7 @@ import (
 // the origin is.
 const shieldAttempts = 2
 
-// fromShield fetches the request's original through the shield zone
+// FromShield fetches the request's original through the shield zone
 // into fw. It reports false, with nothing written, when no node of the
 // shield answered it with the original: the caller asks the origin. An
 // answer that broke off midway is an error.
