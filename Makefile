@@ -9,7 +9,7 @@ export GOTOOLCHAIN := local
 # Debian packages the build and the tests need.
 APT_PACKAGES := libvips-dev libjpeg62-turbo-dev libpng-dev libwebp-dev pkg-config gcc postgresql chromium
 
-.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz consul threadset-race clientlibs
+.PHONY: all deps build run test test-unit test-integration vet fmt-check clean bench dashboard-vendor fuzz consul jaeger threadset-race clientlibs
 
 all: build
 
@@ -34,6 +34,14 @@ build: deps
 consul: bin/consul
 bin/consul: tools/consul/go.mod tools/consul/go.sum
 	cd tools/consul && $(GO) build -o ../../bin/consul github.com/hashicorp/consul
+
+## jaeger: bin/jaeger, the Jaeger all-in-one (v2, in-memory store) the
+## tracing tests send spans to and read traces back from, built from the
+## pinned tools/jaeger module (about 10 minutes the first time on 2 cores;
+## only when bin/jaeger is missing or the pin changes).
+jaeger: bin/jaeger
+bin/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
+	cd tools/jaeger && $(GO) build -o ../../bin/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 
 ## run: serve the demo site (examples/Caddyfile) on http://localhost:8080.
 run: build
@@ -70,7 +78,7 @@ threadset-race: deps
 ## test: every test: formatting, vet, unit and integration (race detector on).
 FUZZTIME ?= 30s
 
-test: build consul clientlibs fmt-check vet
+test: build consul jaeger clientlibs fmt-check vet
 	$(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
 

@@ -17,6 +17,7 @@ import (
 	"github.com/imgedge/imgedge/internal/problem"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/telemetry"
+	"github.com/imgedge/imgedge/tracing"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
 )
@@ -103,6 +104,7 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 	if rq.r.Method == http.MethodHead {
 		outputBytes = 0 // no body was sent
 	}
+	defer rq.traceRecord().End()
 	rq.ir.meter.Record(metering.Record{
 		Tenant:       rq.tenant,
 		Time:         rq.start,
@@ -220,7 +222,11 @@ func (rq *imageRequest) refuse(rf *refusal, param string) string {
 // setServerTiming says in Server-Timing how long the request's phases
 // took.
 func (rq *imageRequest) setServerTiming() {
-	rq.w.Header().Set("Server-Timing", rq.res.Timings.ServerTiming(time.Since(rq.start)))
+	timing := rq.res.Timings.ServerTiming(time.Since(rq.start))
+	if id := tracing.TraceID(rq.r.Context()); id != "" {
+		timing += `, trace;desc="` + id + `"` // where a client finds the request's trace
+	}
+	rq.w.Header().Set("Server-Timing", timing)
 }
 
 // serveOriginal answers a shield hop: the original, from the originals

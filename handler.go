@@ -90,6 +90,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		// dead.
 		balancer.Accepted(w, cluster.WorkBound(time.Duration(ir.QueueTimeout), time.Duration(ir.FetchTimeout), ir.pipeline.Timeout))
 	}
+	rq.traceRequest()
 	outcome := rq.serve(req)
 	ir.metrics.Requests.WithLabelValues(outcome).Inc()
 	return rq.err
@@ -169,7 +170,7 @@ type imageRequest struct {
 // outcome label.
 func (rq *imageRequest) serve(req *transform.Request) string {
 	ir := rq.ir
-	if refused, outcome := rq.admitTenant(req); refused {
+	if refused, outcome := rq.admit(req); refused {
 		return outcome
 	}
 	if !rq.settings.WantsImage(req) {

@@ -69,7 +69,7 @@ func (rq *imageRequest) fetch(ctx context.Context, req *http.Request, viaShield 
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
 	defer cancel()
 	if !shielded {
-		err = serveNext(rq.next, fw, req.WithContext(ctx))
+		err = fromRoute(ctx, rq.next, fw, req)
 	}
 	ir.metrics.FetchDuration.Observe(time.Since(began).Seconds())
 	if fw.Mode() == capture.NotImage {

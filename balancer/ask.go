@@ -56,7 +56,7 @@ func (p *Peering) Ask(ctx context.Context, peer Peer, in *http.Request, hops Hop
 	// way (Caddy's encode may sit in front of image_resize).
 	req.Header.Set("Accept-Encoding", "identity")
 	n := p.sign(req, peer.ID, hops)
-	resp, err := p.send(req, within, accepted)
+	resp, err := p.send(req, hops.Last(), peer, within, accepted)
 	if err != nil {
 		return nil, err
 	}

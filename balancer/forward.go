@@ -33,7 +33,7 @@ func (p *Peering) Forward(ctx context.Context, peer Peer, in *http.Request, hops
 		return err
 	}
 	p.sign(req, peer.ID, hops)
-	resp, err := p.send(req, within, accepted)
+	resp, err := p.send(req, HopForward, peer, within, accepted)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,11 @@ import (
 	"net/textproto"
 	"strconv"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/imgedge/imgedge/tracing"
 )
 
 // A node that takes a request from a peer says so at once: a 102
@@ -50,11 +55,21 @@ func Accepted(w http.ResponseWriter, bound time.Duration) {
 // set, hears of each such bound (for a node to relay it to the node that
 // asked it). Once the answer's header is in, its body has maxWorkBound:
 // the peer holds it whole. Closing the body ends the request.
-func (p *Peering) send(req *http.Request, within time.Duration, accepted func(time.Duration)) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(req.Context())
+//
+// The hop is a span of the request's trace ("imgedge.hop.owner", ".shield"
+// or ".forward"), whose context the peer gets (traceparent): its spans are
+// children of this one. The span ends with the request.
+func (p *Peering) send(req *http.Request, hop string, peer Peer, within time.Duration, accepted func(time.Duration)) (*http.Response, error) {
+	ctx, span := tracing.StartClient(req.Context(), "imgedge.hop."+hop)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("imgedge.peer", peer.ID), attribute.String("imgedge.peer.zone", peer.Zone),
+			attribute.String("server.address", req.URL.Host))
+	}
+	tracing.Inject(ctx, req.Header) // not signed: it says where to file the peer's spans, nothing of the answer
+	ctx, cancel := context.WithCancel(ctx)
 	deadline := time.AfterFunc(within, cancel)
 	accepts := 0
-	trace := &httptrace.ClientTrace{
+	ct := &httptrace.ClientTrace{
 		Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
 			if code != http.StatusProcessing {
 				return nil
@@ -68,20 +83,27 @@ func (p *Peering) send(req *http.Request, within time.Duration, accepted func(ti
 			}
 			bound := time.Duration(math.Min(secs, maxWorkBound.Seconds()) * float64(time.Second))
 			deadline.Reset(bound)
+			if span.IsRecording() {
+				span.AddEvent("peer took the request", trace.WithAttributes(attribute.Float64("imgedge.work_bound_s", bound.Seconds())))
+			}
 			if accepted != nil {
 				accepted(bound)
 			}
 			return nil
 		},
 	}
-	resp, err := p.client.Do(req.WithContext(httptrace.WithClientTrace(ctx, trace)))
+	resp, err := p.client.Do(req.WithContext(httptrace.WithClientTrace(ctx, ct)))
 	if err != nil {
 		deadline.Stop()
 		cancel()
+		tracing.End(span, err)
 		return nil, err
 	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+	}
 	deadline.Reset(maxWorkBound)
-	resp.Body = &endsRequest{ReadCloser: resp.Body, end: func() { deadline.Stop(); cancel() }}
+	resp.Body = &endsRequest{ReadCloser: resp.Body, end: func() { deadline.Stop(); cancel(); span.End() }}
 	return resp, nil
 }
 

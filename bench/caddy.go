@@ -85,6 +85,12 @@ type server struct {
 // startCaddy writes the Caddyfile into dir and starts bin on free loopback
 // ports. On failure it returns an error carrying caddy's log.
 func startCaddy(bin, dir, corpusDir string) (*server, error) {
+	return startCaddyWith(bin, dir, corpusDir, caddyfile, nil)
+}
+
+// startCaddyWith is startCaddy with another Caddyfile of the same sites,
+// and env added to caddy's environment.
+func startCaddyWith(bin, dir, corpusDir, caddyfile string, env []string) (*server, error) {
 	ports, err := freePorts(5)
 	if err != nil {
 		return nil, err
@@ -112,6 +118,7 @@ func startCaddy(bin, dir, corpusDir string) (*server, error) {
 		return nil, err
 	}
 	s.cmd = caddyCommand(bin, s.config, filepath.Join(dir, "home"))
+	s.cmd.Env = append(s.cmd.Env, env...)
 	if err := launch(s.cmd, s.logPath, s.exited); err != nil {
 		return nil, err
 	}

@@ -129,6 +129,13 @@ func run(ctx context.Context, o options) error {
 		}
 		defer disks.stop()
 	}
+	var traced *tracedBench
+	if o.only == "" || slices.Contains(strings.Split(o.only, ","), "12") {
+		if traced, err = startTracedBench(o.caddy, tmp, corpusDir); err != nil {
+			return err
+		}
+		defer traced.stop()
+	}
 	peers, err := startPeers(o, tmp, corpusDir)
 	defer func() {
 		for _, p := range peers {
@@ -138,7 +145,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return err
 	}
-	scs, err := scenarios(o, srv, zones, cluster, disks, peers, corpus)
+	scs, err := scenarios(o, srv, zones, cluster, disks, traced, peers, corpus)
 	if err != nil {
 		return err
 	}

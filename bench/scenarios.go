@@ -45,7 +45,7 @@ const (
 const browserAccept = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8"
 
 // scenarios is the benchmark, in the order it runs.
-func scenarios(o options, s *server, z *zoneCluster, cb *clusterBench, db *diskBench, peers []*peer, corpus map[string]*source) ([]scenario, error) {
+func scenarios(o options, s *server, z *zoneCluster, cb *clusterBench, db *diskBench, tb *tracedBench, peers []*peer, corpus map[string]*source) ([]scenario, error) {
 	ceiling, err := pipelineOp(corpus[headline].data, hitQuery, imaging.DefaultConfig())
 	if err != nil {
 		return nil, err
@@ -89,6 +89,9 @@ func scenarios(o options, s *server, z *zoneCluster, cb *clusterBench, db *diskB
 	scs = append(scs, effectsScenario(s, c))
 	if db != nil {
 		scs = append(scs, diskScenario(db, s, c, o.clusterRequests))
+	}
+	if tb != nil {
+		scs = append(scs, tracingScenario(s, tb, c))
 	}
 	if o.crashSoak > 0 {
 		scs = append(scs, scenario{ID: "7", Name: "crash soak: distinct variants, cache off", Runs: []runSpec{

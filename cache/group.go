@@ -33,6 +33,11 @@ type Group[T any] struct {
 	// runs that must finish whoever waits (they hold a caller's request, or
 	// their result is kept). Set it before first use.
 	StopWhenAbandoned bool
+	// Joined, if set, hears of every caller that joins a run another
+	// started, with the caller's context and the run's (the first
+	// caller's, uncancelled): for a trace to link the two. Set it before
+	// first use.
+	Joined func(caller, run context.Context)
 
 	mu        sync.Mutex
 	calls     map[string]*call[T]
@@ -45,6 +50,7 @@ type call[T any] struct {
 	val     T
 	err     error
 	waiters int                // callers still waiting; guarded by Group.mu
+	ctx     context.Context    // the run's
 	cancel  context.CancelFunc // ends the run's context
 }
 
@@ -61,13 +67,16 @@ func (g *Group[T]) Do(ctx context.Context, key string, fn func(ctx context.Conte
 		c.waiters++
 		g.mu.Unlock()
 		g.collapsed.Add(1)
+		if g.Joined != nil {
+			g.Joined(ctx, c.ctx)
+		}
 		return g.wait(ctx, key, c, true)
 	}
 	if g.calls == nil {
 		g.calls = make(map[string]*call[T])
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c := &call[T]{done: make(chan struct{}), waiters: 1, cancel: cancel}
+	c := &call[T]{done: make(chan struct{}), waiters: 1, ctx: runCtx, cancel: cancel}
 	g.calls[key] = c
 	g.mu.Unlock()
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/imgedge/imgedge/internal/vips"
+	"github.com/imgedge/imgedge/tracing"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -191,7 +192,10 @@ func ProcessContext(ctx context.Context, src *Source, o transform.Options, out t
 // Process runs the job, as ProcessContext does.
 func (p *Prepared) Process(ctx context.Context) (Result, error) {
 	if p.out.Describes() {
-		return p.describe(ctx)
+		ctx, span := tracing.Start(ctx, "imgedge.describe")
+		res, err := p.describe(ctx)
+		traceDescribe(span, p.out, err)
+		return res, err
 	}
 	out, cfg, o := p.out, p.cfg, p.opts
 	j, err := p.run(ctx)
@@ -206,6 +210,7 @@ func (p *Prepared) Process(ctx context.Context) (Result, error) {
 			res.Height = ph
 		}
 	}
+	_, span := tracing.Start(ctx, "imgedge.encode")
 	body, err := j.img.Save(ctx, vips.SaveOptions{
 		Format:    out,
 		Quality:   j.quality(),
@@ -215,6 +220,7 @@ func (p *Prepared) Process(ctx context.Context) (Result, error) {
 		Timeout:   j.timeLeft(),
 	})
 	j.img = nil // Save consumed it
+	traceEncode(span, j.direct, out, len(body), err)
 	if err != nil {
 		return Result{}, j.refusal(err)
 	}
@@ -269,6 +275,8 @@ func (j *job) quality() int {
 }
 
 func (j *job) thumbnail() (err error) {
+	_, span := tracing.Start(j.ctx, "imgedge.decode+resize")
+	defer func() { traceThumbnail(span, j.direct, err) }()
 	p := j.plan
 	smart := p.SmartCrop
 	if smart && j.animated {

@@ -30,6 +30,7 @@ import (
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/internal/budget"
+	"github.com/imgedge/imgedge/tracing"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -51,6 +52,9 @@ type Store struct {
 func NewStore(c *cache.Cache) *Store {
 	s := &Store{Cache: c}
 	s.variants.StopWhenAbandoned = true // a resize nobody waits for stops
+	// A request that waits for another's fetch or resize links, in its
+	// trace, to the request that did the work.
+	s.originals.Joined, s.variants.Joined = tracing.Link, tracing.Link
 	return s
 }
 
@@ -184,12 +188,15 @@ func (e *Engine) Probe(ctx context.Context, req *Request) (*Result, error) {
 func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 	st := e.Store
 	canonical := e.canonical(req)
-	if res, ok := e.cached(req, canonical); ok {
+	_, lookup := tracing.Start(ctx, "imgedge.cache.lookup")
+	res, ok := e.cached(req, canonical)
+	traceLookup(lookup, res, ok)
+	if ok {
 		return res, nil
 	}
 	pipeline := e.Pipeline
 	pipeline.Limits = req.Limits
-	res := &Result{CacheStatus: st.MissStatus()}
+	res = &Result{CacheStatus: st.MissStatus()}
 
 	orig, err := e.original(ctx, req, res)
 	if err != nil {
@@ -241,18 +248,22 @@ func (e *Engine) Get(ctx context.Context, req *Request) (*Result, error) {
 		entry  *cache.Entry
 		shared bool
 	)
+	// This request's wait for its variant: the resize it runs, or another
+	// request's it joined (then linked to it, see NewStore).
+	made, span := tracing.Start(ctx, "imgedge.render")
 	if orig.private || (mark != nil && mark.private) {
 		job.private = true
-		entry, err = e.render(ctx, &job) // one client's own: never shared
+		entry, err = e.render(made, &job) // one client's own: never shared
 	} else {
 		// The run stops if every request waiting for it goes away.
-		entry, shared, err = st.variants.Do(ctx, job.key, func(ctx context.Context) (*cache.Entry, error) {
+		entry, shared, err = st.variants.Do(made, job.key, func(ctx context.Context) (*cache.Entry, error) {
 			if v, ok := st.Cache.Get(job.key); ok {
 				return v, nil
 			}
 			return e.render(ctx, &job)
 		})
 	}
+	traceRender(span, &job, entry, shared, err)
 	if err != nil {
 		return res, err
 	}
@@ -323,7 +334,9 @@ type original struct {
 // fetched, one fetch for all concurrent requests of the source that carry
 // the same credentials. It sets res's status and fetch timing, and hands
 // res the lease of a fetch made for this request.
-func (e *Engine) original(ctx context.Context, req *Request, res *Result) (*original, error) {
+func (e *Engine) original(ctx context.Context, req *Request, res *Result) (o *original, err error) {
+	ctx, span := tracing.Start(ctx, "imgedge.original")
+	defer func() { traceOriginal(span, res, o, err) }()
 	st := e.Store
 	key := originalKey(req.Site, req.Source)
 	if c, ok := st.Cache.GetOriginal(key); ok {
@@ -439,8 +452,10 @@ type job struct {
 // render makes a variant in a processing slot and caches it.
 func (e *Engine) render(ctx context.Context, j *job) (*cache.Entry, error) {
 	queued := time.Now()
+	_, wait := tracing.Start(ctx, "imgedge.slot.wait")
 	release, err := e.Slots.Acquire(ctx)
 	j.queue = time.Since(queued)
+	tracing.End(wait, err)
 	if err != nil {
 		if errors.Is(err, ErrBusy) && e.Hooks.Busy != nil {
 			e.Hooks.Busy(true) // peers stop sending us work
@@ -448,8 +463,10 @@ func (e *Engine) render(ctx context.Context, j *job) (*cache.Entry, error) {
 		return nil, err
 	}
 	began := time.Now()
-	res, err := e.process(ctx, j, release)
+	pctx, span := tracing.Start(ctx, "imgedge.process")
+	res, err := e.process(pctx, j, release)
 	j.resize = time.Since(began)
+	traceProcess(span, res, err)
 	if e.Hooks.Done != nil {
 		e.Hooks.Done(j.resize, res)
 	}
