@@ -3,7 +3,6 @@ package imgedge
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,7 +14,10 @@ import (
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/internal/problem"
 	"github.com/imgedge/imgedge/metering"
+	"github.com/imgedge/imgedge/telemetry"
+	"github.com/imgedge/imgedge/tracing"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
 )
@@ -45,16 +47,16 @@ func (rq *imageRequest) answer(res *variant.Result) string {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Status", "imgedge; "+res.Status)
 	rq.setServerTiming()
-	outcome := outcomeResized
+	outcome := telemetry.OutcomeResized
 	if res.CacheStatus == "hit" {
-		outcome = outcomeHit
+		outcome = telemetry.OutcomeHit
 	}
 	if res.NotModified {
 		h.Del("Content-Type")
 		rq.record(http.StatusNotModified, 0, 0)
 		rq.markForOwner(http.StatusNotModified, res)
 		rq.w.WriteHeader(http.StatusNotModified)
-		return outcomeNotModified
+		return telemetry.OutcomeNotModified
 	}
 	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
 	rq.record(http.StatusOK, len(e.Body), int64(e.Width)*int64(e.Height))
@@ -121,18 +123,8 @@ func (rq *imageRequest) record(status, outputBytes int, pixels int64) {
 
 // refuseParam answers a refused parameter with 400, naming it.
 func (rq *imageRequest) refuseParam(err error) string {
-	msg, param := problemOf(err)
-	return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, msg}, param)
-}
-
-// problemOf is the message and the parameter named by a refused
-// parameter's error.
-func problemOf(err error) (msg, param string) {
-	var pe *transform.Error
-	if errors.As(err, &pe) {
-		return pe.Msg, pe.Param
-	}
-	return err.Error(), ""
+	msg, param := problem.Of(err)
+	return rq.refuse(&refusal{http.StatusBadRequest, telemetry.OutcomeBadRequest, msg}, param)
 }
 
 // refuseError answers an error from fetching, inspecting or processing.
@@ -157,35 +149,35 @@ func (rq *imageRequest) refuseError(err error) string {
 		return rq.refuseParam(err)
 	case errors.Is(err, variant.ErrBusy):
 		rq.w.Header().Set("Retry-After", "1")
-		return rq.refuse(&refusal{http.StatusServiceUnavailable, outcomeBusy, "the image edge is busy; retry shortly"}, "")
+		return rq.refuse(&refusal{http.StatusServiceUnavailable, telemetry.OutcomeBusy, "the image edge is busy; retry shortly"}, "")
 	case errors.As(err, &he):
 		// The route's own 4xx answer (file_server's 404, say): pass it on
 		// for the site's error handling, as if we were not here.
 		rq.err = err
-		return outcomePassthrough
+		return telemetry.OutcomePassthrough
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
-		return outcomeCanceled // the client went away
+		return telemetry.OutcomeCanceled // the client went away
 	case errors.As(err, &ie):
 		if ie.Err != nil {
 			rq.ir.logger.Debug("refusing original", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(ie.Err))
 		}
 		switch ie.Kind {
 		case imaging.Unsupported:
-			return rq.refuse(&refusal{http.StatusUnsupportedMediaType, outcomeUnsupported, ie.Msg}, "")
+			return rq.refuse(&refusal{http.StatusUnsupportedMediaType, telemetry.OutcomeUnsupported, ie.Msg}, "")
 		case imaging.TooLarge:
-			return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeTooLarge, ie.Msg}, "")
+			return rq.refuse(&refusal{http.StatusUnprocessableEntity, telemetry.OutcomeTooLarge, ie.Msg}, "")
 		case imaging.TooSlow:
-			return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeTooSlow, ie.Msg}, "")
+			return rq.refuse(&refusal{http.StatusUnprocessableEntity, telemetry.OutcomeTooSlow, ie.Msg}, "")
 		}
-		return rq.refuse(&refusal{http.StatusUnprocessableEntity, outcomeUnprocessable, ie.Msg}, "")
+		return rq.refuse(&refusal{http.StatusUnprocessableEntity, telemetry.OutcomeUnprocessable, ie.Msg}, "")
 	case errors.As(err, &pp):
 		rq.ir.logger.Error("panic while answering an image request", zap.String("uri", rq.r.URL.RequestURI()),
 			zap.Any("panic", pp.Value), zap.ByteString("stack", pp.Stack))
-		return rq.refuse(&refusal{http.StatusInternalServerError, outcomeError, "internal error"}, "")
+		return rq.refuse(&refusal{http.StatusInternalServerError, telemetry.OutcomeError, "internal error"}, "")
 	}
 	// Nothing the client sent explains it: our fault, said as such.
 	rq.ir.logger.Error("image request failed", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))
-	return rq.refuse(&refusal{http.StatusInternalServerError, outcomeError, "internal error"}, "")
+	return rq.refuse(&refusal{http.StatusInternalServerError, telemetry.OutcomeError, "internal error"}, "")
 }
 
 // sourceCannotBeProcessed tells the failures onerror=redirect redirects:
@@ -214,7 +206,7 @@ func (rq *imageRequest) redirectToSource() string {
 	rq.setServerTiming()
 	rq.record(http.StatusTemporaryRedirect, 0, 0)
 	rq.w.WriteHeader(http.StatusTemporaryRedirect)
-	return outcomeRedirected
+	return telemetry.OutcomeRedirected
 }
 
 // refuse answers with a JSON problem body and returns the outcome. Errors
@@ -223,24 +215,42 @@ func (rq *imageRequest) redirectToSource() string {
 func (rq *imageRequest) refuse(rf *refusal, param string) string {
 	rq.setServerTiming()
 	rq.record(rf.status, 0, 0)
-	writeProblem(rq.w, rf.status, rf.msg, param)
+	problem.Write(rq.w, rf.status, rf.msg, param)
 	return rf.outcome
 }
 
+// setServerTiming says in Server-Timing how long the request's phases
+// took.
 func (rq *imageRequest) setServerTiming() {
-	var parts []string
-	add := func(name string, d time.Duration) {
-		if d > 0 {
-			parts = append(parts, fmt.Sprintf("%s;dur=%.1f", name, float64(d.Microseconds())/1000))
-		}
+	timing := rq.res.Timings.ServerTiming(time.Since(rq.start))
+	if id := tracing.TraceID(rq.r.Context()); id != "" {
+		timing += `, trace;desc="` + id + `"` // where a client finds the request's trace
 	}
-	t := rq.res.Timings
-	add("fetch", t.Fetch)
-	add("queue", t.Queue)
-	add("resize", t.Resize)
-	add("total", time.Since(rq.start))
-	if tt := rq.traceTiming(); tt != "" {
-		parts = append(parts, tt)
+	rq.w.Header().Set("Server-Timing", timing)
+}
+
+// serveOriginal answers a shield hop: the original, from the originals
+// cache or fetched once from the origin and kept, with the origin's
+// headers. It is not billed here: the asking zone bills its request.
+func (rq *imageRequest) serveOriginal(req *variant.Request) string {
+	res, body, header, err := rq.ir.engine.Original(rq.r.Context(), req)
+	defer res.Release()
+	rq.res = *res
+	switch {
+	case errors.Is(err, variant.ErrNotImage):
+		return rq.notImage()
+	case err != nil:
+		return rq.refuseError(err)
 	}
-	rq.w.Header().Set("Server-Timing", strings.Join(parts, ", "))
+	h := rq.w.Header()
+	for k, v := range header {
+		h[k] = append([]string(nil), v...) // the cached original's own stay untouched
+	}
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	rq.ir.peering.MarkAnswer(h, http.StatusOK, rq.nonce, balancer.HopShield, "", body)
+	rq.w.WriteHeader(http.StatusOK)
+	if _, err := rq.w.Write(body); err != nil {
+		rq.ir.logger.Debug("writing an original to a zone it shields", zap.String("uri", rq.r.URL.RequestURI()), zap.Error(err))
+	}
+	return telemetry.OutcomeShield
 }

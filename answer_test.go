@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/imaging"
+	"github.com/imgedge/imgedge/internal/process"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
 )
@@ -19,7 +20,7 @@ import (
 // Every error the engine can return is answered with the status that
 // names whose fault it is, and a JSON body.
 func TestErrorsAreAnsweredWithTheirStatus(t *testing.T) {
-	m, err := registerMetrics(nil)
+	m, err := process.RegisterMetrics(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package imgedge
 
 import (
-	"context"
 	"crypto/x509"
 	"fmt"
 	"os"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
+	"github.com/imgedge/imgedge/internal/pool"
+	"github.com/imgedge/imgedge/internal/process"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/tenant"
 )
@@ -163,26 +164,6 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "imgedge", New: func() caddy.Module { return new(App) }}
 }
 
-// meters holds the process's usage meters by spool directory, so a reload
-// keeps one spool (and its open batches) instead of opening it twice.
-var meters = caddy.NewUsagePool()
-
-// shutdownFlush bounds how long a stopping process tries to ship usage.
-// Nothing is lost past it: unshipped batches stay in the spool and go out
-// after the next start.
-const shutdownFlush = 3 * time.Second
-
-// closeMeter flushes what it can within shutdownFlush; the rest stays on
-// disk for the next start.
-func closeMeter(m *metering.Meter, logger *zap.Logger) error {
-	ctx, cancel := context.WithTimeout(context.Background(), shutdownFlush)
-	defer cancel()
-	if err := m.Close(ctx); err != nil {
-		logger.Warn("usage spool closed with records left on disk for the next start", zap.Error(err))
-	}
-	return nil
-}
-
 // Provision opens (or reuses) the usage meter.
 func (a *App) Provision(ctx caddy.Context) error {
 	a.logger = ctx.Logger()
@@ -223,24 +204,17 @@ func (a *App) Provision(ctx caddy.Context) error {
 	// Credentials may come from placeholders ({env.IMGEDGE_USAGE_TOKEN}).
 	repl := caddy.NewReplacer()
 	collector, token := repl.ReplaceAll(m.Collector, ""), repl.ReplaceAll(m.Token, "")
-	meter, loaded, err := loadPooled(meters, m.Spool, func() (*metering.Meter, func() error, error) {
-		meter, err := metering.New(metering.Config{
-			Dir:           m.Spool,
-			Collector:     collector,
-			Token:         token,
-			Source:        source,
-			BatchInterval: time.Duration(m.BatchInterval),
-			BatchRecords:  m.BatchRecords,
-			BatchBytes:    m.BatchBytes,
-			SpoolMaxBytes: m.SpoolMaxBytes,
-			Logger:        a.logger.Named("metering"),
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		logger := a.logger
-		return meter, func() error { return closeMeter(meter, logger) }, nil
-	})
+	meter, loaded, err := process.LoadMeter(metering.Config{
+		Dir:           m.Spool,
+		Collector:     collector,
+		Token:         token,
+		Source:        source,
+		BatchInterval: time.Duration(m.BatchInterval),
+		BatchRecords:  m.BatchRecords,
+		BatchBytes:    m.BatchBytes,
+		SpoolMaxBytes: m.SpoolMaxBytes,
+		Logger:        a.logger.Named("metering"),
+	}, a.logger)
 	if err != nil {
 		return fmt.Errorf("metering: %v", err)
 	}
@@ -287,21 +261,8 @@ func (a *App) provisionMemory() {
 	}
 }
 
-// defaultSourceBudget is the source budget of a node of memory bytes: an
-// eighth of it, between 32 and 256 MiB.
-func defaultSourceBudget(memory int64) int64 {
-	if memory <= 0 {
-		return maxDefaultSourceBudget
-	}
-	return min(max(memory/8, 32<<20), maxDefaultSourceBudget)
-}
-
 // minSecretLen is the shortest cluster secret accepted.
 const minSecretLen = 32
-
-// balancers holds the process's zone registration, so a reload keeps the
-// node registered (and its discovered peers) instead of flapping.
-var balancers = caddy.NewUsagePool()
 
 func (a *App) provisionBalancer() error {
 	if a.Consul == "" {
@@ -310,22 +271,14 @@ func (a *App) provisionBalancer() error {
 	if a.Zone == "" || a.Advertise == "" {
 		return fmt.Errorf("zones: with consul, zone and advertise are required")
 	}
-	key := a.Consul + "|" + a.Service + "|" + a.Advertise + "|" + a.Zone
-	b, _, err := loadPooled(balancers, key, func() (*balancer.Balancer, func() error, error) {
-		b, err := balancer.New(balancer.Config{
-			Zone:           a.Zone,
-			Advertise:      a.Advertise,
-			Consul:         a.Consul,
-			Token:          a.ConsulToken,
-			Service:        a.Service,
-			ZonePreference: a.Prefer,
-			OnPurge:        applyFleetPurge,
-			Logger:         a.logger.Named("zones"),
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		return b, b.Close, nil
+	key, b, err := process.LoadBalancer(balancer.Config{
+		Zone:           a.Zone,
+		Advertise:      a.Advertise,
+		Consul:         a.Consul,
+		Token:          a.ConsulToken,
+		Service:        a.Service,
+		ZonePreference: a.Prefer,
+		Logger:         a.logger.Named("zones"),
 	})
 	if err != nil {
 		return fmt.Errorf("zones: %v", err)
@@ -349,9 +302,6 @@ func (a *App) provisionBalancer() error {
 // clustered tells whether the nodes of this zone share their cache.
 func (a *App) clustered() bool { return a.balancer != nil && a.Cluster != "off" }
 
-// tenantStores holds the Consul KV watchers, kept across reloads.
-var tenantStores = caddy.NewUsagePool()
-
 func (a *App) provisionTenants() error {
 	if a.TenantsKV == "" {
 		return nil
@@ -359,16 +309,9 @@ func (a *App) provisionTenants() error {
 	if a.Consul == "" {
 		return fmt.Errorf("tenants_kv needs consul")
 	}
-	key := a.Consul + "|" + a.TenantsKV
-	w, _, err := loadPooled(tenantStores, key, func() (*tenant.Watched, func() error, error) {
-		w, err := tenant.NewWatched(tenant.ConsulConfig{
-			Address: a.Consul, Token: a.ConsulToken, Prefix: a.TenantsKV,
-			ByHost: true, Logger: a.logger.Named("tenants"),
-		})
-		if err != nil {
-			return nil, nil, err
-		}
-		return w, func() error { w.Close(); return nil }, nil
+	key, w, err := process.LoadTenants(tenant.ConsulConfig{
+		Address: a.Consul, Token: a.ConsulToken, Prefix: a.TenantsKV,
+		ByHost: true, Logger: a.logger.Named("tenants"),
 	})
 	if err != nil {
 		return fmt.Errorf("tenants_kv: %v", err)
@@ -386,7 +329,7 @@ func (a *App) Stop() error { return nil }
 // Cleanup lets go of the meter; the last config to do so closes it.
 func (a *App) Cleanup() error {
 	a.peering.Close()
-	return releasePooled([]pooledKey{{tenantStores, a.tenantsKey}, {balancers, a.balancerKey}, {meters, a.meterKey}})
+	return pool.Release([]pool.Key{{Pool: process.TenantStores, Key: a.tenantsKey}, {Pool: process.Balancers, Key: a.balancerKey}, {Pool: process.Meters, Key: a.meterKey}})
 }
 
 var (

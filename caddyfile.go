@@ -1,13 +1,13 @@
 package imgedge
 
 import (
-	"encoding/base64"
 	"strings"
 
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/imgedge/imgedge/internal/caddyopt"
 	"github.com/imgedge/imgedge/tenant"
 )
 
@@ -57,38 +57,38 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	return options(d, map[string]bool{"quality": true}, func(o *option) error {
-		switch o.name {
+	return caddyopt.Block(d, map[string]bool{"quality": true}, func(o *caddyopt.Option) error {
+		switch o.Name {
 		case "concurrency":
-			o.want(1, 1).ints(0, "", 1, 0, &ir.Concurrency)
+			o.Want(1, 1).Ints(0, "", 1, 0, &ir.Concurrency)
 		case "queue":
 			var n int
-			o.want(1, 2).ints(0, "queue length", 0, 0, &n).duration(1, "", &ir.QueueTimeout)
+			o.Want(1, 2).Ints(0, "queue length", 0, 0, &n).Duration(1, "", &ir.QueueTimeout)
 			ir.QueueLength = &n
 		case "max_source":
-			o.want(1, 2).bytes(0, "max_source bytes", &ir.MaxSourceBytes).pixels(1, "max_source pixels", &ir.MaxSourcePixels)
+			o.Want(1, 2).Bytes(0, "max_source bytes", &ir.MaxSourceBytes).Pixels(1, "max_source pixels", &ir.MaxSourcePixels)
 		case "max_frames":
-			o.want(1, 1).ints(0, "", 1, 0, &ir.MaxFrames)
+			o.Want(1, 1).Ints(0, "", 1, 0, &ir.MaxFrames)
 		case "max_size":
-			o.want(1, 2).ints(0, "", 1, 0, &ir.MaxWidth)
+			o.Want(1, 2).Ints(0, "", 1, 0, &ir.MaxWidth)
 			ir.MaxHeight = ir.MaxWidth
-			o.ints(1, "", 1, 0, &ir.MaxHeight)
+			o.Ints(1, "", 1, 0, &ir.MaxHeight)
 		case "max_dpr":
-			o.want(1, 1).float(0, "", 1, false, &ir.MaxDPR)
+			o.Want(1, 1).Float(0, "", 1, false, &ir.MaxDPR)
 		case "process_timeout":
-			o.want(1, 1).duration(0, "", &ir.ProcessTimeout)
+			o.Want(1, 1).Duration(0, "", &ir.ProcessTimeout)
 		case "fetch_timeout":
-			o.want(1, 1).duration(0, "", &ir.FetchTimeout)
+			o.Want(1, 1).Duration(0, "", &ir.FetchTimeout)
 		case "cache_control":
-			o.want(1, 1).str(0, &ir.CacheControl)
+			o.Want(1, 1).Str(0, &ir.CacheControl)
 		case "quality":
 			var q int
-			if o.want(2, 2).ints(1, "", 1, 100, &q); o.err != nil {
+			if o.Want(2, 2).Ints(1, "", 1, 100, &q); o.Err != nil {
 				break
 			}
-			format := strings.ToLower(o.args[0])
+			format := strings.ToLower(o.Args[0])
 			if _, ok := qualityFormats[format]; !ok {
-				return d.Errf("quality: unknown format %q (want jpeg, webp or avif)", o.args[0])
+				return d.Errf("quality: unknown format %q (want jpeg, webp or avif)", o.Args[0])
 			}
 			if ir.Quality == nil {
 				ir.Quality = map[string]int{}
@@ -96,143 +96,59 @@ func (ir *ImageResize) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			ir.Quality[format] = q
 		case "avif_effort":
 			e := 0
-			o.want(1, 1).ints(0, "", 0, 9, &e)
+			o.Want(1, 1).Ints(0, "", 0, 9, &e)
 			ir.AVIFEffort = &e
 		case "webp_effort":
 			e := 0
-			o.want(1, 1).ints(0, "", 0, 6, &e)
+			o.Want(1, 1).Ints(0, "", 0, 6, &e)
 			ir.WebPEffort = &e
 		case "cache": // cache <size>|off [originals <size>]
-			if len(o.args) == 1 && o.args[0] == "off" {
+			if len(o.Args) == 1 && o.Args[0] == "off" {
 				ir.CacheOff = true
 				break
 			}
-			if len(o.args) == 3 && o.args[1] != "originals" {
-				return d.Errf("cache: want 'originals <size>' after the size, got %q", o.args[1])
+			if len(o.Args) == 3 && o.Args[1] != "originals" {
+				return d.Errf("cache: want 'originals <size>' after the size, got %q", o.Args[1])
 			}
-			if len(o.args) == 2 {
+			if len(o.Args) == 2 {
 				return d.ArgErr()
 			}
-			o.want(1, 3).bytes(0, "", &ir.CacheBytes).bytes(2, "cache originals", &ir.OriginalsBytes)
+			o.Want(1, 3).Bytes(0, "", &ir.CacheBytes).Bytes(2, "cache originals", &ir.OriginalsBytes)
 		case "marks": // marks <path or prefix/>...
-			o.want(1, 64)
-			ir.Marks = append(ir.Marks, o.args...)
+			o.Want(1, 64)
+			ir.Marks = append(ir.Marks, o.Args...)
 		case "cache_disk": // cache_disk <dir> <size>
-			o.want(2, 2).str(0, &ir.CacheDisk).bytes(1, "cache_disk size", &ir.CacheDiskBytes)
+			o.Want(2, 2).Str(0, &ir.CacheDisk).Bytes(1, "cache_disk size", &ir.CacheDiskBytes)
 		case "cache_ttl":
-			o.want(2, 2).duration(0, "", &ir.CacheMinTTL).duration(1, "", &ir.CacheMaxTTL)
+			o.Want(2, 2).Duration(0, "", &ir.CacheMinTTL).Duration(1, "", &ir.CacheMaxTTL)
 		case "tenant":
-			o.want(1, 1).str(0, &ir.Tenant)
+			o.Want(1, 1).Str(0, &ir.Tenant)
 		case "tenants":
-			if o.want(0, 0).err == nil {
+			if o.Want(0, 0).Err == nil {
 				return ir.parseTenants(d)
 			}
 		case "node":
-			o.want(1, 1).str(0, &ir.Node)
+			o.Want(1, 1).Str(0, &ir.Node)
 		case "strict":
-			o.want(0, 0)
+			o.Want(0, 0)
 			ir.Strict = true
 		case "accept_ch":
-			o.want(0, 0)
+			o.Want(0, 0)
 			ir.AcceptCH = true
 		default:
-			return o.unknown("image_resize")
+			return o.Unknown("image_resize")
 		}
 		return nil
 	})
 }
 
-// parseTenants reads per-tenant settings:
-//
-//	tenants {
-//		<tenant> {
-//			sign_key          <id> <base64 secret>
-//			require_signature
-//			imgix_token       <token>
-//			widths            <w>...
-//			preset            <name> <query, e.g. w=200&h=200&fit=cover>
-//			presets_only
-//			max_size          <width> [<height>]
-//			formats           <auto|avif|webp|jpeg|png|gif>...
-//			quality           <1-100>
-//			rate_limit        <per second> [<burst>]
-//			watermark         <mark parameters, e.g. mark=/logo.png&mark-alpha=60>
-//		}
-//	}
+// parseTenants reads the tenants block into ir.Tenants (see
+// caddyopt.Tenants for its syntax).
 func (ir *ImageResize) parseTenants(d *caddyfile.Dispenser) error {
 	if ir.Tenants == nil {
 		ir.Tenants = tenant.Static{}
 	}
-	for outer := d.Nesting(); d.NextBlock(outer); {
-		name := d.Val()
-		if d.NextArg() {
-			return d.ArgErr()
-		}
-		if _, dup := ir.Tenants[name]; dup {
-			return d.Errf("tenant %q given more than once", name)
-		}
-		var set tenant.Settings
-		repeatable := map[string]bool{"sign_key": true, "preset": true, "widths": true, "formats": true}
-		err := options(d, repeatable, func(o *option) error {
-			switch o.name {
-			case "sign_key":
-				if o.want(2, 2).err != nil {
-					break
-				}
-				secret, err := base64.StdEncoding.DecodeString(o.args[1])
-				if err != nil {
-					return d.Errf("sign_key %s: the secret must be standard base64", o.args[0])
-				}
-				set.SigningKeys = append(set.SigningKeys, tenant.Key{ID: o.args[0], Secret: secret})
-			case "require_signature":
-				o.want(0, 0)
-				set.RequireSignature = true
-			case "imgix_token":
-				o.want(1, 1).str(0, &set.ImgixToken)
-			case "widths":
-				o.want(1, 64)
-				for i := range o.args {
-					var w int
-					o.ints(i, "", 1, 0, &w)
-					set.AllowedWidths = append(set.AllowedWidths, w)
-				}
-			case "preset":
-				if o.want(2, 2).err == nil {
-					if set.Presets == nil {
-						set.Presets = map[string]string{}
-					}
-					set.Presets[o.args[0]] = o.args[1]
-				}
-			case "presets_only":
-				o.want(0, 0)
-				set.PresetsOnly = true
-			case "max_size":
-				o.want(1, 2).ints(0, "", 1, 0, &set.MaxWidth)
-				set.MaxHeight = set.MaxWidth
-				o.ints(1, "", 1, 0, &set.MaxHeight)
-			case "formats":
-				o.want(1, 6)
-				set.Formats = append(set.Formats, o.args...)
-			case "quality":
-				o.want(1, 1).ints(0, "", 1, 100, &set.DefaultQuality)
-			case "watermark":
-				o.want(1, 1).str(0, &set.Watermark)
-			case "rate_limit":
-				o.want(1, 2).float(0, "rate_limit (requests per second)", 0, true, &set.RateLimit.Rate).ints(1, "rate_limit burst", 1, 0, &set.RateLimit.Burst)
-			default:
-				return o.unknown("tenant")
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if err := set.Validate(); err != nil {
-			return d.Errf("tenant %s: %v", name, err)
-		}
-		ir.Tenants[name] = set
-	}
-	return nil
+	return caddyopt.Tenants(d, ir.Tenants)
 }
 
 var (

@@ -4,6 +4,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/imgedge/imgedge/internal/caddyopt"
 )
 
 // parseGlobalOption reads the imgedge global option:
@@ -42,31 +43,31 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 		"service": &app.Service, "advertise": &app.Advertise, "secret": &app.Secret,
 		"peer_ca": &app.PeerCA, "cluster": &app.Cluster, "shield": &app.Shield,
 	}
-	err := options(d, nil, func(o *option) error {
-		if dst, ok := words[o.name]; ok {
-			o.want(1, 1).str(0, dst)
+	err := caddyopt.Block(d, nil, func(o *caddyopt.Option) error {
+		if dst, ok := words[o.Name]; ok {
+			o.Want(1, 1).Str(0, dst)
 			return nil
 		}
-		switch o.name {
+		switch o.Name {
 		case "tenants_kv":
 			app.TenantsKV = "imgedge/tenants/"
-			o.want(0, 1).str(0, &app.TenantsKV)
+			o.Want(0, 1).Str(0, &app.TenantsKV)
 		case "memory": // memory <bytes>
-			o.want(1, 1).bytes(0, "", &app.Memory)
+			o.Want(1, 1).Bytes(0, "", &app.Memory)
 		case "source_budget": // source_budget <bytes> [<fetches>]
-			o.want(1, 2).bytes(0, "", &app.SourceBudget).ints(1, "source_budget fetches", 1, 0, &app.MaxFetches)
+			o.Want(1, 2).Bytes(0, "", &app.SourceBudget).Ints(1, "source_budget fetches", 1, 0, &app.MaxFetches)
 		case "prefer":
-			o.want(1, 64)
-			app.Prefer = o.args
+			o.Want(1, 64)
+			app.Prefer = o.Args
 		case "metering":
-			if o.want(0, 0).err != nil {
+			if o.Want(0, 0).Err != nil {
 				break
 			}
 			m, err := parseMetering(d)
 			app.Metering = m
 			return err
 		default:
-			return o.unknown("imgedge")
+			return o.Unknown("imgedge")
 		}
 		return nil
 	})
@@ -78,22 +79,22 @@ func parseGlobalOption(d *caddyfile.Dispenser, _ any) (any, error) {
 
 func parseMetering(d *caddyfile.Dispenser) (*MeteringConfig, error) {
 	m := new(MeteringConfig)
-	err := options(d, nil, func(o *option) error {
-		switch o.name {
+	err := caddyopt.Block(d, nil, func(o *caddyopt.Option) error {
+		switch o.Name {
 		case "collector":
-			o.want(1, 1).str(0, &m.Collector)
+			o.Want(1, 1).Str(0, &m.Collector)
 		case "token":
-			o.want(1, 1).str(0, &m.Token)
+			o.Want(1, 1).Str(0, &m.Token)
 		case "spool":
-			o.want(1, 1).str(0, &m.Spool)
+			o.Want(1, 1).Str(0, &m.Spool)
 		case "batch": // batch <interval> [<records, 0: no limit> [<bytes>]]
 			var n int64
-			o.want(1, 3).duration(0, "batch interval", &m.BatchInterval).ints(1, "batch records", 0, 0, &m.BatchRecords).bytes(2, "batch bytes", &n)
+			o.Want(1, 3).Duration(0, "batch interval", &m.BatchInterval).Ints(1, "batch records", 0, 0, &m.BatchRecords).Bytes(2, "batch bytes", &n)
 			m.BatchBytes = int(n)
 		case "spool_max":
-			o.want(1, 1).bytes(0, "", &m.SpoolMaxBytes)
+			o.Want(1, 1).Bytes(0, "", &m.SpoolMaxBytes)
 		default:
-			return o.unknown("metering")
+			return o.Unknown("metering")
 		}
 		return nil
 	})

@@ -5,20 +5,12 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/caddyserver/caddy/v2"
-
 	"github.com/imgedge/imgedge/cache"
 	"github.com/imgedge/imgedge/imaging"
-	"github.com/imgedge/imgedge/tenant"
+	"github.com/imgedge/imgedge/internal/process"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
 )
-
-// limiters holds the process's rate-limit buckets, kept across reloads:
-// one limiter, under limiterKey, for every handler.
-var limiters = caddy.NewUsagePool()
-
-const limiterKey = "tenants"
 
 var qualityFormats = map[string]transform.Format{"jpeg": transform.JPEG, "jpg": transform.JPEG, "webp": transform.WEBP, "avif": transform.AVIF}
 
@@ -53,25 +45,22 @@ func (ir *ImageResize) pipelineConfig() (imaging.Config, error) {
 // pools that outlive a reload, and builds the engine around them.
 func (ir *ImageResize) provisionEngine(queueLength int) (err error) {
 	var slots *variant.Slots
-	if ir.slotsKey, slots, err = loadSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.QueueDepth); err != nil {
+	if ir.slotsKey, slots, err = process.LoadSlots(ir.Concurrency, queueLength, time.Duration(ir.QueueTimeout), ir.metrics.QueueDepth); err != nil {
 		return fmt.Errorf("processing slots: %v", err)
 	}
 	// Rate-limit buckets are the process's: a reload must not hand every
 	// client a fresh one.
-	if ir.limiter, _, err = loadPooled(limiters, limiterKey, func() (*tenant.Limiter, func() error, error) {
-		l, err := tenant.NewLimiter(tenant.LimiterConfig{})
-		return l, func() error { return nil }, err
-	}); err != nil {
+	if ir.limiterKey, ir.limiter, err = process.LoadLimiter(); err != nil {
 		return err
 	}
 	var disk *cache.Disk
 	if ir.CacheDisk != "" && !ir.CacheOff {
-		if ir.diskKey, disk, err = loadDisk(ir.CacheDisk, ir.CacheDiskBytes, ir.logger, ir.metrics.DiskUnusable); err != nil {
+		if ir.diskKey, disk, err = process.LoadDisk(ir.CacheDisk, ir.CacheDiskBytes, ir.logger, ir.metrics.DiskUnusable); err != nil {
 			return err
 		}
 	}
 	var store *variant.Store
-	ir.storeKey, store, err = loadVariantStore(cache.Config{
+	ir.storeKey, store, err = process.LoadVariantStore(cache.Config{
 		MaxBytes:          cmp.Or(ir.CacheBytes, cache.DefaultMaxBytesFor(ir.memory)),
 		OriginalsMaxBytes: ir.OriginalsBytes,
 		MinTTL:            time.Duration(ir.CacheMinTTL),

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -12,6 +11,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/balancer"
+	"github.com/imgedge/imgedge/cdncgi"
+	"github.com/imgedge/imgedge/cluster"
+	"github.com/imgedge/imgedge/internal/problem"
+	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
@@ -37,12 +40,13 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	}
 	// A /cdn-cgi/image/ URL that cdn_cgi_image rewrote: image work
 	// whatever its source answers.
-	cloudflare, _ := caddyhttp.GetVar(r.Context(), cloudflareVar).(bool)
-	query := r.URL.Query()
+	cloudflare, _ := caddyhttp.GetVar(r.Context(), cdncgi.Var).(bool)
+	// The one reading of the request's URL: everything after takes req.
+	req := transform.ReadRequest(client.URL, r.URL)
 	name, err := ir.tenantName(r)
 	if err != nil {
 		// No tenant to name: what applies is the default tenant's (*).
-		if defaults, _ := ir.tenants.Get(""); !cloudflare && !defaults.WantsImage(query) && !defaults.Protects() {
+		if defaults, _ := ir.tenants.Get(""); !cloudflare && !defaults.WantsImage(req) && !defaults.Protects() {
 			return ir.passOn(w, r, next)
 		}
 		msg := "the Host header is not a valid host name: "
@@ -55,7 +59,7 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 	// A protected tenant's every request is checked, image or not: a
 	// signature or preset requirement that plain GETs skipped would hand
 	// out the original, metadata and all.
-	if !cloudflare && !settings.WantsImage(query) && !settings.Protects() {
+	if !cloudflare && !settings.WantsImage(req) && !settings.Protects() {
 		return ir.passOn(w, r, next)
 	}
 	source := client
@@ -84,10 +88,10 @@ func (ir *ImageResize) ServeHTTP(w http.ResponseWriter, r *http.Request, next ca
 		// Taken: the node that sent it waits as long as this node's
 		// limits say, not as long as it would for a peer that might be
 		// dead.
-		balancer.Accepted(w, ir.workBound())
+		balancer.Accepted(w, cluster.WorkBound(time.Duration(ir.QueueTimeout), time.Duration(ir.FetchTimeout), ir.pipeline.Timeout))
 	}
 	rq.traceRequest()
-	outcome := rq.serve(query)
+	outcome := rq.serve(req)
 	ir.metrics.Requests.WithLabelValues(outcome).Inc()
 	return rq.err
 }
@@ -109,16 +113,10 @@ func (ir *ImageResize) readHops(r *http.Request) (balancer.Hops, balancer.Nonce)
 	return hops, nonce
 }
 
-// nextHops is the hop chain of this request sent on as a hop of kind, and
-// false when that hop is not to be made: a forwarded request is never
-// forwarded again, and no request is sent on past MaxHops, counted by its
-// hops or by its CDN-Loop (a client's entries included: a peer would
-// refuse it as a loop).
-func (rq *imageRequest) nextHops(kind string) (balancer.Hops, bool) {
-	if rq.loops >= balancer.MaxHops {
-		return nil, false
-	}
-	return rq.hops.Then(kind)
+// hop is this request as the cluster sees it.
+func (rq *imageRequest) hop() *cluster.Hop {
+	return &cluster.Hop{W: rq.w, Client: rq.client, Method: rq.r.Method, Start: rq.start, Hops: rq.hops, Loops: rq.loops,
+		OwnerKey: rq.ownerKey, Hints: rq.hints, AsShield: rq.asShield}
 }
 
 // passOn hands a request that is not image work to the rest of the route,
@@ -133,8 +131,8 @@ func (ir *ImageResize) passOn(w http.ResponseWriter, r *http.Request, next caddy
 // refuseEarly refuses a request before it has a tenant: nothing is
 // recorded, since there is nobody to bill.
 func (ir *ImageResize) refuseEarly(w http.ResponseWriter, status int, msg, param string) error {
-	writeProblem(w, status, msg, param)
-	ir.metrics.Requests.WithLabelValues(outcomeBadRequest).Inc()
+	problem.Write(w, status, msg, param)
+	ir.metrics.Requests.WithLabelValues(telemetry.OutcomeBadRequest).Inc()
 	return nil
 }
 
@@ -168,52 +166,54 @@ type imageRequest struct {
 	res             variant.Result
 }
 
-// serve runs the request flow and returns its outcome label.
-func (rq *imageRequest) serve(query url.Values) string {
+// serve runs the request flow for req, its URL as read, and returns its
+// outcome label.
+func (rq *imageRequest) serve(req *transform.Request) string {
 	ir := rq.ir
-	if refused, outcome := rq.admit(query); refused {
+	if refused, outcome := rq.admit(req); refused {
 		return outcome
 	}
-	if !rq.settings.WantsImage(query) {
+	if !rq.settings.WantsImage(req) {
 		// A protected tenant's request without image parameters.
 		if rq.settings.PresetsOnly {
-			return rq.refuse(&refusal{http.StatusBadRequest, outcomeBadRequest, "this tenant serves presets only: add preset=<name>"}, "preset")
+			return rq.refuse(&refusal{http.StatusBadRequest, telemetry.OutcomeBadRequest, "this tenant serves presets only: add preset=<name>"}, "preset")
 		}
 		rq.err = rq.next.ServeHTTP(rq.w, rq.r) // signed: the original as the route serves it
-		return outcomePassthrough
+		return telemetry.OutcomePassthrough
 	}
 	lim := rq.settings.Limits(ir.pipeline.Limits)
-	routeQuery := query
-	query, rq.hints = transform.ClientHints(query, rq.r.Header.Get, lim)
-	query, err := tenant.Apply(rq.settings, query, lim)
-	var opts transform.Options
-	if name := transform.SemicolonParam(rq.r.URL.RawQuery); err == nil && name != "" {
-		err = &transform.Error{Param: name, Msg: "a raw ; in the query drops the parameter: write it %3B"}
-	}
-	if err == nil {
-		opts, err = transform.Parse(query, lim)
+	hinted := req.WithHints(rq.r.Header.Get, lim)
+	rq.hints = hinted.Hints
+	applied, err := tenant.Apply(rq.settings, hinted, lim)
+	if err == nil && req.Semicolon != "" {
+		err = &transform.Error{Param: req.Semicolon, Msg: "a raw ; in the query drops the parameter: write it %3B"}
 	}
 	if err != nil {
-		return rq.refuseParamOfImage(err, routeQuery)
+		return rq.refuseParamOfImage(err, req)
 	}
-	rq.srcQuery = transform.SourceQuery(query).Encode()
+	opts := applied.Options
+	rq.srcQuery = applied.SourceQuery()
 	rq.redirectOnError = opts.OnErrorRedirect
-	req := rq.variantRequest()
-	req.Options, req.Limits = opts, lim
+	vreq := rq.variantRequest()
+	vreq.Options, vreq.Limits = opts, lim
 	if opts.Mark != nil {
-		if err := rq.withMark(req, opts.Mark); err != nil {
+		if err := rq.withMark(vreq, opts.Mark); err != nil {
 			return rq.refuseParam(err)
 		}
 	}
 	if rq.asShield {
-		return rq.serveOriginal(req)
+		return rq.serveOriginal(vreq)
 	}
 	if ir.clustered && !rq.asOwner {
-		if answered, outcome := rq.fromOwner(req); answered {
+		answer := func(res *variant.Result) string {
+			rq.res = *res
+			return rq.answer(res)
+		}
+		if answered, outcome := ir.cluster.FromOwner(rq.hop(), vreq, answer); answered {
 			return outcome
 		}
 	}
-	res, err := ir.engine.Get(rq.r.Context(), req)
+	res, err := ir.engine.Get(rq.r.Context(), vreq)
 	rq.res = *res
 	// The variant exists (or the request failed): the original's bytes are
 	// no longer this request's to account for, however slowly its client
@@ -224,8 +224,8 @@ func (rq *imageRequest) serve(query url.Values) string {
 	}
 	if errors.Is(err, variant.ErrBusy) && !rq.hops.Forwarded() {
 		// Too busy here: the nearest healthy zone takes it, if any can.
-		if ir.balancer != nil && rq.forward() {
-			return outcomeForwarded
+		if ir.cluster.Forward(rq.hop()) {
+			return telemetry.OutcomeForwarded
 		}
 	}
 	if err != nil {
@@ -277,14 +277,9 @@ func localPort(r *http.Request) string {
 // (429): unsigned junk is refused before it can use up the tenant's
 // bucket. Unlisted tenants share one rate-limit bucket, so a client cannot
 // get a fresh bucket by changing the Host header.
-func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome string) {
-	// Signatures cover the URL as the client sent it, before any rewrite
-	// (query is the route's, parsed once; the client's when a rewrite
-	// changed it).
-	if rq.settings.RequireSignature && rq.client.URL.RawQuery != rq.r.URL.RawQuery {
-		query = rq.client.URL.Query()
-	}
-	if err := tenant.VerifyRequest(rq.settings, rq.client.URL.EscapedPath(), rq.client.URL.RawQuery, query); err != nil {
+func (rq *imageRequest) admitTenant(req *transform.Request) (refused bool, outcome string) {
+	// Signatures cover the URL as the client sent it, before any rewrite.
+	if err := tenant.VerifyRequest(rq.settings, req); err != nil {
 		msg := "the URL signature does not match"
 		switch {
 		case errors.Is(err, tenant.ErrMissingSignature):
@@ -294,7 +289,7 @@ func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome str
 		case errors.Is(err, tenant.ErrUnsignableQuery):
 			msg = err.Error() + " (write a ';' as %3B and a '%' as %25)"
 		}
-		return true, rq.refuse(&refusal{http.StatusForbidden, outcomeForbidden, msg}, "s")
+		return true, rq.refuse(&refusal{http.StatusForbidden, telemetry.OutcomeForbidden, msg}, "s")
 	}
 	if rq.asOwner || rq.asShield {
 		return false, "" // the node of this cluster that asks counted the request
@@ -305,7 +300,7 @@ func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome str
 	}
 	if ok, wait := rq.ir.limiter.Allow(bucket, rq.settings.RateLimit); !ok {
 		rq.w.Header().Set("Retry-After", tenant.RetryAfter(wait))
-		return true, rq.refuse(&refusal{http.StatusTooManyRequests, outcomeRateLimited, "too many image requests for this tenant; retry later"}, "")
+		return true, rq.refuse(&refusal{http.StatusTooManyRequests, telemetry.OutcomeRateLimited, "too many image requests for this tenant; retry later"}, "")
 	}
 	return false, ""
 }
@@ -316,10 +311,10 @@ func (rq *imageRequest) admitTenant(query url.Values) (refused bool, outcome str
 // whatever it names, gets 415.
 func (rq *imageRequest) notImage() string {
 	if rq.cloudflare {
-		return rq.refuse(&refusal{http.StatusUnsupportedMediaType, outcomeUnsupported, "the source is not an image"}, "")
+		return rq.refuse(&refusal{http.StatusUnsupportedMediaType, telemetry.OutcomeUnsupported, "the source is not an image"}, "")
 	}
 	rq.err = rq.ir.passOn(rq.w, rq.r, rq.next)
-	return outcomePassthrough
+	return telemetry.OutcomePassthrough
 }
 
 // refuseParamOfImage refuses a request's parameters with 400, if its
@@ -327,11 +322,11 @@ func (rq *imageRequest) notImage() string {
 // API's ?q=shoes, a ?format=json) gets the route's answer untouched. The
 // source is got as for a variant (the originals cache, a shared fetch), so
 // refused requests repeated do not reach the origin again.
-func (rq *imageRequest) refuseParamOfImage(err error, routeQuery url.Values) string {
+func (rq *imageRequest) refuseParamOfImage(err error, req *transform.Request) string {
 	if rq.cloudflare {
 		return rq.refuseParam(err)
 	}
-	rq.srcQuery = transform.SourceQuery(routeQuery).Encode()
+	rq.srcQuery = req.SourceQuery()
 	res, ferr := rq.ir.engine.Probe(rq.r.Context(), rq.variantRequest())
 	rq.res = *res
 	var he caddyhttp.HandlerError

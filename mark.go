@@ -4,22 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
-	"strings"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 	"github.com/imgedge/imgedge/variant"
 )
-
-// markAllowed tells whether a request's mark may name path: it is
-// listed in marks, or below a listed prefix ending in "/".
-func (ir *ImageResize) markAllowed(path string) bool {
-	return slices.ContainsFunc(ir.Marks, func(p string) bool {
-		return p == path || (strings.HasSuffix(p, "/") && strings.HasPrefix(path, p))
-	})
-}
 
 // withMark gives req its watermark: the mark's own request (fetched
 // through the route like an original, kept in the originals cache), and
@@ -29,11 +20,11 @@ func (ir *ImageResize) markAllowed(path string) bool {
 func (rq *imageRequest) withMark(req *variant.Request, m *transform.Mark) error {
 	path := m.Path
 	if m.Host != "" {
-		if !sameHost(m.Host, rq.r.Host) {
+		if !tenant.SameHost(m.Host, rq.r.Host) {
 			return &transform.Error{Param: "mark", Msg: "an absolute mark URL must be of this site's own host (" + rq.host() + ")"}
 		}
 	}
-	if rq.settings.Watermark == "" && !rq.ir.markAllowed(path) {
+	if rq.settings.Watermark == "" && !transform.MarkAllowed(rq.ir.Marks, path) {
 		return &transform.Error{Param: "mark", Msg: path + " is not among the marks this site allows (image_resize marks)"}
 	}
 	tag := variant.SourceTag(rq.tenant, path)

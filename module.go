@@ -17,9 +17,14 @@ import (
 	"github.com/dustin/go-humanize"
 	"go.uber.org/zap"
 
+	_ "github.com/imgedge/imgedge/admin" // the purge endpoint of the admin API
 	"github.com/imgedge/imgedge/balancer"
+	"github.com/imgedge/imgedge/cluster"
+	_ "github.com/imgedge/imgedge/collector" // the usage_collector handler
 	"github.com/imgedge/imgedge/imaging"
 	"github.com/imgedge/imgedge/internal/budget"
+	"github.com/imgedge/imgedge/internal/pool"
+	"github.com/imgedge/imgedge/internal/process"
 	"github.com/imgedge/imgedge/metering"
 	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/tenant"
@@ -199,11 +204,12 @@ type ImageResize struct {
 	storeKey   string
 	diskKey    string
 	limiter    *tenant.Limiter
+	limiterKey string
 	tenants    tenant.Store       // Consul KV (when configured), then Tenants
 	balancer   *balancer.Balancer // nil: this node works alone
+	cluster    cluster.Hops       // the owner, shield and forwarding hops
 	zone       string
 	clustered  bool            // the nodes of the zone share one cache (owners, hot copies)
-	shield     string          // the zone originals are fetched through; "": the origin
 	meter      *metering.Meter // nil without metering
 	sources    *budget.Budget  // the process's originals in flight
 	sourcesKey string
@@ -274,7 +280,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	}
 	app := appModule.(*App)
 	ir.zone, ir.meter, ir.balancer = app.Zone, app.meter, app.balancer
-	ir.clustered, ir.shield = app.clustered(), app.Shield
+	ir.clustered = app.clustered()
 	ir.peering, ir.memory = app.peering, app.memory
 	// Tenant names are canonical everywhere: the configured ones too.
 	tenants, err := ir.Tenants.Normalized(ir.Tenant == hostPlaceholder)
@@ -285,7 +291,7 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if app.tenants != nil {
 		ir.tenants = tenant.Layered{app.tenants, tenants}
 	}
-	if ir.sources, ir.sourcesKey, err = loadSourceBudget(app.SourceBudget, app.MaxFetches, app.memory); err != nil {
+	if ir.sources, ir.sourcesKey, err = process.LoadSourceBudget(app.SourceBudget, app.MaxFetches, app.memory); err != nil {
 		return err
 	}
 	if ir.MaxSourceBytes > ir.sources.Limit() {
@@ -298,22 +304,24 @@ func (ir *ImageResize) Provision(ctx caddy.Context) error {
 	if ir.pipeline, err = ir.pipelineConfig(); err != nil {
 		return err
 	}
-	ir.metrics, err = registerMetrics(ctx.GetMetricsRegistry())
+	ir.metrics, err = process.RegisterMetrics(ctx.GetMetricsRegistry())
 	if err != nil {
 		return fmt.Errorf("registering metrics: %v", err)
 	}
-	return ir.provisionEngine(queueLength)
+	if err := ir.provisionEngine(queueLength); err != nil {
+		return err
+	}
+	ir.cluster = &cluster.Cluster{Balancer: ir.balancer, Peering: ir.peering, Engine: ir.engine, Sources: ir.sources,
+		Metrics: ir.metrics, Logger: ir.logger, Node: ir.node, Shield: app.Shield,
+		FetchTimeout: time.Duration(ir.FetchTimeout), QueueTimeout: time.Duration(ir.QueueTimeout)}
+	return nil
 }
 
 // Cleanup releases this config's hold on the shared cache; the cache
 // itself lives on while another config (the next one, on a reload) uses it.
 func (ir *ImageResize) Cleanup() error {
-	limiter := ""
-	if ir.limiter != nil {
-		limiter = limiterKey
-	}
-	return releasePooled([]pooledKey{{sourceBudgets, ir.sourcesKey}, {variantStores, ir.storeKey},
-		{diskTiers, ir.diskKey}, {processSlots, ir.slotsKey}, {limiters, limiter}})
+	return pool.Release([]pool.Key{{Pool: process.SourceBudgets, Key: ir.sourcesKey}, {Pool: process.VariantStores, Key: ir.storeKey},
+		{Pool: process.DiskTiers, Key: ir.diskKey}, {Pool: process.JobSlots, Key: ir.slotsKey}, {Pool: process.Limiters, Key: ir.limiterKey}})
 }
 
 // Validate checks the configuration.

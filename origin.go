@@ -11,6 +11,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imgedge/imgedge/capture"
+	"github.com/imgedge/imgedge/cluster"
+	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/variant"
 )
 
@@ -45,7 +47,7 @@ func (rq *imageRequest) fetch(ctx context.Context, req *http.Request, viaShield 
 			return nil, ctx.Err()
 		}
 		ir.metrics.BudgetRefusals.Inc()
-		return nil, &refusal{http.StatusServiceUnavailable, outcomeBusy, "too many originals are being fetched; retry shortly"}
+		return nil, &refusal{http.StatusServiceUnavailable, telemetry.OutcomeBusy, "too many originals are being fetched; retry shortly"}
 	}
 	// However the fetch ends (a panic included: reverse_proxy aborts a
 	// stream the client left with one), the lease goes back unless the
@@ -62,7 +64,7 @@ func (rq *imageRequest) fetch(ctx context.Context, req *http.Request, viaShield 
 	if viaShield {
 		// Each shield attempt has its own deadline; the origin, asked
 		// when no shield could answer, gets a whole one of its own.
-		shielded, err = rq.fromShield(ctx, fw)
+		shielded, err = ir.cluster.FromShield(ctx, rq.hop(), fw)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(ir.FetchTimeout))
 	defer cancel()
@@ -95,28 +97,24 @@ func (rq *imageRequest) requestFor(path, rawPath, query string) *http.Request {
 	req.URL.Path, req.URL.RawPath = path, rawPath
 	req.URL.RawQuery = query
 	req.RequestURI = req.URL.RequestURI()
-	for _, h := range conditionals {
+	for _, h := range cluster.Conditionals {
 		req.Header.Del(h)
 	}
 	req.Header.Del("Accept-Encoding")
 	return req
 }
 
-// conditionals are the request headers that would make an answer other
-// than the whole original: a fetch for one drops them.
-var conditionals = []string{"If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since", "If-Range", "Range"}
-
 // fetchError turns how a fetch ended into a refusal, or nil when an image
 // was buffered.
 func (ir *ImageResize) fetchError(ctx context.Context, fw *capture.Writer, err error) error {
 	switch {
 	case fw.Mode() == capture.TooLarge:
-		return &refusal{http.StatusRequestEntityTooLarge, outcomeTooLarge, "the original is larger than the limit of " + ir.maxSourceString()}
+		return &refusal{http.StatusRequestEntityTooLarge, telemetry.OutcomeTooLarge, "the original is larger than the limit of " + ir.maxSourceString()}
 	case fw.Mode() == capture.OverBudget:
 		ir.metrics.BudgetRefusals.Inc()
-		return &refusal{http.StatusServiceUnavailable, outcomeBusy, "the node's memory for originals in flight is in use; retry shortly"}
+		return &refusal{http.StatusServiceUnavailable, telemetry.OutcomeBusy, "the node's memory for originals in flight is in use; retry shortly"}
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return &refusal{http.StatusGatewayTimeout, outcomeOriginTimeout, fmt.Sprintf("the origin did not answer within %s", time.Duration(ir.FetchTimeout))}
+		return &refusal{http.StatusGatewayTimeout, telemetry.OutcomeOriginTimeout, fmt.Sprintf("the origin did not answer within %s", time.Duration(ir.FetchTimeout))}
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case err != nil:
@@ -125,9 +123,9 @@ func (ir *ImageResize) fetchError(ctx context.Context, fw *capture.Writer, err e
 			return err
 		}
 		ir.logger.Warn("fetching original", zap.Error(err))
-		return &refusal{http.StatusBadGateway, outcomeOriginError, "the origin failed to deliver the original"}
+		return &refusal{http.StatusBadGateway, telemetry.OutcomeOriginError, "the origin failed to deliver the original"}
 	case fw.Mode() == capture.Undecided:
-		return &refusal{http.StatusBadGateway, outcomeOriginError, "the origin sent no response"}
+		return &refusal{http.StatusBadGateway, telemetry.OutcomeOriginError, "the origin sent no response"}
 	}
 	return nil
 }

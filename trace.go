@@ -3,7 +3,6 @@ package imgedge
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.opentelemetry.io/otel/attribute"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/imgedge/imgedge/capture"
 	"github.com/imgedge/imgedge/tracing"
+	"github.com/imgedge/imgedge/transform"
 )
 
 // The root's spans (see package tracing): the request span Caddy's
@@ -32,9 +32,9 @@ func (rq *imageRequest) traceRequest() {
 }
 
 // admit is admitTenant as a span: the signature check and the rate limit.
-func (rq *imageRequest) admit(query url.Values) (refused bool, outcome string) {
+func (rq *imageRequest) admit(req *transform.Request) (refused bool, outcome string) {
 	_, span := tracing.Start(rq.r.Context(), "imgedge.admission")
-	refused, outcome = rq.admitTenant(query)
+	refused, outcome = rq.admitTenant(req)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.String("imgedge.tenant", rq.tenant), attribute.Bool("imgedge.admitted", !refused))
 		if refused {
@@ -66,14 +66,4 @@ func (rq *imageRequest) traceRecord() trace.Span {
 		span.SetAttributes(attribute.String("imgedge.cache.status", rq.res.CacheStatus))
 	}
 	return span
-}
-
-// traceTiming is the Server-Timing entry that names the request's trace,
-// so a client (or a billing line's investigator) can find it; "" when the
-// request is not traced.
-func (rq *imageRequest) traceTiming() string {
-	if id := tracing.TraceID(rq.r.Context()); id != "" {
-		return `trace;desc="` + id + `"`
-	}
-	return ""
 }

@@ -11,9 +11,10 @@ import (
 	"github.com/imgedge/imgedge/transform"
 )
 
-// Apply enforces the tenant's parameter policy on an image request's query
-// and returns the query to hand to transform.Parse with the same limits
-// (s.Limits of the handler's). The query given is not modified. In order:
+// Apply enforces the tenant's parameter policy on an image request and
+// returns the request with its query as the policy makes it and its
+// Options parsed from that query against lim (s.Limits of the handler's).
+// The request given is not modified. In order:
 //
 //   - with RequireSignature, expires (checked by Verify) is removed, so it
 //     neither reaches the origin nor keys the cache;
@@ -23,8 +24,8 @@ import (
 //     refused, the origin's own included, so that no query can make another
 //     cache entry, and preset is required;
 //   - DefaultQuality fills in q when the request gives no quality;
-//   - the parameters are parsed against lim, so out-of-range values are
-//     refused here as transform.Parse would refuse them;
+//   - the parameters are parsed against lim: out-of-range values are
+//     refused;
 //   - f (or auto=format) must be one of Formats;
 //   - with AllowedWidths, the width the output will have is rounded to an
 //     allowed width whenever the request's own parameters take part in it
@@ -32,7 +33,8 @@ import (
 //     source's shape is refused: see roundWidth.
 //
 // Refusals are *transform.Error naming the parameter, like Parse's (400).
-func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, error) {
+func Apply(s Settings, req *transform.Request, lim transform.Limits) (*transform.Request, error) {
+	query := req.Query
 	q := make(url.Values, len(query)+1)
 	for k, v := range query {
 		q[k] = slices.Clone(v)
@@ -65,10 +67,18 @@ func Apply(s Settings, query url.Values, lim transform.Limits) (url.Values, erro
 	if err := s.checkFormat(q, opts.Format); err != nil {
 		return nil, err
 	}
-	if err := s.roundWidth(q, query, opts, lim); err != nil {
-		return nil, err
+	if len(s.AllowedWidths) > 0 {
+		if err := s.roundWidth(q, query, opts, lim); err != nil {
+			return nil, err
+		}
+		// The width rounded in q: the options are q's.
+		if opts, err = transform.Parse(q, lim); err != nil {
+			return nil, err
+		}
 	}
-	return q, nil
+	out := *req
+	out.Query, out.Options = q, opts
+	return &out, nil
 }
 
 // expandPreset replaces preset=name in q with the preset's parameters and

@@ -2,8 +2,10 @@ package tenant
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,7 +62,7 @@ func TestApply(t *testing.T) {
 			q := mustQuery(t, tt.query)
 			before := q.Encode()
 			lim := tt.settings.Limits(transform.DefaultLimits)
-			got, err := Apply(tt.settings, q, lim)
+			got, err := applyQuery(tt.settings, q, lim)
 			if err != nil {
 				t.Fatalf("Apply(%q) = %v, want %q", tt.query, err, tt.want)
 			}
@@ -82,7 +84,7 @@ func TestApplyRoundingBoundsTheVariants(t *testing.T) {
 	seen := map[string]bool{}
 	for w := 1; w <= 4096; w += 7 {
 		for _, dpr := range []string{"1", "1.3", "2", "2.75", "3", "9"} {
-			got, err := Apply(s, url.Values{"w": {strconv.Itoa(w)}, "dpr": {dpr}}, transform.DefaultLimits)
+			got, err := applyQuery(s, url.Values{"w": {strconv.Itoa(w)}, "dpr": {dpr}}, transform.DefaultLimits)
 			if err != nil {
 				t.Fatalf("w=%d dpr=%s: %v", w, dpr, err)
 			}
@@ -136,7 +138,7 @@ func TestApplyRefuses(t *testing.T) {
 			if err := tt.settings.Validate(); err != nil {
 				t.Fatalf("bad test settings: %v", err)
 			}
-			_, err := Apply(tt.settings, mustQuery(t, tt.query), tt.settings.Limits(transform.DefaultLimits))
+			_, err := applyQuery(tt.settings, mustQuery(t, tt.query), tt.settings.Limits(transform.DefaultLimits))
 			var pe *transform.Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("Apply(%q) = %v, want a *transform.Error", tt.query, err)
@@ -162,7 +164,7 @@ func TestWantsImage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.settings.WantsImage(mustQuery(t, tt.query)); got != tt.want {
+			if got := tt.settings.WantsImage(readRequest("/p.jpg", tt.query)); got != tt.want {
 				t.Errorf("WantsImage(%q) = %v, want %v", tt.query, got, tt.want)
 			}
 		})
@@ -176,4 +178,17 @@ func mustQuery(t *testing.T, raw string) url.Values {
 		t.Fatalf("bad test query %q: %v", raw, err)
 	}
 	return q
+}
+
+// applyQuery is Apply on a request whose query is q: the query the policy
+// makes of it. The options Apply parsed must be that query's.
+func applyQuery(s Settings, q url.Values, lim transform.Limits) (url.Values, error) {
+	req, err := Apply(s, &transform.Request{Query: q}, lim)
+	if err != nil {
+		return nil, err
+	}
+	if o, err := transform.Parse(req.Query, lim); err != nil || !reflect.DeepEqual(o, req.Options) {
+		return nil, fmt.Errorf("Apply's options %+v are not those of its query %q (%v)", req.Options, req.Query.Encode(), err)
+	}
+	return req.Query, nil
 }

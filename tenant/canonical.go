@@ -181,3 +181,10 @@ func isLowerASCIIName(s string) bool {
 	}
 	return true
 }
+
+// SameHost reports whether a and b name one host, canonical.
+func SameHost(a, b string) bool {
+	ca, errA := Canonical(a)
+	cb, errB := Canonical(b)
+	return errA == nil && errB == nil && ca == cb
+}

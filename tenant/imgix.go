@@ -7,32 +7,35 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/imgedge/imgedge/transform"
 )
 
-// VerifyRequest checks a request's signature, as Verify does, and also
-// accepts an imgix signature when the tenant has an ImgixToken: an s of
-// 32 hex digits, the MD5 of token + path + "?" + the query without s, the
-// query exactly as the client spelt it (rawQuery), as imgix's libraries
-// sign it. path is the request path as the URL spells it.
+// VerifyRequest checks a request's signature, as Verify does, over the
+// client's URL as req read it (req.Path, req.Signed), and also accepts an
+// imgix signature when the tenant has an ImgixToken: an s of 32 hex
+// digits, the MD5 of token + path + "?" + the query without s, the query
+// exactly as the client spelt it (req.RawQuery), as imgix's libraries
+// sign it.
 //
-// A rawQuery that url.ParseQuery cannot read in full (a raw ';', a
-// malformed %-escape) is refused with ErrUnsignableQuery before any
-// signature is looked at: query, which the signature covers, lacks the
+// A query that url.ParseQuery could not read in full (req.Unreadable: a
+// raw ';', a malformed %-escape) is refused with ErrUnsignableQuery before
+// any signature is looked at: the query the signature covers lacks the
 // pairs it could not read, while the route behind gets the query as sent.
 // So the route never receives a pair the signature did not cover.
-func VerifyRequest(s Settings, path, rawQuery string, query url.Values) error {
+func VerifyRequest(s Settings, req *transform.Request) error {
 	if !s.RequireSignature {
 		return nil
 	}
-	if _, err := url.ParseQuery(rawQuery); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnsignableQuery, err)
+	if req.Unreadable != nil {
+		return fmt.Errorf("%w: %v", ErrUnsignableQuery, req.Unreadable)
 	}
 	if s.ImgixToken != "" {
-		if sigs := paramValues(query, SignatureParam); len(sigs) == 1 && !strings.Contains(sigs[0], ".") {
-			return verifyImgix(s.ImgixToken, path, rawQuery, sigs[0], query)
+		if sigs := paramValues(req.Signed, SignatureParam); len(sigs) == 1 && !strings.Contains(sigs[0], ".") {
+			return verifyImgix(s.ImgixToken, req.Path, req.RawQuery, sigs[0], req.Signed)
 		}
 	}
-	return Verify(s, path, query)
+	return Verify(s, req.Path, req.Signed)
 }
 
 func verifyImgix(token, path, rawQuery, sig string, query url.Values) error {

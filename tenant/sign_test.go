@@ -275,7 +275,7 @@ func TestVerifyRepeatedAndMixedCaseParameters(t *testing.T) {
 	}
 	// What verifies with a repeated parameter is still refused by Parse.
 	_, q := request(t, signedDup)
-	if _, err := Apply(settings, q, transform.DefaultLimits); err == nil {
+	if _, err := applyQuery(settings, q, transform.DefaultLimits); err == nil {
 		t.Error("Apply accepted w given twice")
 	}
 	_, q = request(t, signedUpper+"&w=100")

@@ -349,16 +349,16 @@ func (s Settings) Limits(base transform.Limits) transform.Limits {
 	return base
 }
 
-// WantsImage reports whether the query asks this tenant for image work:
+// WantsImage reports whether the request asks this tenant for image work:
 // an image parameter, or a preset when the tenant has presets; with a
 // Watermark, every request (its images are never served unmarked). A
 // request that does not passes through untouched.
-func (s Settings) WantsImage(q url.Values) bool {
-	if transform.HasImageParams(q) || s.Watermark != "" {
+func (s Settings) WantsImage(req *transform.Request) bool {
+	if req.Image || s.Watermark != "" {
 		return true
 	}
 	if len(s.Presets) > 0 {
-		for k := range q {
+		for k := range req.Query {
 			if isParam(k, PresetParam) {
 				return true
 			}

@@ -62,7 +62,7 @@ func TestApplyWidths(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			lim := s.Limits(transform.DefaultLimits)
-			got, err := Apply(s, mustQuery(t, tt.query), lim)
+			got, err := applyQuery(s, mustQuery(t, tt.query), lim)
 			if err != nil {
 				t.Fatalf("Apply(%q) = %v, want %q", tt.query, err, tt.want)
 			}
@@ -99,7 +99,7 @@ func TestApplyWidthsRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Apply(s, mustQuery(t, tt.query), s.Limits(transform.DefaultLimits))
+			_, err := applyQuery(s, mustQuery(t, tt.query), s.Limits(transform.DefaultLimits))
 			var pe *transform.Error
 			if !errors.As(err, &pe) {
 				t.Fatalf("Apply(%q) = %v, want a *transform.Error", tt.query, err)
@@ -157,7 +157,7 @@ func TestEveryOutputWidthOfAWidthsTenantIsAllowed(t *testing.T) {
 				q.Set(p.key, p.values[rng.IntN(len(p.values))])
 			}
 		}
-		got, err := Apply(s, q, lim)
+		got, err := applyQuery(s, q, lim)
 		if err != nil {
 			if _, ok := errors.AsType[*transform.Error](err); !ok {
 				t.Fatalf("Apply(%q) = %v, want a *transform.Error", q.Encode(), err)

@@ -110,3 +110,18 @@ func (cf *CloudflareURL) Query() (url.Values, error) {
 	}
 	return q, nil
 }
+
+// SourceURL is the URL of the source cf names, with the options as query
+// parameters. A cf.Host is not looked at: whether it is the site's own is
+// for the caller to say.
+func (cf *CloudflareURL) SourceURL() (*url.URL, error) {
+	q, err := cf.Query()
+	if err != nil {
+		return nil, err
+	}
+	path, err := url.PathUnescape(cf.Path)
+	if err != nil {
+		return nil, &Error{Param: "path", Msg: "the source path is not validly escaped"}
+	}
+	return &url.URL{Path: path, RawPath: cf.Path, RawQuery: q.Encode()}, nil
+}

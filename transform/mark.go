@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -210,4 +211,12 @@ func Place(a Anchor, pad, w, h, outW, outH int) (left, top int) {
 		return max(0, int(math.Round(a*float64(out-size))))
 	}
 	return place(a.X, w, outW), place(a.Y, h, outH)
+}
+
+// MarkAllowed tells whether a request's mark may name path: it is listed
+// in marks, or below a listed prefix ending in "/".
+func MarkAllowed(marks []string, path string) bool {
+	return slices.ContainsFunc(marks, func(p string) bool {
+		return p == path || (strings.HasSuffix(p, "/") && strings.HasPrefix(path, p))
+	})
 }

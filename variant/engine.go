@@ -133,6 +133,22 @@ type Request struct {
 // Timings are the phases of one request, for Server-Timing.
 type Timings struct{ Fetch, Queue, Resize time.Duration }
 
+// ServerTiming is the Server-Timing of an answer with these phases and
+// total: "fetch;dur=12.3, queue;dur=0.1, resize;dur=20.4, total;dur=33.0",
+// phases that took no time left out.
+func (t Timings) ServerTiming(total time.Duration) string {
+	var parts []string
+	for _, p := range []struct {
+		name string
+		d    time.Duration
+	}{{"fetch", t.Fetch}, {"queue", t.Queue}, {"resize", t.Resize}, {"total", total}} {
+		if p.d > 0 {
+			parts = append(parts, fmt.Sprintf("%s;dur=%.1f", p.name, float64(p.d.Microseconds())/1000))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
 // Result is what the engine answered.
 type Result struct {
 	// Entry is the variant; with NotModified, only its headers are set.

@@ -1,4 +1,8 @@
-package imgedge
+// Package cdncgi is the cdn_cgi_image Caddy handler: it rewrites
+// Cloudflare's /cdn-cgi/image/<options>/<source> URLs into the request
+// for the source with the options as query parameters, for image_resize
+// to answer.
+package cdncgi
 
 import (
 	"fmt"
@@ -11,6 +15,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
+	"github.com/imgedge/imgedge/internal/problem"
+	"github.com/imgedge/imgedge/tenant"
 	"github.com/imgedge/imgedge/transform"
 )
 
@@ -25,8 +31,9 @@ func init() {
 	httpcaddyfile.RegisterDirectiveOrder("cdn_cgi_image", httpcaddyfile.After, "uri")
 }
 
-// cloudflareVar marks a request that cdn_cgi_image rewrote.
-const cloudflareVar = "imgedge.cdn_cgi_image"
+// Var is the request variable that marks a request cdn_cgi_image
+// rewrote: image work whatever its source answers.
+const Var = "imgedge.cdn_cgi_image"
 
 // CloudflareURLs rewrites Cloudflare's image URLs,
 // /cdn-cgi/image/<options>/<source>, into the request for the source with
@@ -53,12 +60,12 @@ func (CloudflareURLs) ServeHTTP(w http.ResponseWriter, r *http.Request, next cad
 	}
 	src, err := cloudflareSource(r)
 	if err != nil {
-		msg, param := problemOf(err)
-		writeProblem(w, http.StatusBadRequest, msg, param)
+		msg, param := problem.Of(err)
+		problem.Write(w, http.StatusBadRequest, msg, param)
 		return nil
 	}
 	r.URL, r.RequestURI = src, src.RequestURI()
-	caddyhttp.SetVar(r.Context(), cloudflareVar, true)
+	caddyhttp.SetVar(r.Context(), Var, true)
 	return next.ServeHTTP(w, r)
 }
 
@@ -71,18 +78,10 @@ func cloudflareSource(r *http.Request) (*url.URL, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cf.Host != "" && !sameHost(cf.Host, r.Host) {
+	if cf.Host != "" && !tenant.SameHost(cf.Host, r.Host) {
 		return nil, &transform.Error{Param: "path", Msg: fmt.Sprintf("the source is on %s: only sources of this site are fetched", cf.Host)}
 	}
-	q, err := cf.Query()
-	if err != nil {
-		return nil, err
-	}
-	path, err := url.PathUnescape(cf.Path)
-	if err != nil {
-		return nil, &transform.Error{Param: "path", Msg: "the source path is not validly escaped"}
-	}
-	return &url.URL{Path: path, RawPath: cf.Path, RawQuery: q.Encode()}, nil
+	return cf.SourceURL()
 }
 
 var (

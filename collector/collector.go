@@ -1,4 +1,7 @@
-package imgedge
+// Package collector is the usage_collector Caddy handler: the central end
+// of metering (metering.Collector) and the usage dashboard, served from a
+// Caddy site.
+package collector
 
 import (
 	"fmt"
@@ -11,6 +14,8 @@ import (
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 
 	"github.com/imgedge/imgedge/dashboard"
+	"github.com/imgedge/imgedge/internal/caddyopt"
+	"github.com/imgedge/imgedge/internal/pool"
 	"github.com/imgedge/imgedge/metering"
 )
 
@@ -80,7 +85,7 @@ func (uc *UsageCollector) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("usage_collector: unknown storage %q (want sqlite or postgres)", uc.Storage)
 	}
 	key := storage + "|" + dsn
-	store, _, err := loadPooled(usageStores, key, func() (metering.Store, func() error, error) {
+	store, _, err := pool.Load(usageStores, key, func() (metering.Store, func() error, error) {
 		s, err := open()
 		if err != nil {
 			return nil, nil, err
@@ -136,19 +141,19 @@ func (uc *UsageCollector) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	if d.NextArg() {
 		return d.ArgErr()
 	}
-	return options(d, nil, func(o *option) error {
-		switch o.name {
+	return caddyopt.Block(d, nil, func(o *caddyopt.Option) error {
+		switch o.Name {
 		case "storage":
-			if len(o.args) != 2 || (o.args[0] != "sqlite" && o.args[0] != "postgres") {
+			if len(o.Args) != 2 || (o.Args[0] != "sqlite" && o.Args[0] != "postgres") {
 				return d.Err("storage: want 'sqlite <path>' or 'postgres <dsn>'")
 			}
-			uc.Storage, uc.DSN = o.args[0], o.args[1]
+			uc.Storage, uc.DSN = o.Args[0], o.Args[1]
 		case "max_body":
-			o.want(1, 1).bytes(0, "", &uc.MaxBodyBytes)
+			o.Want(1, 1).Bytes(0, "", &uc.MaxBodyBytes)
 		case "max_events":
-			o.want(1, 1).ints(0, "", 1, 0, &uc.MaxEvents)
+			o.Want(1, 1).Ints(0, "", 1, 0, &uc.MaxEvents)
 		default:
-			return o.unknown("usage_collector")
+			return o.Unknown("usage_collector")
 		}
 		return nil
 	})

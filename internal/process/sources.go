@@ -1,4 +1,4 @@
-package imgedge
+package process
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/imgedge/imgedge/internal/budget"
+	"github.com/imgedge/imgedge/internal/pool"
 )
 
 // Defaults of the process's budget for originals in flight.
@@ -15,13 +16,13 @@ const (
 	fetchesPerCore         = 16        // concurrent fetches per core
 )
 
-// sourceBudgets holds the process's budget for originals in flight, kept
+// SourceBudgets holds the process's budget for originals in flight, kept
 // across reloads while its size stays the same.
-var sourceBudgets = caddy.NewUsagePool()
+var SourceBudgets = caddy.NewUsagePool()
 
-// loadSourceBudget returns the process's budget of limit bytes and n
+// LoadSourceBudget returns the process's budget of limit bytes and n
 // fetches (defaults for zero values), and the key to release it by.
-func loadSourceBudget(limit int64, n int, memory int64) (*budget.Budget, string, error) {
+func LoadSourceBudget(limit int64, n int, memory int64) (*budget.Budget, string, error) {
 	if limit == 0 {
 		limit = defaultSourceBudget(memory)
 	}
@@ -29,8 +30,17 @@ func loadSourceBudget(limit int64, n int, memory int64) (*budget.Budget, string,
 		n = fetchesPerCore * runtime.NumCPU()
 	}
 	key := fmt.Sprintf("%d/%d", limit, n)
-	b, _, err := loadPooled(sourceBudgets, key, func() (*budget.Budget, func() error, error) {
+	b, _, err := pool.Load(SourceBudgets, key, func() (*budget.Budget, func() error, error) {
 		return budget.New(limit, n), func() error { return nil }, nil
 	})
 	return b, key, err
+}
+
+// defaultSourceBudget is the source budget of a node of memory bytes: an
+// eighth of it, between 32 and 256 MiB.
+func defaultSourceBudget(memory int64) int64 {
+	if memory <= 0 {
+		return maxDefaultSourceBudget
+	}
+	return min(max(memory/8, 32<<20), maxDefaultSourceBudget)
 }

@@ -1,4 +1,4 @@
-package imgedge
+package cluster
 
 import (
 	"context"
@@ -14,6 +14,8 @@ import (
 
 	"github.com/imgedge/imgedge/balancer"
 	"github.com/imgedge/imgedge/cache"
+	"github.com/imgedge/imgedge/internal/problem"
+	"github.com/imgedge/imgedge/telemetry"
 	"github.com/imgedge/imgedge/variant"
 )
 
@@ -36,27 +38,28 @@ import (
 // before this node does the work itself.
 const ownerAttempts = 2
 
-// fromOwner answers req from this node's cache, or from the owner of its
+// FromOwner answers req from this node's cache, or from the owner of its
 // source, or by the next node in rank when the owner cannot answer. It
 // reports false when this node is to do the work: it owns the source, or
 // every node asked failed.
-func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome string) {
-	ir := rq.ir
-	self := ir.balancer.ID()
-	owners := ir.balancer.Owners(rq.ownerKey)
-	hops, canAsk := rq.nextHops(balancer.HopOwner)
+func (c *Cluster) FromOwner(h *Hop, req *variant.Request, answer func(*variant.Result) string) (answered bool, outcome string) {
+	if c.Balancer == nil {
+		return false, ""
+	}
+	self := c.Balancer.ID()
+	owners := c.Balancer.Owners(h.OwnerKey)
+	hops, canAsk := h.next(balancer.HopOwner)
 	if len(owners) == 0 || owners[0].ID == self || !canAsk {
 		return false, "" // ours (the engine looks in the cache first), or as far as a request goes
 	}
-	if res, ok := ir.engine.Cached(req); ok {
+	if res, ok := c.Engine.Cached(req); ok {
 		if res.Hot {
-			ir.metrics.HotHits.Inc()
+			c.Metrics.HotHits.Inc()
 		}
-		rq.res = *res
-		return true, rq.answer(res)
+		return true, answer(res)
 	}
-	ctx := rq.r.Context()
-	purges := ir.engine.Store.Cache.Purges() // an answer from before a purge is not kept
+	ctx := h.Client.Context()
+	purges := c.Engine.Store.Cache.Purges() // an answer from before a purge is not kept
 	asked := 0
 	for _, peer := range owners {
 		if peer.ID == self || asked == ownerAttempts {
@@ -64,17 +67,17 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 		}
 		asked++
 		began := time.Now()
-		ans, err := ir.peering.Ask(ctx, peer, rq.client, hops, time.Duration(ir.FetchTimeout), rq.relayAccepted)
+		ans, err := c.Peering.Ask(ctx, peer, h.Client, hops, c.FetchTimeout, h.relayAccepted)
 		if err == nil && ans.StatusCode == http.StatusInternalServerError {
 			balancer.Discard(ans.Response) // the owner's own failure: the next may do better
 			err = errors.New("the owner answered 500")
 		}
 		if err != nil {
-			if rq.r.Context().Err() == nil { // a client gone away says nothing of the peer
-				ir.balancer.Report(peer, false, time.Since(began))
+			if ctx.Err() == nil { // a client gone away says nothing of the peer
+				c.Balancer.Report(peer, false, time.Since(began))
 			}
-			ir.metrics.PeerRequests.WithLabelValues("failed").Inc()
-			ir.logger.Debug("the owner could not answer; trying the next", zap.String("peer", peer.ID), zap.Error(err))
+			c.Metrics.PeerRequests.WithLabelValues("failed").Inc()
+			c.Logger.Debug("the owner could not answer; trying the next", zap.String("peer", peer.ID), zap.Error(err))
 			if ctx.Err() != nil {
 				break // the client went away
 			}
@@ -83,15 +86,15 @@ func (rq *imageRequest) fromOwner(req *variant.Request) (answered bool, outcome 
 		// Any other answer is the owner's to give, a 503 (busy, and no
 		// other zone could take it) or a 502/504 (the origin's trouble)
 		// included: asking another node would only repeat it.
-		ir.balancer.Report(peer, true, time.Since(began))
-		ir.metrics.PeerRequests.WithLabelValues(peerResult(ans)).Inc()
+		c.Balancer.Report(peer, true, time.Since(began))
+		c.Metrics.PeerRequests.WithLabelValues(peerResult(ans)).Inc()
 		if asked > 1 {
-			ir.metrics.OwnerFallbacks.WithLabelValues("next").Inc()
+			c.Metrics.OwnerFallbacks.WithLabelValues("next").Inc()
 		}
-		return true, rq.relay(req, peer, ans, time.Since(began), purges)
+		return true, c.relay(h, req, peer, ans, time.Since(began), purges)
 	}
 	if asked > 0 {
-		ir.metrics.OwnerFallbacks.WithLabelValues("self").Inc()
+		c.Metrics.OwnerFallbacks.WithLabelValues("self").Inc()
 	}
 	return false, ""
 }
@@ -125,52 +128,53 @@ var hotCopyHeaders = []string{"Content-Type", "ETag", "Cache-Control", "Vary", "
 // headers are the origin's, and name nothing. A variant to keep is read
 // whole first (its memory leased from the process's budget for
 // originals); anything else streams through.
-func (rq *imageRequest) relay(req *variant.Request, peer balancer.Peer, ans *balancer.Answer, took time.Duration, purges uint64) string {
+func (c *Cluster) relay(h *Hop, req *variant.Request, peer balancer.Peer, ans *balancer.Answer, took time.Duration, purges uint64) string {
 	resp := ans.Response
 	defer resp.Body.Close()
 	info, isVariant := variant.ParseVariantInfo(ans.Variant)
 	isVariant = isVariant && ans.Marked
-	h := rq.w.Header()
+	w := h.W
+	header := w.Header()
 	for k, v := range resp.Header {
-		h[k] = v
+		header[k] = v
 	}
 	// RFC 9211: the owner's entry first, this node's (nearest the client)
 	// last.
-	h.Set("Cache-Status", strings.Join(append(resp.Header.Values("Cache-Status"),
+	header.Set("Cache-Status", strings.Join(append(resp.Header.Values("Cache-Status"),
 		fmt.Sprintf("imgedge; fwd=uri-miss; fwd-status=%d; detail=peer", resp.StatusCode)), ", "))
-	h.Set("Server-Timing", peerTiming(resp.Header, peer, took, time.Since(rq.start)))
+	header.Set("Server-Timing", peerTiming(resp.Header, peer, took, time.Since(h.Start)))
 	var kept http.Header
-	if isVariant && resp.StatusCode == http.StatusOK && rq.r.Method == http.MethodGet &&
+	if isVariant && resp.StatusCode == http.StatusOK && h.Method == http.MethodGet &&
 		resp.ContentLength > 0 && resp.ContentLength <= maxHotCopy {
-		kept = rq.hotHeader(resp.Header)
+		kept = hotHeader(resp.Header, h.Hints)
 	}
-	if kept != nil && rq.ir.engine.WantHot(req, kept, info, purges) {
-		switch body, read := rq.readVariant(resp); {
+	if kept != nil && c.Engine.WantHot(req, kept, info, purges) {
+		switch body, read := c.readVariant(h.Client.Context(), resp); {
 		case read == readWhole && !ans.Intact(body):
 			// Changed on the way: not the variant the owner marked.
-			clear(h)
-			writeProblem(rq.w, http.StatusBadGateway, "the owner's answer is not the variant it marked", "")
-			return outcomeOriginError
+			clear(header)
+			problem.Write(w, http.StatusBadGateway, "the owner's answer is not the variant it marked", "")
+			return telemetry.OutcomeOriginError
 		case read == readWhole:
-			rq.ir.engine.KeepHot(req, body, kept, info, purges)
-			rq.w.WriteHeader(resp.StatusCode)
-			if _, err := rq.w.Write(body); err != nil {
-				rq.ir.logger.Debug("writing the owner's answer", zap.Error(err))
+			c.Engine.KeepHot(req, body, kept, info, purges)
+			w.WriteHeader(resp.StatusCode)
+			if _, err := w.Write(body); err != nil {
+				c.Logger.Debug("writing the owner's answer", zap.Error(err))
 			}
-			return outcomePeer
+			return telemetry.OutcomePeer
 		case read == readBroken:
 			// The owner billed an answer this node cannot give: say so,
 			// unbilled here.
-			clear(h)
-			writeProblem(rq.w, http.StatusBadGateway, "the owner's answer broke off", "")
-			return outcomeOriginError
+			clear(header)
+			problem.Write(w, http.StatusBadGateway, "the owner's answer broke off", "")
+			return telemetry.OutcomeOriginError
 		}
 	}
-	rq.w.WriteHeader(resp.StatusCode)
-	if _, err := io.Copy(rq.w, resp.Body); err != nil {
-		rq.ir.logger.Debug("relaying the owner's answer", zap.Error(err))
+	w.WriteHeader(resp.StatusCode)
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		c.Logger.Debug("relaying the owner's answer", zap.Error(err))
 	}
-	return outcomePeer
+	return telemetry.OutcomePeer
 }
 
 // How reading an owner's variant whole went.
@@ -182,10 +186,9 @@ const (
 
 // readVariant reads an owner's variant whole, holding its size of the
 // process's budget for originals while it does.
-func (rq *imageRequest) readVariant(resp *http.Response) ([]byte, int) {
-	ir := rq.ir
-	waitCtx, cancel := context.WithTimeout(rq.r.Context(), time.Duration(ir.QueueTimeout))
-	lease, err := ir.sources.Acquire(waitCtx, resp.ContentLength)
+func (c *Cluster) readVariant(ctx context.Context, resp *http.Response) ([]byte, int) {
+	waitCtx, cancel := context.WithTimeout(ctx, c.QueueTimeout)
+	lease, err := c.Sources.Acquire(waitCtx, resp.ContentLength)
 	cancel()
 	if err != nil {
 		return nil, readNoRoom
@@ -199,17 +202,17 @@ func (rq *imageRequest) readVariant(resp *http.Response) ([]byte, int) {
 }
 
 // hotHeader is the part of an owner's answer header a hot copy keeps.
-func (rq *imageRequest) hotHeader(header http.Header) http.Header {
+func hotHeader(header http.Header, hints []string) http.Header {
 	kept := http.Header{}
 	for _, name := range hotCopyHeaders {
 		if v := header.Values(name); len(v) > 0 {
 			kept[name] = slices.Clone(v)
 		}
 	}
-	if len(rq.hints) > 0 && kept.Get("Vary") != "" {
+	if len(hints) > 0 && kept.Get("Vary") != "" {
 		// The hints are added per answer, as the owner added them.
 		kept.Del("Vary")
-		if rest := cache.VaryFields(header, rq.hints...); len(rest) > 0 {
+		if rest := cache.VaryFields(header, hints...); len(rest) > 0 {
 			kept.Set("Vary", strings.Join(rest, ", "))
 		}
 	}

@@ -1,17 +1,16 @@
-package imgedge
+// Package admin adds imgedge's endpoints to Caddy's admin API.
+package admin
 
 import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/imgedge/imgedge/balancer"
-	"github.com/imgedge/imgedge/tenant"
-	"github.com/imgedge/imgedge/variant"
+	"github.com/imgedge/imgedge/internal/process"
 )
 
 func init() {
@@ -66,12 +65,12 @@ func purge(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf(`"tenant" is required (the site host, unless image_resize sets tenant)`)}
 	}
 	p := balancer.Purge{Tenant: req.Tenant, Source: req.Source, At: time.Now()}
-	n := purgeHere(p)
+	n := process.PurgeHere(p)
 	w.Header().Set("Content-Type", "application/json")
 	answer := map[string]any{"purged": n, "fleet": false}
 	// Every node of every zone applies it through the purge log; this
 	// node already did.
-	if b := firstBalancer(); b != nil {
+	if b := process.FirstBalancer(); b != nil {
 		if err := b.PublishPurge(r.Context(), p); err != nil {
 			return caddy.APIError{HTTPStatus: http.StatusServiceUnavailable,
 				Err: fmt.Errorf("purged %d entries on this node only: %v; retry to reach the fleet", n, err)}
@@ -79,53 +78,6 @@ func purge(w http.ResponseWriter, r *http.Request) error {
 		answer["fleet"] = true
 	}
 	return json.NewEncoder(w).Encode(answer)
-}
-
-// purgeHere drops what this process holds of a purge's tenant or source,
-// every site's cache, and says how many entries went.
-func purgeHere(p balancer.Purge) int {
-	n := 0
-	if p.All {
-		eachStore(func(s *variant.Store) { n += s.Cache.PurgeAll() })
-		return n
-	}
-	// The tenant as the cache names it: a host in its canonical form
-	// (IMG.Example.com. and img.example.com are one tenant), or another
-	// tenant name as written, trimmed.
-	var names []string
-	for _, fromHost := range []bool{false, true} {
-		if name, err := tenant.Normalize(p.Tenant, fromHost); err == nil && !slices.Contains(names, name) {
-			names = append(names, name)
-		}
-	}
-	for _, name := range names {
-		tag := variant.TenantTag(name)
-		if p.Source != "" {
-			tag = variant.SourceTag(name, p.Source)
-		}
-		eachStore(func(s *variant.Store) { n += s.Cache.Purge(tag) })
-	}
-	return n
-}
-
-// applyFleetPurge applies a purge another node published (or one this
-// node missed while away), and measures how long it took to get here.
-func applyFleetPurge(p balancer.Purge) {
-	purgeHere(p)
-	if m, _ := registerMetrics(nil); m != nil && !p.All && !p.Replayed {
-		m.PurgeLag.Observe(max(time.Since(p.At), 0).Seconds())
-	}
-}
-
-// firstBalancer is the process's zone registration, if it has one.
-func firstBalancer() *balancer.Balancer {
-	var first *balancer.Balancer
-	eachPooled(balancers, func(b *balancer.Balancer) {
-		if first == nil {
-			first = b
-		}
-	})
-	return first
 }
 
 var _ caddy.AdminRouter = adminAPI{}

@@ -1,4 +1,4 @@
-package imgedge
+package process
 
 import (
 	"testing"
@@ -12,16 +12,16 @@ import (
 func TestOneDiskTierWhateverTheSpellingOfItsDirectory(t *testing.T) {
 	dir := t.TempDir()
 	unusable := prometheus.NewGauge(prometheus.GaugeOpts{Name: "unusable"})
-	k1, d1, err := loadDisk(dir, 1<<20, zap.NewNop(), unusable)
+	k1, d1, err := LoadDisk(dir, 1<<20, zap.NewNop(), unusable)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer diskTiers.Delete(k1)
-	k2, d2, err := loadDisk(dir+"/./", 1<<20, zap.NewNop(), unusable)
+	defer DiskTiers.Delete(k1)
+	k2, d2, err := LoadDisk(dir+"/./", 1<<20, zap.NewNop(), unusable)
 	if err != nil {
 		t.Fatalf("the same directory written %q: %v", dir+"/./", err)
 	}
-	defer diskTiers.Delete(k2)
+	defer DiskTiers.Delete(k2)
 	if k1 != k2 || d1 != d2 || d1 == nil {
 		t.Errorf("keys %q and %q, tiers %p and %p: want one tier", k1, k2, d1, d2)
 	}

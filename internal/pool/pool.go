@@ -1,4 +1,7 @@
-package imgedge
+// Package pool keeps values that must outlive a config reload (caches,
+// stores, budgets) in a caddy.UsagePool: each config loads the value or
+// shares the one already made, and the last to let go closes it.
+package pool
 
 import (
 	"errors"
@@ -16,9 +19,9 @@ type pooled[T any] struct {
 
 func (p pooled[T]) Destruct() error { return p.close() }
 
-// loadPooled returns the value under key, made by open (which also says
+// Load returns the value under key, made by open (which also says
 // how to close it) if no config holds one yet. loaded reports reuse.
-func loadPooled[T any](pool *caddy.UsagePool, key string, open func() (T, func() error, error)) (v T, loaded bool, err error) {
+func Load[T any](pool *caddy.UsagePool, key string, open func() (T, func() error, error)) (v T, loaded bool, err error) {
 	d, loaded, err := pool.LoadOrNew(key, func() (caddy.Destructor, error) {
 		v, closeFn, err := open()
 		if err != nil {
@@ -32,26 +35,26 @@ func loadPooled[T any](pool *caddy.UsagePool, key string, open func() (T, func()
 	return d.(pooled[T]).v, loaded, nil
 }
 
-// eachPooled calls fn with every value live in pool.
-func eachPooled[T any](pool *caddy.UsagePool, fn func(T)) {
+// Each calls fn with every value live in pool.
+func Each[T any](pool *caddy.UsagePool, fn func(T)) {
 	pool.Range(func(_, d any) bool {
 		fn(d.(pooled[T]).v)
 		return true
 	})
 }
 
-// pooledKey names what a config holds in a pool; an empty key holds nothing.
-type pooledKey struct {
-	pool *caddy.UsagePool
-	key  string
+// Key names what a config holds in a pool; an empty key holds nothing.
+type Key struct {
+	Pool *caddy.UsagePool
+	Key  string
 }
 
-// releasePooled lets go of every key held, in order, and joins the errors.
-func releasePooled(held []pooledKey) error {
+// Release lets go of every key held, in order, and joins the errors.
+func Release(held []Key) error {
 	var errs []error
 	for _, h := range held {
-		if h.key != "" {
-			if _, err := h.pool.Delete(h.key); err != nil {
+		if h.Key != "" {
+			if _, err := h.Pool.Delete(h.Key); err != nil {
 				errs = append(errs, err)
 			}
 		}

@@ -1,4 +1,4 @@
-package imgedge
+package collector
 
 import (
 	"context"
