@@ -403,7 +403,13 @@ func Parse(q url.Values, lim Limits) (Options, error) {
 		return o, err
 	}
 	if v, ok := vals["bg"]; ok {
-		c, err := ParseColor(v)
+		// imgix (bg, fill-color) writes the alpha first; Cloudflare's
+		// background is CSS.
+		parse := ImgixColor
+		if strings.EqualFold(raw["bg"], "background") {
+			parse = ParseColor
+		}
+		c, err := parse(v)
 		if err != nil {
 			return o, &Error{"bg", err.Error()}
 		}
@@ -587,6 +593,17 @@ func ParseColor(v string) (RGBA, error) {
 	return RGBA{uint8(n >> 24), uint8(n >> 16), uint8(n >> 8), uint8(n)}, nil
 }
 
+// ImgixColor reads a colour as imgix writes them: hex with 3, 4, 6 or 8
+// digits, the alpha first in 4 and 8 (ARGB: 80ff0000 is half-transparent
+// red), or one of the names ParseColor knows.
+func ImgixColor(v string) (RGBA, error) {
+	c, err := ParseColor(v)
+	if h := strings.TrimPrefix(v, "#"); err == nil && (len(h) == 4 || len(h) == 8) {
+		c = RGBA{c.G, c.B, c.A, c.R} // read as RGBA, written as ARGB
+	}
+	return c, err
+}
+
 func parseInt(name, v string, lo, hi int) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil {
@@ -690,7 +707,7 @@ func (o Options) Canonical() string {
 		add("mark", o.Mark.canonical())
 	}
 	if c := o.Background; c != nil && *c != White {
-		add("bg", fmt.Sprintf("%02x%02x%02x%02x", c.R, c.G, c.B, c.A))
+		add("bg", fmt.Sprintf("%02x%02x%02x%02x", c.A, c.R, c.G, c.B)) // ARGB, as ImgixColor reads it
 	}
 	if o.Metadata != MetadataNone {
 		add("metadata", o.Metadata.String())

@@ -101,7 +101,7 @@ func (o *Options) parseText(vals map[string]string, lim Limits) error {
 		return &Error{"txt", fmt.Sprintf("%d characters at %d px are over the limit of %d characters times pixels of size", n, t.Size, MaxTextCost)}
 	}
 	if v, ok := vals["txt-color"]; ok {
-		if t.Color, err = parseTextColor(v); err != nil {
+		if t.Color, err = ImgixColor(v); err != nil {
 			return &Error{"txt-color", err.Error()}
 		}
 	}
@@ -149,17 +149,6 @@ func (o *Options) parseText(vals map[string]string, lim Limits) error {
 	return nil
 }
 
-// parseTextColor reads txt-color as imgix writes colours: hex with 3, 4,
-// 6 or 8 digits, the alpha first in the 4- and 8-digit forms (80ffffff is
-// half-transparent white), or a name ParseColor knows.
-func parseTextColor(v string) (RGBA, error) {
-	c, err := ParseColor(v)
-	if h := strings.TrimPrefix(v, "#"); err == nil && (len(h) == 4 || len(h) == 8) {
-		c = RGBA{c.G, c.B, c.A, c.R} // read as RGBA, written as ARGB
-	}
-	return c, err
-}
-
 // parseFont reads txt-font: one of Fonts, with ",bold" and ",italic"
 // suffixes; the value is the Pango family and style.
 func parseFont(v string) (string, error) {
@@ -197,7 +186,7 @@ func (t *Text) PangoFont(size int) string { return t.Font + " " + strconv.Itoa(s
 func (t *Text) canonical(add func(k, v string)) {
 	add("txt", url.QueryEscape(t.Text))
 	add("txt-size", strconv.Itoa(t.Size))
-	add("txt-color", fmt.Sprintf("%02x%02x%02x%02x", t.Color.A, t.Color.R, t.Color.G, t.Color.B)) // ARGB, as parseTextColor reads it
+	add("txt-color", fmt.Sprintf("%02x%02x%02x%02x", t.Color.A, t.Color.R, t.Color.G, t.Color.B)) // ARGB, as ImgixColor reads it
 	add("txt-font", url.QueryEscape(t.fontName()))
 	add("txt-align", alignName(t.Anchor))
 	add("txt-pad", strconv.Itoa(t.Pad))
