@@ -56,3 +56,35 @@ func reddish(img image.Image, x, y int) bool {
 	r, _, b, _ := img.At(x, y).RGBA()
 	return r > 2*b
 }
+
+// A strip shorter than the shrink its box would allow is shrunk on load
+// by no more than its short side, on the direct path and on libvips'
+// (metadata=keep), and answered: libvips 8.14's jpegload aborted the whole
+// process on a shrink that left a side of 0 pixels (800x1 at w=400).
+func TestAStripThinnerThanTheShrinkIsResized(t *testing.T) {
+	tests := []struct {
+		w, h  int
+		query string
+	}{
+		{800, 1, "w=400"},
+		{4000, 5, "w=400"},
+		{3, 3000, "h=300"},
+		{10000, 2, "w=100"},
+		{10000, 2, "w=1000"},
+		{10000, 2, "fit=clip&h=100"},
+	}
+	for _, tt := range tests {
+		src := testimages.JPEG(testimages.Gradient(tt.w, tt.h))
+		for _, path := range []string{"", "&metadata=keep"} {
+			t.Run(fmt.Sprintf("%dx%d %s%s", tt.w, tt.h, tt.query, path), func(t *testing.T) {
+				img, err := jpeg.Decode(bytes.NewReader(process(t, src, tt.query+path, transform.JPEG).Body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b := img.Bounds(); b.Dx() < 1 || b.Dy() < 1 || b.Dx() > tt.w || b.Dy() > tt.h {
+					t.Errorf("%dx%d from %dx%d", b.Dx(), b.Dy(), tt.w, tt.h)
+				}
+			})
+		}
+	}
+}

@@ -143,11 +143,14 @@ func (p Plan) LoadShrink(srcW, srcH int) float64 {
 
 // JPEGShrink is the factor, 1, 2, 4 or 8, a JPEG decoder may shrink the
 // source by without going below the box: the largest power of two up to
-// LoadShrink. The thumbnail step resizes the rest of the way.
+// LoadShrink. The thumbnail step resizes the rest of the way. It never
+// exceeds the source's shorter side: libvips 8.14's jpegload aborts the
+// process on a shrink that leaves a side of 0 pixels (an 800x1 strip at
+// w=400 would be shrunk by 2).
 func (p Plan) JPEGShrink(srcW, srcH int) int {
 	s := p.LoadShrink(srcW, srcH)
 	for _, f := range []int{8, 4, 2} {
-		if s >= float64(f) {
+		if s >= float64(f) && srcW/f >= 1 && srcH/f >= 1 {
 			return f
 		}
 	}

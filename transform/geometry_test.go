@@ -313,6 +313,10 @@ func TestJPEGShrinkNeverGoesBelowTheBox(t *testing.T) {
 		{"w=400&h=400&fit=cover", 2560, 1600, 4},         // covers via the crop box: 1600/400
 		{"w=400&h=100&fit=squeeze", 2560, 1600, 4},       // force: the smaller factor, 6.4
 		{"w=400&h=400&fit=pad", 2560, 1600, 4},           // fits 400x250 on the canvas
+		{"w=400", 800, 1, 1},                             // a 1 px strip: no side may shrink to 0
+		{"w=400", 4000, 5, 4},                            // 5/8 would be 0
+		{"h=300", 3, 3000, 2},                            // 3/4 would be 0
+		{"w=100", 10000, 2, 2},                           // at most the shorter side
 	}
 	for _, tt := range tests {
 		q, err := url.ParseQuery(tt.query)
