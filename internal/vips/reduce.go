@@ -26,6 +26,10 @@ type ReduceOptions struct {
 	Timeout time.Duration
 }
 
+// KeptProfileTransforms is how many source profiles' conversions to sRGB
+// Reduce keeps made (at most 32, of profiles up to 64 KiB each).
+func KeptProfileTransforms() int { return int(C.imgedge_kept_transforms()) }
+
 // ErrDeclined is Reduce's answer for a source or a size it does not make:
 // Thumbnail makes it.
 var ErrDeclined = errors.New("not a plain downscale Reduce makes")

@@ -3,6 +3,7 @@ package vips_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -459,5 +460,45 @@ func TestReduceStops(t *testing.T) {
 	o.Timeout = 0
 	if _, err := vips.Reduce(ctx, buf, h, o); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: got %v, want context.Canceled", err)
+	}
+}
+
+// A profile is the uploader's to choose: a large one is converted with,
+// but its transform is not kept, so sources with many distinct large
+// profiles cannot pin memory for the life of the process.
+func TestLargeProfilesAreUsedButNotKept(t *testing.T) {
+	o := vips.ReduceOptions{Width: 200, Height: transform.Unbounded, Resize: transform.ResizeDown}
+	reduce := func(icc []byte) {
+		t.Helper()
+		src := testimages.PNGWithProfile(photoPNG(t, "cups.jpg", 400, 250, false), icc)
+		h, err := vips.ReadHeader(src)
+		if err != nil || !h.HasICC {
+			t.Fatalf("header %+v, %v: want the profile read", h, err)
+		}
+		img, err := vips.Reduce(context.Background(), src, h, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img.Close()
+	}
+	padded := func(icc []byte, size int, mark byte) []byte {
+		big := append(append([]byte(nil), icc...), make([]byte, size-len(icc))...)
+		binary.BigEndian.PutUint32(big, uint32(size)) // the header's profile size
+		big[size-1] = mark                            // distinct profiles, the same colours
+		return big
+	}
+	icc := testimages.DisplayP3.ICC()
+	before := vips.KeptProfileTransforms()
+	for i := range 3 {
+		reduce(padded(icc, 200<<10, byte(i+1)))
+	}
+	if n := vips.KeptProfileTransforms(); n != before {
+		t.Errorf("%d transforms kept after three 200 KiB profiles, want %d as before", n, before)
+	}
+	if before < 32 {
+		reduce(padded(icc, 4<<10, 0x5a))
+		if n := vips.KeptProfileTransforms(); n != before+1 {
+			t.Errorf("%d transforms kept after a 4 KiB profile, want %d", n, before+1)
+		}
 	}
 }

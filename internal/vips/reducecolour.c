@@ -18,8 +18,12 @@ imgedge_reduced_profile(VipsImage *im, const void *icc, size_t len)
 // pixels with it, and a site's photos carry a handful of profiles. Never
 // evicted, as a transform may be in use; past MAX_TRANSFORMS profiles,
 // each conversion makes its own and frees it. cmsFLAGS_NOCACHE makes
-// cmsDoTransform safe from several threads at once.
+// cmsDoTransform safe from several threads at once. Only profiles of up to
+// MAX_CACHED_PROFILE bytes are kept (a camera's or phone's is under 4 KB;
+// Apple's Display P3 is 584 bytes): a source's profile is the uploader's to
+// choose, and 32 of 16 MB each would be pinned for the life of the process.
 #define MAX_TRANSFORMS 32
+#define MAX_CACHED_PROFILE (64 * 1024)
 
 typedef struct {
 	void *icc;
@@ -79,7 +83,7 @@ transform_for(const void *icc, size_t len, int bands, int *own)
 		if (transforms[i].bands == bands && transforms[i].len == len && !memcmp(transforms[i].icc, icc, len))
 			t = transforms[i].transform;
 	if (!t && (t = make_transform(icc, len, bands))) {
-		if (count < MAX_TRANSFORMS)
+		if (count < MAX_TRANSFORMS && len <= MAX_CACHED_PROFILE)
 			transforms[count++] = (cached) { g_memdup2(icc, len), len, bands, t };
 		else
 			*own = 1;
@@ -117,4 +121,13 @@ imgedge_reduced_to_srgb(VipsImage *in, VipsImage **out)
 		"intent", VIPS_INTENT_RELATIVE,
 		"embedded", TRUE,
 		NULL);
+}
+
+int
+imgedge_kept_transforms(void)
+{
+	g_mutex_lock(&lock);
+	int n = count;
+	g_mutex_unlock(&lock);
+	return n;
 }

@@ -22,4 +22,7 @@ void imgedge_reduced_profile(VipsImage *im, const void *icc, size_t len);
 // vips_icc_transform itself.
 int imgedge_reduced_to_srgb(VipsImage *in, VipsImage **out);
 
+// imgedge_kept_transforms is how many profiles' transforms are kept.
+int imgedge_kept_transforms(void);
+
 #endif
