@@ -239,6 +239,9 @@ func (j *job) refusal(err error) error {
 	if errors.Is(err, vips.ErrTimeout) {
 		return &Error{Kind: TooSlow, Msg: fmt.Sprintf("processing the source took longer than the limit of %s", j.cfg.Timeout)}
 	}
+	if _, ok := errors.AsType[*transform.Error](err); ok {
+		return err // a parameter's fault (text that cannot be drawn), not the source's
+	}
 	return &Error{Kind: Undecodable, Msg: "source image cannot be processed", Err: err}
 }
 

@@ -1,6 +1,7 @@
 package imaging
 
 import (
+	"errors"
 	"image"
 
 	"github.com/imgedge/imgedge/internal/vips"
@@ -65,6 +66,14 @@ func (j *job) text() error {
 
 // renderText draws t at size px; margin is the room its shadow takes on
 // every side.
+//
+// Text the renderer cannot draw (wider than its surface of 32,767 px,
+// or nothing it can shape) is the parameter's fault, refused naming txt,
+// not the source's.
 func renderText(t *transform.Text, size int) (*vips.Image, int, error) {
-	return vips.Text(t.Text, vips.TextOptions{Font: t.PangoFont(size), Colour: vips.RGBA(t.Color), Shadow: t.Shadow})
+	img, margin, err := vips.Text(t.Text, vips.TextOptions{Font: t.PangoFont(size), Colour: vips.RGBA(t.Color), Shadow: t.Shadow})
+	if err != nil && !errors.Is(err, vips.ErrTimeout) {
+		return nil, 0, &transform.Error{Param: "txt", Msg: "cannot be drawn at this txt-size: make it shorter or smaller"}
+	}
+	return img, margin, err
 }

@@ -1,12 +1,15 @@
 package imaging_test
 
 import (
+	"errors"
 	"image"
 	"image/color"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/imgedge/imgedge/internal/testimages"
+	"github.com/imgedge/imgedge/transform"
 )
 
 // inked is the bounding box of the pixels of img that ink says are drawn,
@@ -119,5 +122,22 @@ func TestTextShadowAndFont(t *testing.T) {
 	}
 	if channelDiff(render(t, grey, q+"&txt-font=serif"), render(t, grey, q+"&txt-font=monospace,bold")) < 1 {
 		t.Fatal("serif and bold monospace draw the same pixels")
+	}
+}
+
+// Text within the length and size bounds that the renderer still cannot
+// draw (wider than its 32,767 px surface) is refused naming txt, as a
+// parameter's fault, not answered as a source that cannot be processed.
+func TestTextTooWideToDrawIsRefusedNamingTxt(t *testing.T) {
+	src := testimages.SolidPNG(300, 200, color.Black)
+	for _, q := range []string{
+		"txt=" + strings.Repeat("W", 170) + "&txt-size=200",
+		"txt=" + strings.Repeat("m", 500) + "&txt-size=80",
+	} {
+		_, err := processErr(t, src, q, transform.PNG)
+		var pe *transform.Error
+		if !errors.As(err, &pe) || pe.Param != "txt" {
+			t.Errorf("%.40s…: %v, want a refusal naming txt", q, err)
+		}
 	}
 }

@@ -60,6 +60,17 @@ func colourAt(img image.Image, fx, fy float64) string {
 // process runs query's options over src, as the handler does, into out.
 func process(t testing.TB, src []byte, query string, out transform.Format) imaging.Result {
 	t.Helper()
+	res, err := processErr(t, src, query, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// processErr is process, with the pipeline's error returned: the query
+// must parse and the source inspect.
+func processErr(t testing.TB, src []byte, query string, out transform.Format) (imaging.Result, error) {
+	t.Helper()
 	cfg := imaging.DefaultConfig()
 	q, err := url.ParseQuery(query)
 	if err != nil {
@@ -73,11 +84,7 @@ func process(t testing.TB, src []byte, query string, out transform.Format) imagi
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := imaging.Process(s, opts, out, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return imaging.Process(s, opts, out, cfg)
 }
 
 func render(t testing.TB, src []byte, query string) image.Image {

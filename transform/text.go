@@ -90,6 +90,9 @@ func (o *Options) parseText(vals map[string]string, lim Limits) error {
 	if strings.IndexFunc(v, unicode.IsControl) >= 0 {
 		return &Error{"txt", "control characters are not drawn"}
 	}
+	if strings.IndexFunc(v, visible) < 0 {
+		return &Error{"txt", "has no character to draw (only spaces or invisible ones)"}
+	}
 	t := &Text{Text: v, Size: defaultTextSize, Color: RGBA{0, 0, 0, 255}, Font: Fonts["sans-serif"], Anchor: Anchor{1, 1}, Pad: defaultTextPad}
 	var err error
 	if v, ok := vals["txt-size"]; ok {
@@ -223,4 +226,10 @@ func alignName(a Anchor) string {
 	y := map[float64]string{0: "top", 0.5: "middle", 1: "bottom"}[a.Y]
 	x := map[float64]string{0: "left", 0.5: "center", 1: "right"}[a.X]
 	return y + "," + x
+}
+
+// visible says r draws something: a graphic character other than a
+// space (zero-width and other format characters draw nothing).
+func visible(r rune) bool {
+	return unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r)
 }

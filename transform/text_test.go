@@ -14,6 +14,8 @@ func TestTextOutOfBoundsIsRefusedByName(t *testing.T) {
 		"txt=" + strings.Repeat("é", MaxTextLength+1):       "txt", // characters, not bytes
 		"txt=" + strings.Repeat("a", 300) + "&txt-size=200": "txt", // length times size
 		"txt=a%0Ab":                       "txt", // control characters
+		"txt=%E2%80%8B":                   "txt", // a zero-width space: nothing to draw
+		"txt=%20%EF%BB%BF%E2%81%A0":       "txt", // a space, a BOM, a word joiner
 		"txt=%FF%FE":                      "txt", // not UTF-8
 		"txt=Hello&txt-size=201":          "txt-size",
 		"txt=Hello&txt-size=0":            "txt-size",
