@@ -598,7 +598,10 @@ func ParseColor(v string) (RGBA, error) {
 // red), or one of the names ParseColor knows.
 func ImgixColor(v string) (RGBA, error) {
 	c, err := ParseColor(v)
-	if h := strings.TrimPrefix(v, "#"); err == nil && (len(h) == 4 || len(h) == 8) {
+	if err != nil {
+		return c, fmt.Errorf("%q is not a colour (rrggbb; aarrggbb, the alpha first; rgb; argb; white, black, transparent)", v)
+	}
+	if h := strings.TrimPrefix(v, "#"); len(h) == 4 || len(h) == 8 {
 		c = RGBA{c.G, c.B, c.A, c.R} // read as RGBA, written as ARGB
 	}
 	return c, err
