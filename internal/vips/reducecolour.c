@@ -35,60 +35,95 @@ typedef struct {
 static GMutex lock;
 static cached transforms[MAX_TRANSFORMS];
 static int count;
-static cmsHPROFILE srgb; // libvips' own sRGB profile, what "srgb" names
+// libvips' own sRGB profile, what "srgb" names, as bytes: every build
+// opens its own handle on it, since an lcms2 profile is not to be read
+// from two threads at once.
+static void *srgb_icc;
+static size_t srgb_len;
+
+// load_srgb reads libvips' sRGB profile once; call it holding lock.
+static gboolean
+load_srgb(void)
+{
+	VipsBlob *blob;
+	size_t n;
+
+	if (srgb_icc)
+		return TRUE;
+	if (vips_profile_load("srgb", &blob, NULL))
+		return FALSE;
+	const void *data = vips_blob_get(blob, &n);
+	srgb_icc = g_memdup2(data, n);
+	srgb_len = n;
+	vips_area_unref(VIPS_AREA(blob));
+	return TRUE;
+}
 
 // make_transform is the transform vips_icc_transform builds from icc, for
 // 8-bit pixels of bands bands, to libvips' sRGB: TYPE_RGB_8 or
 // TYPE_GRAY_8 in, TYPE_RGB_8 out, relative colorimetric, no black point
 // compensation. NULL when the profile is not one vips_icc_transform would
-// take as it is for these pixels (it then decides).
+// take as it is for these pixels (it then decides). It opens profiles of
+// its own and holds no lock: a costly profile holds up no other
+// conversion.
 static cmsHTRANSFORM
 make_transform(const void *icc, size_t len, int bands)
 {
-	cmsHPROFILE in;
+	cmsHPROFILE in, out;
 	cmsHTRANSFORM t = NULL;
 	cmsColorSpaceSignature want = bands == 3 ? cmsSigRgbData : cmsSigGrayData;
 
-	if (!srgb) {
-		VipsBlob *blob;
-		if (vips_profile_load("srgb", &blob, NULL))
-			return NULL;
-		size_t n;
-		const void *data = vips_blob_get(blob, &n);
-		srgb = cmsOpenProfileFromMem(data, n);
-		vips_area_unref(VIPS_AREA(blob));
-		if (!srgb)
-			return NULL;
-	}
 	if (!(in = cmsOpenProfileFromMem(icc, len)))
 		return NULL;
+	if (!(out = cmsOpenProfileFromMem(srgb_icc, srgb_len))) {
+		cmsCloseProfile(in);
+		return NULL;
+	}
 	if (cmsGetColorSpace(in) == want && cmsGetDeviceClass(in) != cmsSigAbstractClass &&
 		cmsGetDeviceClass(in) != cmsSigLinkClass && cmsIsIntentSupported(in, INTENT_RELATIVE_COLORIMETRIC, LCMS_USED_AS_INPUT))
 		t = cmsCreateTransform(in, bands == 3 ? TYPE_RGB_8 : TYPE_GRAY_8,
-			srgb, TYPE_RGB_8, INTENT_RELATIVE_COLORIMETRIC, cmsFLAGS_NOCACHE);
-	cmsCloseProfile(in);
+			out, TYPE_RGB_8, INTENT_RELATIVE_COLORIMETRIC, cmsFLAGS_NOCACHE);
+	cmsCloseProfile(in); // a transform needs neither once made
+	cmsCloseProfile(out);
 	return t;
 }
 
+// kept finds the kept transform of icc; call it holding lock.
+static cmsHTRANSFORM
+kept(const void *icc, size_t len, int bands)
+{
+	for (int i = 0; i < count; i++)
+		if (transforms[i].bands == bands && transforms[i].len == len && !memcmp(transforms[i].icc, icc, len))
+			return transforms[i].transform;
+	return NULL;
+}
+
 // transform_for finds or makes the transform of icc; *own says the caller
-// frees it.
+// frees it. The lock is held to look and to keep, not to make.
 static cmsHTRANSFORM
 transform_for(const void *icc, size_t len, int bands, int *own)
 {
-	cmsHTRANSFORM t = NULL;
+	cmsHTRANSFORM t;
+	gboolean ready;
 
 	*own = 0;
 	g_mutex_lock(&lock);
-	for (int i = 0; i < count && !t; i++)
-		if (transforms[i].bands == bands && transforms[i].len == len && !memcmp(transforms[i].icc, icc, len))
-			t = transforms[i].transform;
-	if (!t && (t = make_transform(icc, len, bands))) {
-		if (count < MAX_TRANSFORMS && len <= MAX_CACHED_PROFILE)
-			transforms[count++] = (cached) { g_memdup2(icc, len), len, bands, t };
-		else
-			*own = 1;
-	}
+	t = kept(icc, len, bands);
+	ready = t || load_srgb();
 	g_mutex_unlock(&lock);
+	if (t || !ready || !(t = make_transform(icc, len, bands)))
+		return t;
+	*own = 1;
+	if (len <= MAX_CACHED_PROFILE) {
+		g_mutex_lock(&lock);
+		// Another request may have kept the same profile's meanwhile:
+		// this one is then the caller's to free.
+		if (!kept(icc, len, bands) && count < MAX_TRANSFORMS) {
+			transforms[count++] = (cached) { g_memdup2(icc, len), len, bands, t };
+			*own = 0;
+		}
+		g_mutex_unlock(&lock);
+	}
 	return t;
 }
 
