@@ -18,6 +18,13 @@ import (
 // (an http URL), with extra lines in its imgedge option.
 func hopNode(t *testing.T, consul *testenv.Consul, zone, name, origin, advertise, extra string) *testenv.Caddy {
 	t.Helper()
+	return hopNodeWith(t, consul, zone, name, origin, advertise, extra, "image_resize")
+}
+
+// hopNodeWith is hopNode with the site's handlers before its
+// reverse_proxy given (image_resize and what goes with it).
+func hopNodeWith(t *testing.T, consul *testenv.Consul, zone, name, origin, advertise, extra, handlers string) *testenv.Caddy {
+	t.Helper()
 	if advertise == "" {
 		advertise = "http://127.0.0.1:{{PORT}}"
 	}
@@ -36,10 +43,10 @@ func hopNode(t *testing.T, consul *testenv.Consul, zone, name, origin, advertise
 }
 http://:{{PORT}} {
 	bind 127.0.0.1
-	image_resize
+	%s
 	reverse_proxy %s
 }
-`, zone, name, consul.Addr, advertise, extra, strings.TrimPrefix(origin, "http://")))
+`, zone, name, consul.Addr, advertise, extra, handlers, strings.TrimPrefix(origin, "http://")))
 }
 
 // Malformed CDN-Loop entries as an attacker sends them: an unterminated

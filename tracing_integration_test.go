@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -55,28 +56,12 @@ func tracedNode(t *testing.T, jaeger *testenv.Jaeger, consul *testenv.Consul, zo
 	for k, v := range jaeger.Env(name) {
 		t.Setenv(k, v)
 	}
-	return testenv.Start(t, fmt.Sprintf(`{
-	admin {{ADMIN}}
-	imgedge {
-		zone %s
-		node %s
-		consul %s
-		advertise http://127.0.0.1:{{PORT}}
-		secret test-cluster-secret-0123456789abcdef
-		%s
-	}
-}
-http://:{{PORT}} {
-	bind 127.0.0.1
-	tracing {
+	return hopNodeWith(t, consul, zone, name, origin, "", clusterOptions, `tracing {
 		span "{http.request.method} {http.request.uri.path}"
 	}
 	image_resize {
-		%s
-	}
-	reverse_proxy %s
-}
-`, zone, name, consul.Addr, clusterOptions, options, strings.TrimPrefix(origin, "http://")))
+		`+options+`
+	}`)
 }
 
 // newTraceID is a fresh W3C trace id, and the traceparent of a client's
@@ -137,26 +122,40 @@ func (tr spanTree) one(t *testing.T, name, service string) testenv.Span {
 	return found[0]
 }
 
-func (tr spanTree) String() string {
-	var b strings.Builder
-	var walk func(parent string, depth int)
-	seen := map[string]bool{}
-	walk = func(parent string, depth int) {
-		for _, s := range tr {
-			if s.Parent == parent && !seen[s.SpanID] {
-				seen[s.SpanID] = true
-				fmt.Fprintf(&b, "%s%s [%s] %s\n", strings.Repeat("  ", depth), s.Name, s.Service, s.Duration)
-				walk(s.SpanID, depth+1)
-			}
+// walk visits the spans depth first, each root (a span whose parent is
+// not in the trace) and then its children, in the order they began.
+func (tr spanTree) walk(visit func(s testenv.Span, depth int)) {
+	var down func(s testenv.Span, depth int)
+	down = func(s testenv.Span, depth int) {
+		visit(s, depth)
+		for _, c := range tr.children(s.SpanID) {
+			down(c, depth+1)
 		}
 	}
 	for _, s := range tr {
-		if _, ok := tr.byID(s.Parent); !ok && !seen[s.SpanID] {
-			seen[s.SpanID] = true
-			fmt.Fprintf(&b, "%s [%s] %s (parent %s)\n", s.Name, s.Service, s.Duration, s.Parent)
-			walk(s.SpanID, 1)
+		if _, ok := tr.byID(s.Parent); !ok {
+			down(s, 0)
 		}
 	}
+}
+
+// children are the spans whose parent is id, in the order they began.
+func (tr spanTree) children(id string) []testenv.Span {
+	var out []testenv.Span
+	for _, s := range tr {
+		if s.Parent == id {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b testenv.Span) int { return a.Start.Compare(b.Start) })
+	return out
+}
+
+func (tr spanTree) String() string {
+	var b strings.Builder
+	tr.walk(func(s testenv.Span, depth int) {
+		fmt.Fprintf(&b, "%s%s [%s] %s\n", strings.Repeat("  ", depth), s.Name, s.Service, s.Duration)
+	})
 	return b.String()
 }
 
@@ -176,7 +175,7 @@ func tracedGet(t *testing.T, url string) (answer, string) {
 	return get(t, url, "Traceparent", tp), id
 }
 
-// hasServices says a trace holds spans from every one of services, and of
+// hasAll says a trace holds spans from every one of services, and of
 // every one of names.
 func hasAll(services []string, names ...string) func([]testenv.Span) bool {
 	return func(spans []testenv.Span) bool {

@@ -24,7 +24,9 @@ func screenshotTrace(t *testing.T, tr spanTree, title, name string) {
 	}
 	begin, end := tr[0].Start, tr[0].Start.Add(tr[0].Duration)
 	for _, s := range tr {
-		begin = minTime(begin, s.Start)
+		if s.Start.Before(begin) {
+			begin = s.Start
+		}
 		if e := s.Start.Add(s.Duration); e.After(end) {
 			end = e
 		}
@@ -33,8 +35,7 @@ func screenshotTrace(t *testing.T, tr spanTree, title, name string) {
 	var rows strings.Builder
 	colours := map[string]string{}
 	palette := []string{"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948"}
-	var walk func(s testenv.Span, depth int)
-	walk = func(s testenv.Span, depth int) {
+	tr.walk(func(s testenv.Span, depth int) {
 		c, ok := colours[s.Service]
 		if !ok {
 			c = palette[len(colours)%len(palette)]
@@ -45,16 +46,7 @@ func screenshotTrace(t *testing.T, tr spanTree, title, name string) {
 		fmt.Fprintf(&rows, `<tr><td style="padding-left:%dpx"><b style="color:%s">%s</b> %s</td><td class="d">%s</td>`+
 			`<td class="bar"><div style="margin-left:%.2f%%;width:%.2f%%;background:%s"></div></td></tr>`,
 			8+16*depth, c, html.EscapeString(s.Service), html.EscapeString(s.Name), s.Duration.Round(time.Microsecond), left, width, c)
-		children := tr.children(s.SpanID)
-		for _, ch := range children {
-			walk(ch, depth+1)
-		}
-	}
-	for _, s := range tr {
-		if _, ok := tr.byID(s.Parent); !ok {
-			walk(s, 0)
-		}
-	}
+	})
 	page := `<!doctype html><meta charset="utf-8"><style>
 body{font:13px system-ui,sans-serif;margin:16px;color:#222}
 table{border-collapse:collapse;width:1200px}td{padding:3px 6px;border-bottom:1px solid #eee;white-space:nowrap}
@@ -75,27 +67,4 @@ td.d{text-align:right;color:#666;width:80px}td.bar{width:620px}td.bar div{height
 		t.Errorf("the waterfall drew %d of %d spans", drawn, len(tr))
 	}
 	artefact(t, name, shot)
-}
-
-func (tr spanTree) children(id string) []testenv.Span {
-	var out []testenv.Span
-	for _, s := range tr {
-		if s.Parent == id {
-			out = append(out, s)
-		}
-	}
-	// In the order they began.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j].Start.Before(out[j-1].Start); j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
 }

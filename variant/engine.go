@@ -336,10 +336,12 @@ type original struct {
 // res the lease of a fetch made for this request.
 func (e *Engine) original(ctx context.Context, req *Request, res *Result) (o *original, err error) {
 	ctx, span := tracing.Start(ctx, "imgedge.original")
-	defer func() { traceOriginal(span, res, o, err) }()
+	from := "fetched" // for the span: where the original came from
+	defer func() { traceOriginal(span, from, o, err) }()
 	st := e.Store
 	key := originalKey(req.Site, req.Source)
 	if c, ok := st.Cache.GetOriginal(key); ok {
+		from = "originals cache"
 		res.Status = "fwd=miss; detail=original"
 		// Inspected when it was kept, under these very limits: nothing
 		// to do again.
@@ -379,6 +381,8 @@ func (e *Engine) original(ctx context.Context, req *Request, res *Result) (o *or
 		return o, nil
 	case err == nil && !shared:
 		res.lease = o.lease // this request's fetch: its memory is ours to free
+	case shared:
+		from = "another request's fetch"
 	}
 	return o, err
 }

@@ -34,17 +34,11 @@ func traceLookup(span trace.Span, res *Result, hit bool) {
 	span.End()
 }
 
-// traceOriginal ends the span of getting the original: from the originals
-// cache, fetched for this request, or another request's fetch waited for.
-func traceOriginal(span trace.Span, res *Result, o *original, err error) {
+// traceOriginal ends the span of getting the original, from where it
+// came: the originals cache, fetched for this request, or another
+// request's fetch waited for.
+func traceOriginal(span trace.Span, from string, o *original, err error) {
 	if span.IsRecording() {
-		from := "fetched"
-		switch {
-		case res.Status == "fwd=miss; detail=original":
-			from = "originals cache"
-		case res.lease == nil && err == nil:
-			from = "another request's fetch"
-		}
 		span.SetAttributes(attribute.String("imgedge.original.from", from))
 		if o != nil {
 			span.SetAttributes(attribute.Int("imgedge.source.bytes", len(o.body)),
